@@ -1,0 +1,238 @@
+"""The ``meditron`` command: one subcommand per stage. Parses argv and YAML once, then hands typed sections on.
+
+Heavy libraries (torch, datatrove, lm-eval) are imported inside the commands so ``--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from meditron import __version__
+from meditron.errors import MeditronError
+
+console = Console(stderr=True)
+
+app = typer.Typer(
+    name="meditron",
+    help="Build a medical LLM end to end: curate GAP-Replay, pretrain, finetune, evaluate, export and serve.",
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+    pretty_exceptions_enable=False,
+)
+corpus_app = typer.Typer(
+    help="Curate the GAP-Replay corpus: read, clean, filter, dedup, decontaminate, scrub, mix, split, tokenize.\n\n"
+    "Example: `meditron corpus run --config configs/quickstart-cpu.yaml`",
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+)
+app.add_typer(corpus_app, name="corpus")
+
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", "-c", help="YAML config file or shipped preset name (quickstart-cpu, meditron-7b)")
+]
+SetOpt = Annotated[list[str] | None, typer.Option("--set", "-s", help="Override a config key, e.g. train.lr=1e-4")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"meditron {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit")
+    ] = False,
+) -> None:
+    """meditron: the MEDITRON pipeline as one command."""
+
+
+def _load(config: Path | None, overrides: list[str] | None):
+    from meditron.config import load_config
+
+    return load_config(config, overrides or [])
+
+
+def _run_dir(cfg):
+    from meditron.run import RunDir
+
+    return RunDir.from_config(cfg)
+
+
+@corpus_app.command("run")
+def corpus_run(config: ConfigOpt = None, set_: SetOpt = None) -> None:
+    """Run the corpus pipeline and write shards, `corpus_report.json` and the ledger.
+
+    Example: `meditron corpus run --config configs/quickstart-cpu.yaml --set corpus.dedup.minhash.enabled=false`
+    """
+    from meditron.corpus.pipeline import run_corpus
+
+    cfg = _load(config, set_)
+    run = _run_dir(cfg)
+    run.start(cfg, "corpus")
+    run_corpus(cfg, run)
+
+
+@corpus_app.command("inspect")
+def corpus_inspect(
+    files: Annotated[list[Path], typer.Argument(help="Input files")],
+    kind: Annotated[str, typer.Option(help="jats | medline | guideline")] = "jats",
+    source: Annotated[str | None, typer.Option(help="Guideline source/site rules, e.g. cdc")] = None,
+) -> None:
+    """Print each document a reader makes of FILES as a JSON line; quarantined records go to stderr.
+
+    Example: `meditron corpus inspect --kind medline ../shared/data/pubmed/medline/pubmed-29768149.xml`
+    """
+    from meditron.corpus.inspect import inspect_files
+
+    raise typer.Exit(inspect_files(kind=kind, files=files, source=source))
+
+
+@app.command()
+def pretrain(
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    resume: Annotated[bool, typer.Option(help="Continue from the latest complete checkpoint")] = False,
+) -> None:
+    """Continue pretraining a causal LM on the corpus shards (single process or under torchrun).
+
+    Example: `torchrun --nproc-per-node 2 -m meditron pretrain --config configs/quickstart-cpu.yaml --set train.steps=20`
+    """
+    from meditron.train.pretrain import run_pretrain
+
+    cfg = _load(config, set_)
+    run = _run_dir(cfg)
+    run.start(cfg, "pretrain")
+    run_pretrain(cfg, run, resume=resume)
+
+
+@app.command()
+def finetune(
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    resume: Annotated[bool, typer.Option(help="Continue from the latest complete checkpoint")] = False,
+) -> None:
+    """Supervised finetuning on chat-formatted medical QA (answer-only loss), on the pretraining engine.
+
+    Example: `meditron finetune --config configs/quickstart-cpu.yaml --set finetune.epochs=1`
+    """
+    from meditron.train.sft import run_finetune
+
+    cfg = _load(config, set_)
+    run = _run_dir(cfg)
+    run.start(cfg, "finetune")
+    run_finetune(cfg, run, resume=resume)
+
+
+@app.command("eval")
+def eval_(
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    model: Annotated[str | None, typer.Option(help="HF model directory (or model name for --backend openai)")] = None,
+    data_dir: Annotated[str | None, typer.Option(help="Folder holding the official benchmark files")] = None,
+    benchmarks: Annotated[str | None, typer.Option(help="Comma list: medqa4,medqa5,medmcqa,pubmedqa,mmlu_medical")] = None,
+    modes: Annotated[str | None, typer.Option(help="Comma list: top_token,cot,sc_cot,chat")] = None,
+    out: Annotated[Path | None, typer.Option(help="Output folder for results.json and reports")] = None,
+    limit: Annotated[int | None, typer.Option(help="First N items per benchmark")] = None,
+    backend: Annotated[str | None, typer.Option(help="meditron | hf | vllm | openai")] = None,
+    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint for --backend openai")] = None,
+    num_fewshot: Annotated[int | None, typer.Option(help="Shots for top_token mode")] = None,
+) -> None:
+    """Evaluate a model on MedQA, MedMCQA, PubMedQA and MMLU-Medical in the paper's modes.
+
+    Example: `meditron eval --model runs/quickstart/hf --data-dir ../shared/data/benchmarks --benchmarks medqa4 --modes top_token --limit 50 --out runs/eval`
+    """
+    from meditron.eval.run import run_eval
+
+    extra = list(set_ or [])
+    for key, value in (
+        ("model", model),
+        ("data_dir", data_dir),
+        ("out", out),
+        ("limit", limit),
+        ("backend", backend),
+        ("base_url", base_url),
+        ("num_fewshot", num_fewshot),
+    ):
+        if value is not None:
+            extra.append(f"eval.{key}={value}")
+    if benchmarks:
+        extra.append(f"eval.benchmarks=[{benchmarks}]")
+    if modes:
+        extra.append(f"eval.modes=[{modes}]")
+    cfg = _load(config, extra)
+    run = _run_dir(cfg) if config is not None else None
+    if run is not None:
+        run.start(cfg, "eval")
+    run_eval(cfg.eval, run=run)
+
+
+@app.command()
+def export(
+    checkpoint: Annotated[Path, typer.Option(help="Checkpoint directory (or the checkpoints folder: latest is used)")],
+    out: Annotated[Path, typer.Option(help="Output directory")],
+    format: Annotated[str, typer.Option(help="hf | gguf")] = "hf",
+) -> None:
+    """Write a consolidated Hugging Face directory (safetensors, tokenizer, model card) or GGUF files.
+
+    Example: `meditron export --checkpoint runs/quickstart/checkpoints/pretrain --out runs/quickstart/hf`
+    """
+    from meditron.serve.export import run_export
+
+    run_export(checkpoint=checkpoint, out=out, fmt=format)
+
+
+@app.command()
+def serve(
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    model: Annotated[str | None, typer.Option(help="Exported HF model directory")] = None,
+    host: Annotated[str | None, typer.Option(help="Bind address (default 127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default 8000)")] = None,
+    api_key: Annotated[str | None, typer.Option(envvar="MEDITRON_API_KEY", help="Required when binding beyond loopback")] = None,
+) -> None:
+    """Serve an exported model over an OpenAI-compatible API with a chat page at `/`.
+
+    Example: `meditron serve --model runs/quickstart/hf --port 8000`
+    """
+    from meditron.serve.server import run_server
+
+    extra = list(set_ or [])
+    for key, value in (("model", model), ("host", host), ("port", port), ("api_key", api_key)):
+        if value is not None:
+            extra.append(f"serve.{key}={value}")
+    cfg = _load(config, extra)
+    run_server(cfg.serve)
+
+
+@app.command()
+def quickstart(
+    out: Annotated[Path, typer.Option(help="Run directory to create")] = Path("runs/quickstart"),
+    set_: SetOpt = None,
+    small: Annotated[bool, typer.Option(help="Smallest budget (used by the tests)")] = False,
+) -> None:
+    """Run every stage on the embedded sample with a tiny Llama: corpus → pretrain → finetune → eval → export.
+
+    Example: `meditron quickstart --out runs/quickstart`
+    """
+    from meditron.quickstart import run_quickstart
+
+    run_quickstart(out=out, overrides=list(set_ or []), small=small)
+
+
+def main() -> None:
+    try:
+        app()
+    except MeditronError as e:
+        console.print(f"[bold red]error:[/] {e}", markup=True, highlight=False)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,92 @@
+"""Typed config of the ``corpus`` stage (GAP-Replay curation). Owned by the corpus package."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from meditron._base import StrictModel
+
+SourceKind = Literal["jats", "medline", "guideline_jsonl", "guideline_html", "guideline_markdown", "jsonl", "parquet"]
+
+
+class SourceConfig(StrictModel):
+    """One input of the corpus: a kind of reader over files, directories or globs."""
+
+    name: str = Field(description="Source name used in shards, ledger and report: guidelines, abstracts, papers, replay...")
+    kind: SourceKind
+    paths: list[str] = Field(description="Files, directories (read recursively) or glob patterns")
+    site: str | None = Field(default=None, description="Guideline site rules to apply (e.g. 'cdc') for raw HTML/Markdown")
+    weight: float = Field(default=1.0, ge=0.0, description="Mixture weight (MEDITRON: natural concatenation, 1.0)")
+    validation_share: float = Field(default=0.03, ge=0.0, lt=1.0, description="Share of documents held out by id hash")
+    replay: bool = Field(default=False, description="General-domain replay data, sampled to corpus.replay_share")
+
+
+class LanguageConfig(StrictModel):
+    enabled: bool = True
+    backend: Literal["py3langid", "fasttext"] = "py3langid"
+    languages: list[str] = ["en"]
+    min_score: float = 0.5
+    fasttext_model_path: str | None = None
+
+
+class QualityConfig(StrictModel):
+    enabled: bool = True
+    min_chars: int = 200
+    max_chars: int = 2_000_000
+    min_words: int = 30
+    max_non_alpha_word_ratio: float = 0.6
+    max_symbol_word_ratio: float = 0.1
+    min_mean_word_length: float = 2.0
+    max_mean_word_length: float = 15.0
+
+
+class MinHashConfig(StrictModel):
+    enabled: bool = True
+    n_grams: int = 5
+    num_buckets: int = 14
+    hashes_per_bucket: int = 8
+
+
+class DedupConfig(StrictModel):
+    exact: bool = True
+    minhash: MinHashConfig = MinHashConfig()
+
+
+class DecontaminationConfig(StrictModel):
+    enabled: bool = True
+    benchmarks_dir: str | None = Field(default=None, description="Folder of the official benchmark test files")
+    ngram: int = 13
+    action: Literal["drop", "flag"] = "drop"
+
+
+class PhiConfig(StrictModel):
+    enabled: bool = True
+
+
+class ExecutorConfig(StrictModel):
+    kind: Literal["local", "slurm", "ray"] = "local"
+    tasks: int = 1
+    workers: int = 1
+    slurm_partition: str | None = None
+    slurm_time: str = "24:00:00"
+    slurm_cpus_per_task: int = 1
+    slurm_mem_per_cpu_gb: int = 2
+
+
+class CorpusConfig(StrictModel):
+    """The ``corpus`` section: sources → filters → dedup → decontamination → PHI → mix → split → shards."""
+
+    sources: list[SourceConfig] = []
+    output_dir: Path | None = Field(default=None, description="Default: <run>/corpus")
+    shards_dir: Path | None = Field(default=None, description="Default: <run>/shards")
+    tokenizer: str | None = Field(default=None, description="Local HF tokenizer dir, tokenizer.json or SentencePiece .model")
+    language: LanguageConfig = LanguageConfig()
+    quality: QualityConfig = QualityConfig()
+    dedup: DedupConfig = DedupConfig()
+    decontamination: DecontaminationConfig = DecontaminationConfig()
+    phi: PhiConfig = PhiConfig()
+    replay_share: float = Field(default=0.01, ge=0.0, lt=1.0, description="Target share of tokens from replay sources")
+    executor: ExecutorConfig = ExecutorConfig()

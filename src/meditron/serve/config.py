@@ -1,0 +1,35 @@
+"""Typed configs of the ``export`` and ``serve`` stages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from meditron._base import StrictModel
+
+DEFAULT_SYSTEM_PROMPT = (
+    "You are a medical AI assistant for healthcare professionals. Answer accurately and concisely, say when you are "
+    "unsure, and remind users that your answers are not a substitute for professional clinical judgement."
+)
+
+
+class ExportConfig(StrictModel):
+    format: Literal["hf", "gguf"] = "hf"
+    gguf_types: list[Literal["f16", "q8_0", "f32"]] = ["f16", "q8_0"]
+    out: Path | None = Field(default=None, description="Default: <run>/hf")
+
+
+class ServeConfig(StrictModel):
+    model: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    api_key: str | None = Field(default=None, description="Required when host is not loopback")
+    max_concurrency: int = Field(default=4, ge=1)
+    max_queue: int = Field(default=16, ge=0)
+    max_new_tokens: int = 512
+    max_context: int | None = None
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    log_prompts: bool = False
+    backend: Literal["auto", "transformers", "vllm"] = "auto"

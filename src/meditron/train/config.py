@@ -1,0 +1,99 @@
+"""Typed configs of the ``train`` (continued pretraining) and ``finetune`` stages and of the model they start from."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from meditron._base import StrictModel
+
+
+class ModelConfig(StrictModel):
+    """Where the base model comes from: a local HF directory (or hub id when online), or a fresh model from a preset."""
+
+    path: str | None = Field(default=None, description="Local HF directory or hub id of a causal LM")
+    preset: str | None = Field(default=None, description="Fresh random model from a named preset, e.g. 'tiny-llama'")
+    overrides: dict[str, Any] = Field(default_factory=dict, description="HF config fields overriding the preset")
+    tokenizer: str | None = Field(default=None, description="Tokenizer path; default: the corpus shards' tokenizer")
+    trust_remote_code: bool = False
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ModelConfig:
+        if self.path and self.preset:
+            raise ValueError("set either model.path or model.preset, not both")
+        return self
+
+
+class ParallelConfig(StrictModel):
+    dp_shard: int = Field(default=-1, description="FSDP2 shard degree; -1 = all ranks not used by TP")
+    tp: int = Field(default=1, ge=1, description="Tensor-parallel degree (DTensor)")
+    backend: Literal["auto", "gloo", "nccl"] = "auto"
+    mixed_precision: Literal["fp32", "bf16"] = "fp32"
+    activation_checkpointing: bool = False
+    compile: bool = False
+
+
+class CheckpointConfig(StrictModel):
+    every_steps: int = Field(default=100, ge=1)
+    keep_last: int = Field(default=2, ge=1)
+    dir: Path | None = Field(default=None, description="Default: <run>/checkpoints/<stage>")
+
+
+class TrainConfig(StrictModel):
+    """The ``train`` section: continued pretraining. Optimiser fields are flat so ``--set train.lr=...`` works."""
+
+    shards_dir: Path | None = Field(default=None, description="Token shards of the corpus stage; default <run>/shards")
+    source_weights: dict[str, float] = Field(default_factory=dict, description="Blend weights; default: natural sizes")
+    steps: int = Field(default=100, ge=1)
+    seq_len: int = Field(default=2048, ge=8)
+    global_batch_size: int = Field(default=8, ge=1, description="Sequences per optimiser step (all ranks, all micro-steps)")
+    micro_batch_size: int = Field(default=1, ge=1, description="Sequences per rank per forward pass")
+    lr: float = Field(default=3e-4, gt=0)
+    min_lr: float = Field(default=3e-5, ge=0)
+    warmup_steps: int = Field(default=2000, ge=0)
+    warmup_ratio: float | None = Field(default=None, ge=0, le=1, description="If set, overrides warmup_steps")
+    schedule: Literal["cosine", "linear", "constant"] = "cosine"
+    betas: tuple[float, float] = (0.9, 0.95)
+    eps: float = 1e-5
+    weight_decay: float = 0.1
+    grad_clip: float = 1.0
+    max_nonfinite_in_a_row: int = Field(default=5, ge=1)
+    seed: int = 1234
+    log_every: int = 1
+    eval_every: int = Field(default=50, ge=1)
+    eval_batches: int = Field(default=4, ge=1)
+    prefetch: int = Field(default=2, ge=0)
+    parallel: ParallelConfig = ParallelConfig()
+    checkpoint: CheckpointConfig = CheckpointConfig()
+    tensorboard: bool = True
+    wandb: bool = False
+    mlflow: bool = False
+
+
+class SFTDataConfig(StrictModel):
+    """One finetuning dataset: a benchmark training file in its official layout, or users' chat JSONL."""
+
+    kind: Literal["medqa", "medmcqa", "pubmedqa", "chat"]
+    path: str
+    cot: bool = Field(default=False, description="Chain-of-thought variant: explanation before 'the answer is X'")
+    limit: int | None = None
+
+
+class FinetuneConfig(TrainConfig):
+    """The ``finetune`` section: the pretraining engine with chat data, answer-only loss and the paper's SFT recipe."""
+
+    datasets: list[SFTDataConfig] = []
+    init_from: str | None = Field(default=None, description="HF directory to start from; default: <run>/hf/pretrain")
+    epochs: float = Field(default=3, gt=0)
+    packing: bool = False
+    lr: float = 2e-5
+    min_lr: float = 2e-6
+    warmup_steps: int = 0
+    warmup_ratio: float | None = 0.1
+    global_batch_size: int = 64
+    seq_len: int = 2048
+    guard_benchmarks_dir: str | None = Field(default=None, description="Benchmark test files to guard against")
+    guard_ngram: int = 8
+    guard_threshold: float = 0.8
