@@ -71,9 +71,9 @@ def corpus_run(config: ConfigOpt = None, set_: SetOpt = None) -> None:
 
     Example: `meditron corpus run --config configs/quickstart-cpu.yaml --set corpus.dedup.minhash.enabled=false`
     """
+    cfg = _load(config, set_)
     from meditron.corpus.pipeline import run_corpus
 
-    cfg = _load(config, set_)
     run = _run_dir(cfg)
     run.start(cfg, "corpus")
     run_corpus(cfg, run)
@@ -104,9 +104,9 @@ def pretrain(
 
     Example: `torchrun --nproc-per-node 2 -m meditron pretrain --config configs/quickstart-cpu.yaml --set train.steps=20`
     """
+    cfg = _load(config, set_)
     from meditron.train.pretrain import run_pretrain
 
-    cfg = _load(config, set_)
     run = _run_dir(cfg)
     run.start(cfg, "pretrain")
     run_pretrain(cfg, run, resume=resume)
@@ -122,9 +122,9 @@ def finetune(
 
     Example: `meditron finetune --config configs/quickstart-cpu.yaml --set finetune.epochs=1`
     """
+    cfg = _load(config, set_)
     from meditron.train.sft import run_finetune
 
-    cfg = _load(config, set_)
     run = _run_dir(cfg)
     run.start(cfg, "finetune")
     run_finetune(cfg, run, resume=resume)
@@ -148,8 +148,6 @@ def eval_(
 
     Example: `meditron eval --model runs/quickstart/hf --data-dir ../shared/data/benchmarks --benchmarks medqa4 --modes top_token --limit 50 --out runs/eval`
     """
-    from meditron.eval.run import run_eval
-
     extra = list(set_ or [])
     for key, value in (
         ("model", model),
@@ -167,6 +165,8 @@ def eval_(
     if modes:
         extra.append(f"eval.modes=[{modes}]")
     cfg = _load(config, extra)
+    from meditron.eval.run import run_eval
+
     run = _run_dir(cfg) if config is not None else None
     if run is not None:
         run.start(cfg, "eval")
@@ -201,13 +201,13 @@ def serve(
 
     Example: `meditron serve --model runs/quickstart/hf --port 8000`
     """
-    from meditron.serve.server import run_server
-
     extra = list(set_ or [])
     for key, value in (("model", model), ("host", host), ("port", port), ("api_key", api_key)):
         if value is not None:
             extra.append(f"serve.{key}={value}")
     cfg = _load(config, extra)
+    from meditron.serve.server import run_server
+
     run_server(cfg.serve)
 
 
