@@ -1,36 +1,47 @@
-# One entry for set-up, the quickstart and the tests. Every target creates .venv when it is missing.
+# One entry for set-up, the quickstart and the tests. Each target creates .venv when it is missing.
+#   make quickstart   # venv + install + the whole pipeline on the embedded sample (CPU, minutes)
+#   make test         # venv + install with test extras + the full test suite
+# GPU users: make quickstart TORCH_SPEC="torch==2.13.0 --index-url https://download.pytorch.org/whl/cu128"
 PYTHON ?= python3
 VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
-EXTRAS ?= dev
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.meditron-installed
+PIP := $(PY) -m pip
 OUT ?= runs/quickstart
+PYTEST_ARGS ?=
 
-.PHONY: install quickstart test test-fast lint clean
+.PHONY: install install-dev quickstart test test-fast lint clean
 
-$(STAMP): pyproject.toml
+$(VENV)/.torch:
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	# torch first, so no dependency can pull a multi-GB CUDA build; then pin what is installed.
-	$(PY) -m pip install --quiet "$(TORCH_SPEC)"
+	$(PIP) install --quiet --upgrade pip
+	@# torch first, so no dependency can pull a multi-GB CUDA build; then pin exactly what is installed.
+	$(PIP) install --quiet $(TORCH_SPEC)
 	$(PY) -c "import torch; print('torch==' + torch.__version__)" > $(VENV)/constraints.txt
-	$(PY) -m pip install --quiet -c $(VENV)/constraints.txt -e ".[$(EXTRAS)]"
-	touch $(STAMP)
+	touch $@
 
-install: $(STAMP)
+$(VENV)/.base: $(VENV)/.torch pyproject.toml
+	$(PIP) install --quiet -c $(VENV)/constraints.txt -e .
+	touch $@
 
-quickstart: $(STAMP)
+$(VENV)/.dev: $(VENV)/.base
+	$(PIP) install --quiet -c $(VENV)/constraints.txt -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.base
+install-dev: $(VENV)/.dev
+
+quickstart: $(VENV)/.base
 	$(VENV)/bin/meditron quickstart --out $(OUT)
 
-test: $(STAMP)
-	$(PY) -m pytest -q -n 2 --dist loadgroup
+test: $(VENV)/.dev
+	$(PY) -m pytest -q -n 2 --durations=15 $(PYTEST_ARGS)
 
-test-fast: $(STAMP)
-	$(PY) -m pytest -q -n 2 --dist loadgroup -m "not slow"
+test-fast: $(VENV)/.dev
+	$(PY) -m pytest -q -n 2 -m "not slow" $(PYTEST_ARGS)
 
-lint: $(STAMP)
+lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check src tests benchmarks
 
 clean:
-	rm -rf $(VENV) runs build *.egg-info
+	rm -rf $(VENV) runs build src/*.egg-info

@@ -1,0 +1,125 @@
+"""``meditron quickstart``: every stage on the embedded sample with a tiny Llama, on a laptop CPU, in minutes.
+
+corpus (GAP-Replay from the sample) → pretrain (tiny Llama from a config) → finetune (ChatML QA) → eval (five
+benchmarks, several modes) → export (HF directory with model card). Ends with one summary table.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from meditron.config import load_config
+from meditron.run import RunDir
+
+console = Console(stderr=True)
+
+# The smallest budget that still exercises every stage: used by the end-to-end test.
+SMALL_OVERRIDES = [
+    "train.steps=16",
+    "train.eval_every=8",
+    "train.checkpoint.every_steps=8",
+    "finetune.epochs=1",
+    "eval.limit=6",
+    "eval.seeds=[1234]",
+    "eval.bootstrap_samples=50",
+    "eval.max_new_tokens=12",
+]
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def summarize(run: RunDir) -> dict[str, Any]:
+    """Collect the headline figures of a finished run from its files (the same files users read)."""
+    summary: dict[str, Any] = {"run_dir": str(run.root)}
+    manifest_path = run.shards / "manifest.json"
+    if manifest_path.exists():
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        summary["corpus"] = {
+            source: {split: {"docs": v.get("num_docs", 0), "tokens": v.get("num_tokens", 0)} for split, v in splits.items()}
+            for source, splits in manifest["sources"].items()
+        }
+    report_path = run.corpus / "corpus_report.json"
+    if report_path.exists():
+        summary["corpus_totals"] = json.loads(report_path.read_text(encoding="utf-8")).get("totals", {})
+    for stage, log in (("pretrain", "train.jsonl"), ("finetune", "finetune.jsonl")):
+        losses = [r["loss"] for r in _read_jsonl(run.logs / log) if "loss" in r and "step" in r]
+        if losses:
+            summary[stage] = {"first_loss": losses[0], "last_loss": losses[-1], "steps": len(losses)}
+    results_path = run.eval / "results.json"
+    if results_path.exists():
+        results = json.loads(results_path.read_text(encoding="utf-8"))["results"]
+        summary["eval"] = {
+            bench: {mode: r.get("accuracy") for mode, r in modes.items()} for bench, modes in results.items()
+        }
+    summary["export"] = str(run.hf)
+    return summary
+
+
+def render_summary(summary: dict[str, Any]) -> Table:
+    table = Table(title="MEDITRON quickstart", show_lines=False)
+    table.add_column("stage", style="bold")
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    for source, splits in sorted(summary.get("corpus", {}).items()):
+        for split, v in sorted(splits.items()):
+            table.add_row("corpus", f"{source} / {split}", f"{v['docs']} docs, {v['tokens']:,} tokens")
+    totals = summary.get("corpus_totals")
+    if totals:
+        table.add_row("corpus", "ledger", ", ".join(f"{k} {v}" for k, v in totals.items()))
+    for stage in ("pretrain", "finetune"):
+        if stage in summary:
+            s = summary[stage]
+            table.add_row(stage, "loss first → last", f"{s['first_loss']:.3f} → {s['last_loss']:.3f} ({s['steps']} steps)")
+    for bench, modes in sorted(summary.get("eval", {}).items()):
+        for mode, acc in sorted(modes.items()):
+            table.add_row("eval", f"{bench} [{mode}]", "n/a" if acc is None else f"{100 * acc:.1f}%")
+    table.add_row("export", "HF model", summary["export"])
+    return table
+
+
+def run_quickstart(out: Path, overrides: list[str] | None = None, small: bool = False) -> dict[str, Any]:
+    """Run every stage into ``out`` (``out/run.json``, ``out/hf/``, ``out/eval/results.json``) and print a table."""
+    from meditron.corpus.pipeline import run_corpus
+    from meditron.eval.run import run_eval
+    from meditron.serve.export import run_export
+    from meditron.train.pretrain import run_pretrain
+    from meditron.train.sft import run_finetune
+
+    out = Path(out)
+    base = [f"out_dir={out.parent}", f"name={out.name}"]
+    cfg = load_config("quickstart-cpu", base + (SMALL_OVERRIDES if small else []) + list(overrides or []))
+    run = RunDir.from_config(cfg)
+    run.start(cfg, "quickstart")
+    timings: dict[str, float] = {}
+
+    def stage(name: str, fn, *args, **kwargs):
+        console.rule(f"[bold]{name}")
+        t0 = time.perf_counter()
+        result = fn(*args, **kwargs)
+        timings[name] = round(time.perf_counter() - t0, 1)
+        return result
+
+    stage("corpus", run_corpus, cfg, run)
+    stage("pretrain", run_pretrain, cfg, run, resume=False)
+    stage("finetune", run_finetune, cfg, run, resume=False)
+    finetuned = run.checkpoints / "finetune" / "hf"
+    eval_cfg = cfg.eval.model_copy(update={"model": str(finetuned), "out": run.eval})
+    stage("eval", run_eval, eval_cfg, run=run)
+    stage("export", run_export, checkpoint=finetuned, out=run.hf, fmt="hf")
+
+    summary = summarize(run)
+    summary["seconds"] = timings
+    (run.root / "quickstart_summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    Console().print(render_summary(summary))
+    console.print(f"stage times (s): {timings}")
+    return summary
