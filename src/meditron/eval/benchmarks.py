@@ -1,0 +1,365 @@
+"""Loaders for the official benchmark files: MedQA-USMLE (4/5 options), MedMCQA dev, PubMedQA test, MMLU-Medical.
+
+Plain data readers with no heavy imports, because the corpus decontamination step and the finetuning contamination
+guard import them too. Files are found recursively under a data folder by their *official* names, so a user can point
+``--data-dir`` at the unpacked upstream releases as they are. Every row is validated: a bad row raises ``InputError``
+naming the file and the line, never a KeyError deep in a scorer; an MMLU subject whose file is absent is listed in
+``BenchmarkSet.missing``, never silently skipped.
+
+``split="test"`` reads the evaluated split; ``split="fewshot"`` reads the official training/dev file used for few-shot
+demonstrations (MedQA ``*_train.jsonl``, MedMCQA ``train.json``, MMLU ``<subject>_dev.csv``, PubMedQA the labelled items
+that are not in the test split) and returns an empty set when the file is absent.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from meditron.errors import ConfigError, InputError
+from meditron.sample import resolve_path
+
+BENCHMARKS: tuple[str, ...] = ("medqa4", "medqa5", "medmcqa", "pubmedqa", "mmlu_medical")
+
+#: MEDITRON's MMLU-Medical: the nine medical subjects of MMLU (paper, section 5.1).
+MMLU_MEDICAL_SUBJECTS: tuple[str, ...] = (
+    "anatomy",
+    "clinical_knowledge",
+    "college_biology",
+    "college_medicine",
+    "high_school_biology",
+    "medical_genetics",
+    "nutrition",
+    "professional_medicine",
+    "virology",
+)
+
+PUBMEDQA_LABELS: tuple[str, ...] = ("yes", "no", "maybe")
+LETTERS: tuple[str, ...] = ("A", "B", "C", "D", "E")
+
+# Official file names (matched on the trailing path parts, so `US/test.jsonl` does not match `Mainland/test.jsonl`).
+_MEDQA4 = {"test": ("phrases_no_exclude_test.jsonl",), "fewshot": ("phrases_no_exclude_train.jsonl",)}
+_MEDQA5 = {"test": ("US", "test.jsonl"), "fewshot": ("US", "train.jsonl")}
+_MEDMCQA = {"test": ("dev.json",), "fewshot": ("train.json",)}
+_PUBMEDQA = {"labelled": ("ori_pqal.json",), "test": ("test_ground_truth.json",)}
+
+
+@dataclass(frozen=True)
+class BenchmarkItem:
+    """One question. ``options`` maps letters (or yes/no/maybe) to text; ``answer`` is the gold key of ``options``."""
+
+    id: str
+    benchmark: str
+    question: str
+    options: dict[str, str]
+    answer: str
+    context: str | None = None
+    subject: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class BenchmarkSet:
+    """The items of one benchmark split, the files they came from and the MMLU subjects that were not found."""
+
+    name: str
+    items: list[BenchmarkItem]
+    missing: list[str] = field(default_factory=list)
+    source_files: list[Path] = field(default_factory=list)
+    split: str = "test"
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+def _walk(root: Path) -> list[Path]:
+    files: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        dirnames.sort()
+        files.extend(Path(dirpath) / f for f in sorted(filenames))
+    return files
+
+
+def _match(files: list[Path], tail: tuple[str, ...], what: str) -> Path | None:
+    hits = [f for f in files if f.parts[-len(tail) :] == tail]
+    if len(hits) > 1:
+        listed = ", ".join(str(h) for h in hits)
+        raise ConfigError(f"{what}: several files named {'/'.join(tail)!r} under the data folder ({listed}); keep one")
+    return hits[0] if hits else None
+
+
+def find_benchmark_files(data_dir: str | Path) -> dict[str, dict[str, Path]]:
+    """Official files found under ``data_dir`` (recursively), per benchmark → role → path.
+
+    Roles: ``test`` and ``fewshot`` (MedQA, MedMCQA); ``test`` (test_ground_truth.json) and ``labelled`` (ori_pqal.json)
+    for PubMedQA; ``<subject>_test`` / ``<subject>_dev`` for MMLU. Benchmarks with no file are absent from the result.
+    Two files with the same official name are ambiguous and raise ``ConfigError``.
+    """
+    root = resolve_path(data_dir)
+    if not root.is_dir():
+        raise ConfigError(f"eval.data_dir {str(data_dir)!r} is not a folder")
+    files = _walk(root)
+    found: dict[str, dict[str, Path]] = {}
+    for name, spec in (("medqa4", _MEDQA4), ("medqa5", _MEDQA5), ("medmcqa", _MEDMCQA), ("pubmedqa", _PUBMEDQA)):
+        roles = {role: p for role, tail in spec.items() if (p := _match(files, tail, name)) is not None}
+        if roles:
+            found[name] = roles
+    mmlu: dict[str, Path] = {}
+    for subject in MMLU_MEDICAL_SUBJECTS:
+        for role in ("test", "dev"):
+            p = _match(files, (f"{subject}_{role}.csv",), "mmlu_medical")
+            if p is not None:
+                mmlu[f"{subject}_{role}"] = p
+    if mmlu:
+        found["mmlu_medical"] = mmlu
+    return found
+
+
+def _json_lines(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    rows = []
+    with open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise InputError(
+                    f"not valid JSON ({e.msg}, column {e.colno})", path=str(path), record=f"line {lineno}"
+                ) from None
+            if not isinstance(row, dict):
+                raise InputError(
+                    f"expected a JSON object, got {type(row).__name__}", path=str(path), record=f"line {lineno}"
+                )
+            rows.append((lineno, row))
+    return rows
+
+
+def _text(row: dict[str, Any], key: str, path: Path, where: str, *, allow_empty: bool = False) -> str:
+    value = row.get(key)
+    if not isinstance(value, str) or (not allow_empty and not value.strip()):
+        raise InputError(f"field {key!r} must be a non-empty string, got {value!r:.80}", path=str(path), record=where)
+    return value
+
+
+def _load_medqa(name: str, path: Path, num_options: int, split: str) -> list[BenchmarkItem]:
+    letters = LETTERS[:num_options]
+    items = []
+    for lineno, row in _json_lines(path):
+        where = f"line {lineno}"
+        question = _text(row, "question", path, where)
+        options = row.get("options")
+        if not isinstance(options, dict) or tuple(sorted(options)) != letters:
+            raise InputError(
+                f"field 'options' must map exactly {', '.join(letters)} to text for {name}, got keys "
+                f"{sorted(options) if isinstance(options, dict) else options!r}",
+                path=str(path),
+                record=where,
+            )
+        opts = {k: _text(options, k, path, where, allow_empty=True) for k in letters}
+        answer = row.get("answer_idx")
+        if answer not in opts:
+            raise InputError(
+                f"field 'answer_idx' must be one of {letters}, got {answer!r}", path=str(path), record=where
+            )
+        step = row.get("meta_info")
+        items.append(
+            BenchmarkItem(
+                id=f"{name}-{split + '-' if split != 'test' else ''}{len(items) + 1:04d}",
+                benchmark=name,
+                question=question,
+                options=opts,
+                answer=answer,
+                meta={"step": step, "answer_text": row.get("answer"), "line": lineno},
+            )
+        )
+    return items
+
+
+def _load_medmcqa(path: Path, split: str) -> list[BenchmarkItem]:
+    items = []
+    seen: set[str] = set()
+    for lineno, row in _json_lines(path):
+        where = f"line {lineno}"
+        question = _text(row, "question", path, where)
+        opts = {
+            letter: _text(row, key, path, where, allow_empty=True)
+            for letter, key in zip("ABCD", ("opa", "opb", "opc", "opd"), strict=True)
+        }
+        cop = row.get("cop")
+        if isinstance(cop, bool) or not isinstance(cop, int) or not 1 <= cop <= 4:
+            hint = " (the official files number options 1..4; 0-based exports are not accepted)" if cop == 0 else ""
+            raise InputError(f"field 'cop' must be an integer 1..4, got {cop!r}{hint}", path=str(path), record=where)
+        qid = _text(row, "id", path, where)
+        if qid in seen:
+            raise InputError(f"duplicate id {qid!r}", path=str(path), record=where)
+        seen.add(qid)
+        subject = row.get("subject_name")
+        items.append(
+            BenchmarkItem(
+                id=f"medmcqa-{qid}",
+                benchmark="medmcqa",
+                question=question,
+                options=opts,
+                answer="ABCD"[cop - 1],
+                subject=subject if isinstance(subject, str) else None,
+                meta={
+                    "topic": row.get("topic_name"),
+                    "choice_type": row.get("choice_type"),
+                    "explanation": row.get("exp"),
+                    "line": lineno,
+                },
+            )
+        )
+    return items
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh)
+    except json.JSONDecodeError as e:
+        raise InputError(f"not valid JSON ({e.msg})", path=str(path), record=f"line {e.lineno}") from None
+
+
+def _pubmedqa_item(pmid: str, entry: Any, label: str, path: Path) -> BenchmarkItem:
+    where = f"PMID {pmid}"
+    if not isinstance(entry, dict):
+        raise InputError(f"expected an object, got {type(entry).__name__}", path=str(path), record=where)
+    question = _text(entry, "QUESTION", path, where)
+    contexts = entry.get("CONTEXTS")
+    if not isinstance(contexts, list) or not all(isinstance(c, str) for c in contexts):
+        raise InputError("field 'CONTEXTS' must be a list of strings", path=str(path), record=where)
+    return BenchmarkItem(
+        id=f"pubmedqa-{pmid}",
+        benchmark="pubmedqa",
+        question=question,
+        options={k: k for k in PUBMEDQA_LABELS},
+        answer=label,
+        context="\n".join(contexts),
+        subject=None,
+        meta={
+            "pmid": pmid,
+            "labels": entry.get("LABELS"),
+            "meshes": entry.get("MESHES"),
+            "year": entry.get("YEAR"),
+            "long_answer": entry.get("LONG_ANSWER"),
+        },
+    )
+
+
+def _load_pubmedqa(labelled: Path, test: Path | None, split: str) -> list[BenchmarkItem]:
+    pqal = _read_json(labelled)
+    if not isinstance(pqal, dict):
+        raise InputError("expected an object {PMID: {...}}", path=str(labelled))
+    truth: dict[str, Any] = {}
+    if test is not None:
+        truth = _read_json(test)
+        if not isinstance(truth, dict):
+            raise InputError("expected an object {PMID: yes|no|maybe}", path=str(test))
+    if split == "test":
+        items = []
+        for pmid, label in truth.items():
+            if label not in PUBMEDQA_LABELS:
+                raise InputError(f"label must be yes/no/maybe, got {label!r}", path=str(test), record=f"PMID {pmid}")
+            if pmid not in pqal:
+                raise InputError(
+                    f"PMID {pmid} of the test split is not in {labelled.name}", path=str(test), record=f"PMID {pmid}"
+                )
+            items.append(_pubmedqa_item(pmid, pqal[pmid], label, labelled))
+        return items
+    items = []
+    for pmid, entry in pqal.items():
+        if pmid in truth:
+            continue
+        label = entry.get("final_decision") if isinstance(entry, dict) else None
+        if label not in PUBMEDQA_LABELS:
+            raise InputError(
+                f"final_decision must be yes/no/maybe, got {label!r}", path=str(labelled), record=f"PMID {pmid}"
+            )
+        items.append(_pubmedqa_item(pmid, entry, label, labelled))
+    return items
+
+
+def _load_mmlu_csv(path: Path, subject: str, split: str) -> list[BenchmarkItem]:
+    items = []
+    with open(path, encoding="utf-8", newline="") as fh:
+        reader = csv.reader(fh)
+        for row in reader:
+            where = f"line {reader.line_num}"
+            if not row or all(not c.strip() for c in row):
+                continue
+            if len(row) != 6:
+                raise InputError(
+                    f"expected 6 columns (question, A, B, C, D, answer), got {len(row)}", path=str(path), record=where
+                )
+            answer = row[5].strip().upper()
+            if answer not in "ABCD" or len(answer) != 1:
+                raise InputError(f"answer column must be A..D, got {row[5]!r}", path=str(path), record=where)
+            if not row[0].strip():
+                raise InputError("empty question", path=str(path), record=where)
+            n = len(items) + 1
+            items.append(
+                BenchmarkItem(
+                    id=f"mmlu-{subject}-{split + '-' if split != 'test' else ''}{n:04d}",
+                    benchmark="mmlu_medical",
+                    question=row[0],
+                    options=dict(zip("ABCD", row[1:5], strict=True)),
+                    answer=answer,
+                    subject=subject,
+                    meta={"line": reader.line_num},
+                )
+            )
+    return items
+
+
+def load_benchmark(name: str, data_dir: str | Path, split: str = "test") -> BenchmarkSet:
+    """Read one benchmark (``medqa4, medqa5, medmcqa, pubmedqa, mmlu_medical``) from the official files.
+
+    ``split="test"`` raises ``InputError`` when the benchmark's files are absent (for MMLU: when no subject is present;
+    absent subjects are listed in ``.missing``). ``split="fewshot"`` returns an empty set when no training/dev file is
+    present, so the caller can fall back to other items of the test set and say so in its report.
+    """
+    if name not in BENCHMARKS:
+        raise ConfigError(f"unknown benchmark {name!r}; valid: {', '.join(BENCHMARKS)}")
+    if split not in ("test", "fewshot"):
+        raise ConfigError(f"unknown split {split!r}; valid: test, fewshot")
+    found = find_benchmark_files(data_dir).get(name, {})
+    root = resolve_path(data_dir)
+    if name in ("medqa4", "medqa5", "medmcqa"):
+        path = found.get(split)
+        if path is None:
+            if split == "fewshot":
+                return BenchmarkSet(name, [], split=split)
+            spec = {"medqa4": _MEDQA4, "medqa5": _MEDQA5, "medmcqa": _MEDMCQA}[name]
+            raise InputError(f"no {'/'.join(spec['test'])} for {name} under {root}", path=str(root))
+        if name == "medmcqa":
+            items = _load_medmcqa(path, split)
+        else:
+            items = _load_medqa(name, path, 4 if name == "medqa4" else 5, split)
+        return BenchmarkSet(name, items, source_files=[path], split=split)
+    if name == "pubmedqa":
+        labelled, test = found.get("labelled"), found.get("test")
+        if labelled is None or (test is None and split == "test"):
+            if split == "fewshot" and labelled is None:
+                return BenchmarkSet(name, [], split=split)
+            raise InputError(f"pubmedqa needs ori_pqal.json and test_ground_truth.json under {root}", path=str(root))
+        items = _load_pubmedqa(labelled, test, split)
+        files = [labelled] + ([test] if test is not None else [])
+        return BenchmarkSet(name, items, source_files=files, split=split)
+    role = "test" if split == "test" else "dev"
+    items, files, missing = [], [], []
+    for subject in MMLU_MEDICAL_SUBJECTS:
+        path = found.get(f"{subject}_{role}")
+        if path is None:
+            missing.append(subject)
+            continue
+        items.extend(_load_mmlu_csv(path, subject, split))
+        files.append(path)
+    if not files and split == "test":
+        raise InputError(f"no MMLU-Medical <subject>_test.csv files under {root}", path=str(root))
+    return BenchmarkSet(name, items, missing=missing, source_files=files, split=split)
