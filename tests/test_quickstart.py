@@ -1,0 +1,102 @@
+"""The quickstart end to end on the smallest budget, checking every artifact a user relies on."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from meditron.quickstart import SMALL_OVERRIDES
+
+BENCHMARKS = ["medqa4", "medqa5", "medmcqa", "pubmedqa", "mmlu_medical"]
+MODES = ["top_token", "cot", "chat"]
+ENV = {**os.environ, "OMP_NUM_THREADS": "2", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+
+
+def _meditron(*args: str) -> subprocess.CompletedProcess:
+    out = subprocess.run([sys.executable, "-m", "meditron", *args], capture_output=True, text=True, env=ENV)
+    assert out.returncode == 0, f"meditron {' '.join(args)} failed:\n{out.stdout[-3000:]}\n{out.stderr[-6000:]}"
+    return out
+
+
+@pytest.fixture(scope="module")
+def quickstart_run(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("qs") / "quickstart"
+    _meditron("quickstart", "--out", str(out), "--small")
+    return out
+
+
+@pytest.mark.slow
+def test_interface_files(quickstart_run: Path):
+    assert (quickstart_run / "run.json").is_file()
+    assert (quickstart_run / "hf" / "config.json").is_file()
+    assert (quickstart_run / "eval" / "results.json").is_file()
+    manifest = json.loads((quickstart_run / "run.json").read_text())
+    assert {"corpus", "pretrain", "finetune"} <= set(manifest["stages"])
+    assert manifest["config"]["name"] == "quickstart"
+    assert "torch" in manifest["versions"]
+
+
+@pytest.mark.slow
+def test_shards_are_readable(quickstart_run: Path):
+    from meditron.data.shards import TokenShards
+
+    shards = TokenShards(quickstart_run / "shards")
+    assert set(shards.sources("train")) == {"guidelines", "abstracts", "papers", "replay"}
+    for source in shards.sources("train"):
+        tokens = shards.tokens(source, "train")
+        assert len(tokens) == shards.num_tokens(source, "train") > 0
+        assert int(tokens.max()) < shards.vocab_size
+        assert int(tokens[-1]) == shards.eos_id  # every document ends with EOS
+    report = json.loads((quickstart_run / "corpus" / "corpus_report.json").read_text())
+    t = report["totals"]
+    assert t["input"] == t["kept"] + t["dropped"] + t["quarantined"] > 0
+
+
+@pytest.mark.slow
+def test_pretraining_loss_falls_and_checkpoint_resumes(quickstart_run: Path):
+    log = quickstart_run / "logs" / "train.jsonl"
+    rows = [json.loads(x) for x in log.read_text().splitlines() if x.strip()]
+    steps = [r["step"] for r in rows if "loss" in r]
+    losses = [r["loss"] for r in rows if "loss" in r]
+    assert steps[-1] == 16
+    assert losses[-1] < losses[0] - 0.5, losses
+    # resume from the last checkpoint for two more steps
+    base = [f"out_dir={quickstart_run.parent}", f"name={quickstart_run.name}", *SMALL_OVERRIDES]
+    sets = [x for s in base + ["train.steps=18"] for x in ("--set", s)]
+    _meditron("pretrain", "--config", "quickstart-cpu", *sets, "--resume")
+    rows = [json.loads(x) for x in log.read_text().splitlines() if x.strip()]
+    new_steps = [r["step"] for r in rows if "loss" in r][len(steps) :]
+    assert new_steps == [17, 18]
+
+
+@pytest.mark.slow
+def test_exported_model_loads_and_generates(quickstart_run: Path):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    hf = quickstart_run / "hf"
+    model = AutoModelForCausalLM.from_pretrained(hf)
+    tok = AutoTokenizer.from_pretrained(hf)
+    assert len(tok) == model.get_input_embeddings().weight.shape[0]
+    assert len(tok.encode("[bib_ref]", add_special_tokens=False)) == 1
+    assert tok.chat_template and "<|im_start|>" in tok.chat_template
+    ids = tok("The first-line treatment of", return_tensors="pt")
+    with torch.no_grad():
+        out = model.generate(**ids, max_new_tokens=5, do_sample=False)
+    assert out.shape[1] == ids["input_ids"].shape[1] + 5
+    assert (hf / "README.md").is_file()
+
+
+@pytest.mark.slow
+def test_eval_has_a_number_for_every_benchmark_and_mode(quickstart_run: Path):
+    results = json.loads((quickstart_run / "eval" / "results.json").read_text())["results"]
+    for bench in BENCHMARKS:
+        for mode in MODES:
+            acc = results[bench][mode]["accuracy"]
+            assert isinstance(acc, float) and 0.0 <= acc <= 1.0 and not math.isnan(acc), (bench, mode, acc)
