@@ -1,0 +1,141 @@
+"""Load an HF tokenizer from a local path and add MEDITRON's special tokens.
+
+Three local forms are accepted because users arrive with any of them: a saved HF tokenizer directory, a bare
+``tokenizer.json`` and a SentencePiece ``.model`` (Llama/Mistral layout). transformers 5 no longer converts a
+``.model`` through ``LlamaTokenizer(vocab_file=...)``, and its SentencePiece BPE converter passes the piece scores in
+the wrong argument, so the conversion here builds the fast tokenizer itself with the merges ordered by piece score
+(the order SentencePiece applies them): the result encodes exactly like ``sentencepiece`` (a test pins this).
+
+A string that is not an existing path is treated as a hub id (``AutoTokenizer.from_pretrained``) for online users.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+from transformers import AutoTokenizer, PreTrainedTokenizerBase, PreTrainedTokenizerFast
+
+from meditron.errors import InputError
+
+#: Structure markers that MEDITRON's cleaners write into full papers (citations, figures, tables, formulas).
+MEDITRON_SPECIAL_TOKENS: tuple[str, ...] = (
+    "[bib_ref]",
+    "[/bib_ref]",
+    "[fig_ref]",
+    "[/fig_ref]",
+    "[fig]",
+    "[/fig]",
+    "[table]",
+    "[/table]",
+    "[formula]",
+    "[/formula]",
+)
+#: ChatML turn markers used by finetuning and serving.
+CHATML_TOKENS: tuple[str, ...] = ("<|im_start|>", "<|im_end|>")
+ALL_SPECIAL_TOKENS: tuple[str, ...] = MEDITRON_SPECIAL_TOKENS + CHATML_TOKENS
+
+# End-of-document tokens of common families, tried in order when a bare tokenizer.json does not say which it uses.
+_EOS_CANDIDATES = ("</s>", "<|endoftext|>", "<|end_of_text|>", "<eos>", "<|eot_id|>")
+_BOS_CANDIDATES = ("<s>", "<|begin_of_text|>", "<bos>")
+
+
+def load_tokenizer(path: str | Path) -> PreTrainedTokenizerBase:
+    """A fast HF tokenizer from a local directory, ``tokenizer.json`` or SentencePiece ``.model`` (or a hub id)."""
+    p = Path(path)
+    try:
+        if p.is_dir():
+            return _load_dir(p)
+        if p.is_file() and p.suffix == ".json":
+            return _load_tokenizer_json(p)
+        if p.is_file():
+            return _load_sentencepiece(p)
+    except InputError:
+        raise
+    except Exception as e:  # library errors become a message naming the file
+        raise InputError(f"cannot load a tokenizer: {type(e).__name__}: {e}", path=str(p)) from None
+    if str(path).startswith(("/", ".", "~")) or p.suffix in (".json", ".model"):
+        raise InputError("tokenizer path does not exist", path=str(p))
+    return AutoTokenizer.from_pretrained(str(path))  # hub id, for users with network access
+
+
+def _load_dir(p: Path) -> PreTrainedTokenizerBase:
+    if (p / "tokenizer.json").exists() or (p / "tokenizer_config.json").exists():
+        return AutoTokenizer.from_pretrained(str(p), local_files_only=True)
+    models = sorted(p.glob("*.model"))
+    if models:
+        return _load_sentencepiece(models[0])
+    raise InputError("directory has no tokenizer.json, tokenizer_config.json or SentencePiece .model", path=str(p))
+
+
+def _pick(tokenizer_json: Path, candidates: tuple[str, ...]) -> str | None:
+    data = json.loads(tokenizer_json.read_text(encoding="utf-8"))
+    vocab = {t["content"] for t in data.get("added_tokens", [])}
+    model_vocab = data.get("model", {}).get("vocab", {})
+    if isinstance(model_vocab, dict):
+        vocab |= {c for c in candidates if c in model_vocab}
+    return next((c for c in candidates if c in vocab), None)
+
+
+def _load_tokenizer_json(p: Path) -> PreTrainedTokenizerBase:
+    eos, bos = _pick(p, _EOS_CANDIDATES), _pick(p, _BOS_CANDIDATES)
+    kwargs = {k: v for k, v in {"eos_token": eos, "bos_token": bos}.items() if v}
+    return PreTrainedTokenizerFast(tokenizer_file=str(p), **kwargs)
+
+
+def _load_sentencepiece(p: Path) -> PreTrainedTokenizerBase:
+    """Convert a SentencePiece model (BPE or Unigram) into a fast tokenizer that encodes identically."""
+    import sentencepiece as spm
+    from tokenizers import AddedToken, Tokenizer
+    from tokenizers.models import BPE
+    from transformers.convert_slow_tokenizer import LlamaConverter, generate_merges
+
+    class _Converter(LlamaConverter):
+        def tokenizer(self, proto):  # BPE with merges ordered by score, as SentencePiece applies them
+            if proto.trainer_spec.model_type != 2:
+                return super().tokenizer(proto)
+            vocab_scores = self.vocab(proto)
+            vocab = {piece: i for i, (piece, _) in enumerate(vocab_scores)}
+            merges = generate_merges(vocab, vocab_scores)
+            unk = proto.trainer_spec.unk_piece
+            tk = Tokenizer(BPE(vocab, merges, unk_token=unk, fuse_unk=True, byte_fallback=True, dropout=None))
+            tk.add_tokens(
+                [AddedToken(x.piece, normalized=False, special=x.type == 3) for x in proto.pieces if x.type in (3, 4)]
+            )
+            return tk
+
+    try:
+        sp = spm.SentencePieceProcessor(model_file=str(p))
+    except Exception as e:
+        raise InputError(f"not a SentencePiece model: {e}", path=str(p)) from None
+    shim = SimpleNamespace(vocab_file=str(p), legacy=True, add_prefix_space=True, convert_ids_to_tokens=sp.id_to_piece)
+    backend = _Converter(shim).converted()
+
+    def piece(i: int) -> str | None:
+        return sp.id_to_piece(i) if 0 <= i < sp.get_piece_size() else None
+
+    kwargs = {"unk_token": piece(sp.unk_id()), "bos_token": piece(sp.bos_id()), "eos_token": piece(sp.eos_id())}
+    return PreTrainedTokenizerFast(tokenizer_object=backend, **{k: v for k, v in kwargs.items() if v})
+
+
+def add_special_tokens(tok: PreTrainedTokenizerBase) -> int:
+    """Add MEDITRON's structure markers and ChatML as special tokens (each one id, never split). Returns how many new.
+
+    Idempotent: a tokenizer saved by the corpus stage already has them and gains nothing.
+    """
+    existing = set(tok.get_vocab())
+    missing = [t for t in ALL_SPECIAL_TOKENS if t not in existing]
+    from tokenizers import AddedToken
+
+    tokens = [AddedToken(t, special=True, normalized=False, lstrip=False, rstrip=False) for t in ALL_SPECIAL_TOKENS]
+    tok.add_special_tokens({"additional_special_tokens": tokens}, replace_extra_special_tokens=False)
+    return len(missing)
+
+
+def save_tokenizer(tok: PreTrainedTokenizerBase, out_dir: str | Path) -> Path:
+    """Save in HF layout (``tokenizer.json`` + config); returns the ``tokenizer.json`` path datatrove needs."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tok.save_pretrained(str(out))
+    return out / "tokenizer.json"
