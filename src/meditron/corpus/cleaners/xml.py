@@ -1,0 +1,74 @@
+"""Safe lxml parsing shared by the XML readers: no network, no entity expansion, no DTD loading.
+
+Publisher XML names remote DTDs and may carry undeclared entities; we never fetch anything, never expand entities
+(billion-laughs safe), and accept very deep/large trees (``huge_tree``) because PMC efetch sets can be big.
+"""
+
+from __future__ import annotations
+
+import html.entities
+from functools import lru_cache
+
+from lxml import etree
+
+ENTITY = etree.Entity
+
+
+@lru_cache(maxsize=1)
+def xml_parser() -> etree.XMLParser:
+    """One parser per process (lxml parsers are not shareable across threads or picklable, so never stored on steps)."""
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        huge_tree=True,
+        remove_comments=True,
+        remove_pis=True,
+    )
+
+
+def iterparse_kwargs() -> dict:
+    """The same safety settings for ``etree.iterparse`` (streaming the big MEDLINE files)."""
+    return {"resolve_entities": False, "no_network": True, "load_dtd": False, "huge_tree": True, "remove_comments": True}
+
+
+class UndeclaredEntityError(ValueError):
+    """An entity reference whose name is neither an XML/HTML5 character entity nor declared in the file."""
+
+
+def entity_text(node: etree._Entity) -> str:
+    """Text of an entity node left in the tree (a file with an external DTD we do not load).
+
+    JATS/NLM DTDs declare the ISO character entities, whose names match HTML5's; anything else is unknown content
+    and raises, so the record is quarantined rather than silently losing text.
+    """
+    name = node.name
+    char = html.entities.html5.get(name + ";")
+    if char is None:
+        raise UndeclaredEntityError(f"undeclared entity &{name}; (line {node.sourceline})")
+    return char
+
+
+def squash(text: str) -> str:
+    """Collapse all whitespace runs to one space (XML files wrap paragraphs at arbitrary points)."""
+    return " ".join(text.split())
+
+
+def element_text(el: etree._Element | None) -> str:
+    """Plain text of a subtree with entity nodes mapped to characters, whitespace collapsed."""
+    if el is None:
+        return ""
+    parts: list[str] = []
+    collect_text(el, parts)
+    return squash("".join(parts))
+
+
+def collect_text(el: etree._Element, parts: list[str]) -> None:
+    if el.tag is ENTITY:
+        parts.append(entity_text(el))
+    elif el.text:
+        parts.append(el.text)
+    for child in el:
+        collect_text(child, parts)
+        if child.tail:
+            parts.append(child.tail)

@@ -1,0 +1,47 @@
+"""Corpus readers (datatrove steps) and ``build_reader``, the one factory the pipeline uses.
+
+Registry with lazy targets: kind → ``"module:Class"``, imported on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from datatrove.pipeline.base import PipelineStep
+
+from meditron.corpus.config import SourceConfig
+from meditron.errors import ConfigError
+
+READERS: dict[str, str] = {
+    "jats": "meditron.corpus.readers.jats:JatsReader",
+    "medline": "meditron.corpus.readers.medline:MedlineReader",
+    "guideline_jsonl": "meditron.corpus.readers.guideline:GuidelineJsonlReader",
+    "guideline_html": "meditron.corpus.readers.guideline:GuidelineFileReader",
+    "guideline_markdown": "meditron.corpus.readers.guideline:GuidelineFileReader",
+}
+
+
+def reader_class(kind: str) -> type[PipelineStep]:
+    if kind not in READERS:
+        raise ConfigError(f"no corpus-source reader for kind {kind!r}; valid kinds: {', '.join(sorted(READERS))}")
+    module, name = READERS[kind].split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def build_reader(source: SourceConfig, limit: int = -1) -> PipelineStep:
+    """The reader step for one configured source.
+
+    ``source.paths`` may be files, folders (read recursively) or globs, each possibly ``sample:``-prefixed; a path
+    that matches nothing raises ``InputError`` here, before any worker starts. Guideline kinds take ``source.site``
+    (site rules, e.g. ``cdc``; default ``generic``).
+    """
+    cls = reader_class(source.kind)
+    kwargs: dict = {"paths": source.paths, "source": source.name, "limit": limit}
+    if source.kind.startswith("guideline"):
+        kwargs["site"] = source.site
+        if source.kind != "guideline_jsonl":
+            kwargs["fmt"] = "html" if source.kind == "guideline_html" else "markdown"
+    return cls(**kwargs)
+
+
+__all__ = ["READERS", "build_reader", "reader_class"]

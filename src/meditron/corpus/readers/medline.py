@@ -1,0 +1,181 @@
+"""``MedlineReader``: PubMed abstracts from MEDLINE/PubMed XML (``.xml``/``.xml.gz``, NLM baseline and update files).
+
+NLM's rule: a PMID seen again in a later file replaces the earlier version, and ``<DeleteCitation>`` deletes the
+versions before it. Files are processed in sorted name order (NLM names sort chronologically). Before streaming, a
+cheap pre-scan (``MedlineIndex``) reads only the PMIDs of every file with a regular expression over the raw bytes —
+no XML tree — and keeps, per PMID, where its latest version lives and whether a deletion follows it, in numpy
+arrays (about 13 bytes per PMID). The main pass then streams each file with ``iterparse`` and yields superseded and
+deleted versions with ``metadata["drop_reason"]``, so the ledger sees every record once.
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+from array import array
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+from datatrove.data import Document
+from lxml import etree
+
+from meditron.corpus.cleaners.medline import citation_pmid, citation_to_text
+from meditron.corpus.cleaners.xml import iterparse_kwargs
+from meditron.corpus.readers.base import CorpusReader
+
+MEDLINE_SUFFIXES = (".xml", ".xml.gz")
+SUPERSEDED = "superseded-by-later-version"
+DELETED = "deleted-citation"
+NO_ABSTRACT = "no-abstract"
+_RECORD_TAGS = ("PubmedArticle", "MedlineCitation", "PubmedBookArticle", "DeleteCitation")
+# A record's own PMID is the first child of <MedlineCitation>/<BookDocument>; deletions list bare PMIDs.
+_EVENTS = re.compile(
+    rb"<(?:MedlineCitation|BookDocument)[\s>].*?<PMID[^>]*>\s*(\d+)\s*</PMID>|<DeleteCitation>(.*?)</DeleteCitation>",
+    re.DOTALL,
+)
+_PMID = re.compile(rb"<PMID[^>]*>\s*(\d+)\s*</PMID>")
+
+
+def open_xml(path: Path):
+    """A binary stream of the (possibly gzipped) XML file."""
+    return gzip.open(path, "rb") if path.name.lower().endswith(".gz") else open(path, "rb")
+
+
+class MedlineIndex:
+    """Per PMID: the file and the occurrence (within that file) of its latest version, and whether it was deleted.
+
+    Occurrences are counted per PMID within a file, so the main pass matches the index even when a malformed file
+    stops the parser early. Built once per reader and process; memory is O(#PMIDs) in numpy arrays.
+    """
+
+    def __init__(self, files: Sequence[Path]):
+        pmids, file_idx, occurrences, is_delete = array("q"), array("i"), array("i"), array("b")
+        for i, path in enumerate(files):
+            seen: dict[int, int] = {}
+            try:
+                with open_xml(path) as handle:
+                    data = handle.read()
+            except (OSError, EOFError):
+                data = b""  # unreadable/truncated gzip: the main pass quarantines it
+            for match in _EVENTS.finditer(data):
+                if match.group(1) is not None:
+                    found = [(int(match.group(1)), 0)]
+                else:
+                    found = [(int(p), 1) for p in _PMID.findall(match.group(2))]
+                for pmid, deletion in found:
+                    occ = seen.get(pmid, 0) if not deletion else -1
+                    if not deletion:
+                        seen[pmid] = occ + 1
+                    pmids.append(pmid)
+                    file_idx.append(i)
+                    occurrences.append(occ)
+                    is_delete.append(deletion)
+        self.num_events = len(pmids)
+        p = np.frombuffer(pmids, dtype=np.int64) if pmids else np.zeros(0, np.int64)
+        d = np.frombuffer(is_delete, dtype=np.int8).astype(bool) if is_delete else np.zeros(0, bool)
+        f = np.frombuffer(file_idx, dtype=np.int32) if file_idx else np.zeros(0, np.int32)
+        o = np.frombuffer(occurrences, dtype=np.int32) if occurrences else np.zeros(0, np.int32)
+        order = np.arange(len(p))
+        rec = ~d
+        # latest record per PMID: stable sort by PMID keeps event order inside a PMID, so the last one wins
+        r_order = order[rec][np.argsort(p[rec], kind="stable")]
+        r_p = p[r_order]
+        last = np.ones(len(r_p), bool)
+        if len(r_p):
+            last[:-1] = r_p[1:] != r_p[:-1]
+        last_rows = r_order[last]
+        self.pmids = p[last_rows]
+        self.last_file = f[last_rows]
+        self.last_occ = o[last_rows]
+        # deleted when the last deletion of that PMID comes after its latest record
+        del_rows = order[d]
+        del_p = p[del_rows]
+        self.deleted = np.zeros(len(self.pmids), bool)
+        if len(del_rows) and len(self.pmids):
+            d_sort = np.argsort(del_p, kind="stable")
+            del_p, del_rows = del_p[d_sort], del_rows[d_sort]
+            d_last = np.ones(len(del_p), bool)
+            d_last[:-1] = del_p[1:] != del_p[:-1]
+            del_p, del_rows = del_p[d_last], del_rows[d_last]
+            pos = np.searchsorted(self.pmids, del_p)
+            ok = (pos < len(self.pmids)) & (self.pmids[np.minimum(pos, len(self.pmids) - 1)] == del_p)
+            self.deleted[pos[ok]] = del_rows[ok] > last_rows[pos[ok]]
+        self.num_deletions = int(d.sum())
+
+    def drop_reason(self, pmid: int, file_index: int, occurrence: int) -> str | None:
+        """``None`` to keep this version, else why it goes."""
+        pos = int(np.searchsorted(self.pmids, pmid))
+        if pos >= len(self.pmids) or self.pmids[pos] != pmid:
+            return None  # not seen by the pre-scan (malformed region): keep, it is the only version we know
+        if self.last_file[pos] != file_index or self.last_occ[pos] != occurrence:
+            return SUPERSEDED
+        return DELETED if self.deleted[pos] else None
+
+
+class MedlineReader(CorpusReader):
+    """One Document per citation; superseded/deleted versions and title-only citations carry a ``drop_reason``."""
+
+    name = "MEDLINE abstracts"
+    kind = "medline"
+    suffixes = MEDLINE_SUFFIXES
+
+    def __init__(self, paths, source: str, limit: int = -1):
+        super().__init__(paths, source, limit=limit)
+        self._index: MedlineIndex | None = None
+
+    @property
+    def index(self) -> MedlineIndex:
+        if self._index is None:
+            self._index = MedlineIndex(self.files)
+        return self._index
+
+    def read_file(self, path: Path) -> Iterator[Document]:
+        file_index = self.files.index(path)
+        index = self.index
+        seen: dict[int, int] = {}
+        position = 0
+        try:
+            with open_xml(path) as handle:
+                for _, elem in etree.iterparse(handle, events=("end",), tag=_RECORD_TAGS, **iterparse_kwargs()):
+                    tag = elem.tag
+                    parent = elem.getparent()
+                    if tag == "MedlineCitation" and parent is not None and parent.tag == "PubmedArticle":
+                        continue  # handled with its PubmedArticle
+                    if tag == "DeleteCitation":
+                        self.stat_update("deletions", value=len(elem.findall("PMID")))
+                    else:
+                        yield self._document(elem, path, position, file_index, index, seen)
+                        position += 1
+                    elem.clear(keep_tail=True)
+                    if parent is not None:
+                        while elem.getprevious() is not None:
+                            del parent[0]
+        except (etree.XMLSyntaxError, OSError, EOFError, ValueError) as err:
+            yield self.quarantine(path, position, f"{type(err).__name__}: {err} (records after #{position} lost)")
+
+    def _document(
+        self, elem: etree._Element, path: Path, position: int, file_index: int, index: MedlineIndex, seen: dict
+    ) -> Document:
+        try:
+            pmid = citation_pmid(elem)
+            if not pmid.isdigit():
+                raise ValueError(f"citation has no numeric PMID (got {pmid!r})")
+            text, metadata = citation_to_text(elem)
+        except Exception as err:  # noqa: BLE001 - one bad citation never stops the file
+            return self.quarantine(path, position, err)
+        occurrence = seen.get(int(pmid), 0)
+        seen[int(pmid)] = occurrence + 1
+        reason = index.drop_reason(int(pmid), file_index, occurrence)
+        if reason is None and not metadata["has_abstract"]:
+            reason = NO_ABSTRACT
+        metadata.update(source=self.source, kind=self.kind, file_path=str(path), position=position)
+        doc_id = f"pmid{pmid}"
+        if reason is not None:
+            metadata["drop_reason"] = reason
+            self.stat_update(reason)
+            if reason != NO_ABSTRACT:  # keep ids unique: the kept version owns pmid<PMID>
+                doc_id = f"pmid{pmid}@{path.name}#{position}"
+        return Document(text=text, id=doc_id, metadata=metadata)
+
+
