@@ -22,7 +22,8 @@ class ExportConfig(StrictModel):
 
 
 class ServeConfig(StrictModel):
-    model: str | None = None
+    model: str | None = Field(default=None, description="Exported HF directory (or a hub id when online)")
+    model_name: str | None = Field(default=None, description="Name clients pass as `model`; default: the dir's name")
     host: str = "127.0.0.1"
     port: int = 8000
     api_key: str | None = Field(default=None, description="Required when host is not loopback")

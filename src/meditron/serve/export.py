@@ -1,0 +1,142 @@
+"""``meditron export``: a DCP checkpoint (or a consolidated HF directory) → a release directory with a model card.
+
+``hf``: safetensors, config, tokenizer with the added tokens and chat template, generation config, ``README.md`` (the
+model card from the run's lineage) and ``lineage.json``. ``gguf``: GGUF files (f16, q8_0 by default) for llama.cpp with
+the same card and lineage. The output is built in a sibling ``.partial`` directory and swapped in at the end, so a
+failed export never leaves a half-written model where a good one was.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from meditron.errors import CheckpointError, InputError
+from meditron.serve.lineage import CARD_FILE, LINEAGE_FILE, build_lineage, find_run_dir, write_lineage
+from meditron.serve.model_card import render_model_card
+
+log = logging.getLogger(__name__)
+
+FORMATS = ("hf", "gguf")
+_HF_SKIP = {CARD_FILE, LINEAGE_FILE}
+
+
+def is_hf_dir(path: Path) -> bool:
+    """A consolidated Hugging Face model directory: config.json plus safetensors weights."""
+    path = Path(path)
+    return (path / "config.json").is_file() and any(path.glob("*.safetensors"))
+
+
+def _consolidate(checkpoint: Path, work: Path) -> tuple[Path, Path, str]:
+    """Resolve ``checkpoint`` to (HF dir, the checkpoint it came from, kind). Consolidates DCP via the train stage."""
+    if is_hf_dir(checkpoint):
+        return checkpoint, checkpoint, "hf"
+    try:
+        from meditron.train.hf_export import consolidate_checkpoint, find_latest_checkpoint
+    except ImportError:
+        consolidate_checkpoint = find_latest_checkpoint = None  # type: ignore[assignment]
+    if consolidate_checkpoint is None:
+        if is_hf_dir(checkpoint / "hf"):  # a checkpoints folder whose stage already wrote its consolidated model
+            return checkpoint / "hf", checkpoint / "hf", "hf"
+        raise CheckpointError(f"{checkpoint}: not a Hugging Face directory, and DCP consolidation "
+                              "(meditron.train.hf_export) is not available")
+    ckpt = checkpoint
+    if not (checkpoint / ".metadata").is_file():
+        latest = find_latest_checkpoint(checkpoint)
+        if latest is None:
+            if is_hf_dir(checkpoint / "hf"):
+                return checkpoint / "hf", checkpoint / "hf", "hf"
+            raise CheckpointError(f"{checkpoint}: no complete checkpoint (step_*/ with .metadata) or HF directory")
+        ckpt = Path(latest)
+    hf = Path(consolidate_checkpoint(ckpt, work / "hf"))
+    return hf, ckpt, "dcp"
+
+
+def _copy_hf(src: Path, dst: Path) -> None:
+    for f in sorted(src.iterdir()):
+        if f.is_file() and f.name not in _HF_SKIP and not f.name.startswith(".") and f.suffix != ".gguf":
+            shutil.copy2(f, dst / f.name)
+
+
+def _check_hf(hf: Path) -> None:
+    """Fail early, naming the file, when the directory would not load: config, tokenizer, weights."""
+    for name in ("config.json",):
+        if not (hf / name).is_file():
+            raise InputError(f"missing {name}", path=str(hf))
+    if not ((hf / "tokenizer.json").is_file() or (hf / "tokenizer.model").is_file()):
+        raise InputError("missing tokenizer.json / tokenizer.model: the export would not be usable", path=str(hf))
+    try:
+        json.loads((hf / "config.json").read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise InputError(f"config.json is not valid JSON: {e}", path=str(hf / "config.json")) from None
+
+
+def _has_chat_template(hf: Path) -> bool:
+    if (hf / "chat_template.jinja").is_file() or (hf / "chat_template.json").is_file():
+        return True
+    tc = hf / "tokenizer_config.json"
+    return tc.is_file() and bool(json.loads(tc.read_text(encoding="utf-8")).get("chat_template"))
+
+
+def _model_name(out: Path, run_name: str | None) -> str:
+    name = out.resolve().name
+    if name in ("hf", "gguf", "export") and run_name:
+        return str(run_name)
+    return name
+
+
+def _swap_in(tmp: Path, out: Path) -> None:
+    old = out.with_name(f".{out.name}.old")
+    if old.exists():
+        shutil.rmtree(old)
+    if out.exists():
+        out.rename(old)
+    tmp.rename(out)
+    if old.exists():
+        shutil.rmtree(old)
+
+
+def run_export(checkpoint: Path, out: Path, fmt: str = "hf", gguf_types: Sequence[str] = ("f16", "q8_0")) -> Path:
+    """Export ``checkpoint`` (DCP step dir, checkpoints folder, or HF dir) to ``out`` in ``fmt``; returns ``out``."""
+    from meditron.serve.gguf import GGUF_TYPES, write_gguf
+
+    checkpoint, out = Path(checkpoint), Path(out)
+    if fmt not in FORMATS:
+        raise InputError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
+    bad = [t for t in gguf_types if t not in GGUF_TYPES]
+    if bad:
+        raise InputError(f"unknown GGUF type(s) {bad}; use {', '.join(GGUF_TYPES)}")
+    if not checkpoint.exists():
+        raise InputError("checkpoint path does not exist", path=str(checkpoint))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    run = find_run_dir(checkpoint, out)
+    run_name = (run.read_manifest().get("name") if run else None)
+    with tempfile.TemporaryDirectory(prefix=".export-", dir=out.parent) as work_s:
+        work = Path(work_s)
+        hf, source, kind = _consolidate(checkpoint, work)
+        _check_hf(hf)
+        tmp = work / "out"
+        tmp.mkdir()
+        name = _model_name(out, run_name)
+        if fmt == "hf":
+            _copy_hf(hf, tmp)
+        else:
+            for t in gguf_types:
+                write_gguf(hf, tmp / f"{name}-{t}.gguf", t, name=name)
+        lineage = build_lineage(run=run, checkpoint=source, checkpoint_kind=kind, export_dir=tmp, export_format=fmt)
+        write_lineage(lineage, tmp)
+        card = render_model_card(run=run, lineage=lineage, model_name=name, chat_template=_has_chat_template(hf),
+                                 export_format=fmt)
+        (tmp / CARD_FILE).write_text(card, encoding="utf-8")
+        _swap_in(tmp, out)
+    if run is not None and fmt == "hf" and out.resolve() == run.hf.resolve():
+        run.record_stage("export", {"hf": out, "lineage": out / LINEAGE_FILE, "card": out / CARD_FILE},
+                         metrics={"format": fmt})
+    elif run is not None:
+        run.record_stage(f"export_{fmt}", {fmt: out, "lineage": out / LINEAGE_FILE}, metrics={"format": fmt})
+    log.info("exported %s → %s (%s)", source, out, fmt)
+    return out
