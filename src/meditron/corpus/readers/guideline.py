@@ -1,0 +1,159 @@
+"""Guideline readers: MEDITRON's released JSONL layout, and raw HTML / Markdown pages with a site's rules.
+
+Both run the same cleaning: bytes → text (declared/detected encoding, ftfy mojibake repair) → for HTML, the site's
+content cut and HTML→Markdown → MEDITRON's common cleaning with the site's start/boilerplate/stop rules. Near-identical
+guidelines (the same first 500 alphanumeric characters, MEDITRON's rule) are yielded once; later copies carry
+``drop_reason="duplicate-guideline-prefix"``, and a page with no text left after cleaning ``"empty-after-cleaning"``.
+Language and length floors are the pipeline's filters (they apply to every source).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+from datatrove.data import Document
+
+from meditron.corpus.cleaners.encoding import decode_bytes, fix_mojibake
+from meditron.corpus.cleaners.guideline import clean_guideline_text
+from meditron.corpus.cleaners.html import html_to_markdown, page_title
+from meditron.corpus.guidelines import get_site_rules
+from meditron.corpus.readers.base import CorpusReader
+
+PREFIX_CHARS = 500
+DUPLICATE = "duplicate-guideline-prefix"
+EMPTY = "empty-after-cleaning"
+_NON_ALNUM = re.compile(r"[\W_]+")
+_SAFE_ID = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def prefix_key(text: str) -> bytes:
+    """MEDITRON's near-duplicate key: a hash of the first 500 alphanumeric characters, lower-cased."""
+    return hashlib.blake2b(_NON_ALNUM.sub("", text).lower()[:PREFIX_CHARS].encode(), digest_size=16).digest()
+
+
+class _GuidelineReader(CorpusReader):
+    def __init__(self, paths, source: str, site: str | None = None, limit: int = -1):
+        super().__init__(paths, source, limit=limit)
+        self.site = site
+        self.rules = get_site_rules(site)  # an unknown site fails here, at construction
+        self._seen: set[bytes] = set()
+
+    def _finish(self, text: str, doc_id: str, metadata: dict) -> Document:
+        metadata.update(source=self.source, kind=self.kind)
+        if not text.strip():
+            metadata["drop_reason"] = EMPTY
+        else:
+            key = prefix_key(text)
+            if key in self._seen:
+                metadata["drop_reason"] = DUPLICATE
+            self._seen.add(key)
+        if "drop_reason" in metadata:
+            self.stat_update(metadata["drop_reason"])
+        return Document(text=text, id=doc_id, metadata=metadata)
+
+
+class GuidelineJsonlReader(_GuidelineReader):
+    """Rows ``{id, source, title, url, raw_text, clean_text?, overview?}`` (MEDITRON's released guidelines layout).
+
+    ``clean_text`` is used when present (MEDITRON already cleaned it; our cleaning is idempotent so it is safe to
+    reapply), else ``raw_text``; the row's own ``source`` selects site rules when one is registered under that name.
+    A line that is not a JSON object, or has no text, is quarantined with its line number.
+    """
+
+    name = "guidelines (JSONL)"
+    kind = "guideline_jsonl"
+    suffixes = (".jsonl", ".jsonl.gz", ".json", ".ndjson")
+
+    def read_file(self, path: Path) -> Iterator[Document]:
+        opener = gzip.open if path.name.endswith(".gz") else open
+        with opener(path, "rb") as handle:
+            for line_no, raw in enumerate(handle, start=1):
+                if not raw.strip():
+                    continue
+                try:
+                    row = json.loads(raw)
+                    if not isinstance(row, dict):
+                        raise ValueError(f"expected a JSON object, got {type(row).__name__}")
+                    yield self._row(row, path, line_no)
+                except Exception as err:  # noqa: BLE001 - a broken line is quarantined, the file goes on
+                    yield self.quarantine(path, f"line {line_no}", err)
+
+    def _row(self, row: dict, path: Path, line_no: int) -> Document:
+        text = row.get("clean_text") or row.get("raw_text") or row.get("text")
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError("row has no clean_text/raw_text")
+        row_source = str(row.get("source") or "")
+        rules = self.rules
+        if self.site is None and row_source:
+            try:
+                rules = get_site_rules(row_source)
+            except Exception:  # noqa: BLE001 - no rules registered for that source: generic ones
+                rules = self.rules
+        title = str(row.get("title") or "").strip()
+        text = fix_mojibake(text)
+        if title and not text.lstrip("# ").startswith(title[:40]):
+            text = f"# {title}\n\n{text}"
+        cleaned = clean_guideline_text(text, rules)
+        row_id = str(row.get("id") or f"{path.stem}-{line_no}")
+        metadata = {
+            "title": title or None,
+            "url": row.get("url"),
+            "guideline_source": row_source or None,
+            "overview": row.get("overview"),
+            "site_rules": rules.name,
+            "file_path": str(path),
+            "position": f"line {line_no}",
+        }
+        return self._finish(cleaned, f"{self.source}-{_SAFE_ID.sub('_', row_id)}", metadata)
+
+
+class GuidelineFileReader(_GuidelineReader):
+    """One guideline per HTML or Markdown file (optionally gzipped); the site's rules decide what is guideline."""
+
+    name = "guidelines (HTML/Markdown files)"
+
+    def __init__(self, paths, source: str, site: str | None = None, fmt: str = "html", limit: int = -1):
+        if fmt not in ("html", "markdown"):
+            raise ValueError(f"fmt must be 'html' or 'markdown', not {fmt!r}")
+        self.fmt = fmt
+        self.kind = "guideline_html" if fmt == "html" else "guideline_markdown"
+        self.suffixes = (
+            (".html", ".htm", ".xhtml", ".html.gz", ".htm.gz")
+            if fmt == "html"
+            else (".md", ".markdown", ".txt", ".md.gz", ".txt.gz")
+        )
+        super().__init__(paths, source, site=site, limit=limit)
+
+    def read_file(self, path: Path) -> Iterator[Document]:
+        try:
+            data = path.read_bytes()
+            if path.name.endswith(".gz"):
+                data = gzip.decompress(data)
+            text, encoding = decode_bytes(data)
+            text = fix_mojibake(text)
+            if self.fmt == "html":
+                title = page_title(text)
+                text = html_to_markdown(text, self.rules)
+            else:
+                title = ""
+            cleaned = clean_guideline_text(text, self.rules)
+        except Exception as err:  # noqa: BLE001 - unreadable page: quarantined, the run goes on
+            yield self.quarantine(path, 0, err)
+            return
+        if not title:
+            first = cleaned.split("\n", 1)[0]
+            title = first.lstrip("# ").strip() if first.startswith("#") else ""
+        stem = path.name.split(".")[0]
+        metadata = {
+            "title": title or None,
+            "site_rules": self.rules.name,
+            "encoding": encoding,
+            "file_path": str(path),
+            "position": 0,
+        }
+        yield self._finish(cleaned, f"{self.source}-{_SAFE_ID.sub('_', stem)}", metadata)
