@@ -7,5 +7,10 @@ RULES = SiteRules(
     description="No site-specific markers; stops at References / Acknowledgements / Disclaimer and similar headings.",
     html_start=(r"<main\b", r"<article\b", r"<body\b"),
     html_end=(r"</main>", r"</article>"),
+    html_drop_xpaths=tuple(
+        f"//*[contains(concat(' ', normalize-space(@class), ' '), ' {name} ') or @id='{name}']"
+        for name in ("nav", "navbar", "navigation", "menu", "breadcrumb", "breadcrumbs", "sidebar", "skip-link", "cookie-banner")
+    )
+    + ("//*[@role='navigation']", "//*[@role='banner']", "//*[@role='contentinfo']"),
     boilerplate_lines=(r"^skip to (main )?content$", r"^(back to|return to) top$", r"^print( this page)?$"),
 )

@@ -24,7 +24,7 @@ DEFAULT_STOP_HEADINGS = (
     r"funding",
     r"suggested citation",
 )
-_DECORATION = re.compile(r"^[#\-*_\s]+|[\s*_:.]+$")
+_DECORATION = re.compile(r"^[#*_\s]+|[\s*_:.]+$")  # not "-": a TOC bullet "- References" is no stop
 
 
 def _compile(patterns: tuple[str, ...] | list[str], flags: int = re.IGNORECASE) -> tuple[re.Pattern, ...]:
@@ -44,10 +44,10 @@ class SiteRules:
     html_drop_xpaths: tuple[str, ...] = ()
     # cleaned text: the guideline starts at the first line matching one of these (none: at the top)
     start_lines: tuple[str, ...] = ()
-    # cleaned text: a line whose text (without #, *, :) fully matches one of these ends the guideline…
+    # cleaned text: a line whose text (without #, *, trailing :) fully matches one of these ends the guideline…
     stop_headings: tuple[str, ...] = DEFAULT_STOP_HEADINGS
     # …but only once this many characters of guideline text were kept (a table of contents may name "References")
-    stop_after_chars: int = 500
+    stop_after_chars: int = 100
     # cleaned text: lines matching one of these (search) are site boilerplate and removed
     boilerplate_lines: tuple[str, ...] = ()
     # cleaned text: inline patterns removed everywhere (e.g. citation numbers a site writes as "(12)")

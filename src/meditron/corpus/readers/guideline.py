@@ -29,6 +29,12 @@ DUPLICATE = "duplicate-guideline-prefix"
 EMPTY = "empty-after-cleaning"
 _NON_ALNUM = re.compile(r"[\W_]+")
 _SAFE_ID = re.compile(r"[^A-Za-z0-9._-]+")
+_SETEXT = re.compile(r"^([^\n]*\S[^\n]*)\n(=+|-{2,})[ \t]*$", re.MULTILINE)
+
+
+def setext_to_atx(markdown: str) -> str:
+    """``Title\\n=====`` / ``Title\\n-----`` (Markdown setext headings) → ``# Title`` / ``## Title``."""
+    return _SETEXT.sub(lambda m: ("# " if m.group(2)[0] == "=" else "## ") + m.group(1).strip(), markdown)
 
 
 def prefix_key(text: str) -> bytes:
@@ -141,6 +147,7 @@ class GuidelineFileReader(_GuidelineReader):
                 text = html_to_markdown(text, self.rules)
             else:
                 title = ""
+                text = setext_to_atx(text)
             cleaned = clean_guideline_text(text, self.rules)
         except Exception as err:  # noqa: BLE001 - unreadable page: quarantined, the run goes on
             yield self.quarantine(path, 0, err)
