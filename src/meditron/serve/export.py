@@ -44,14 +44,12 @@ def _consolidate(checkpoint: Path, work: Path) -> tuple[Path, Path, str]:
             return checkpoint / "hf", checkpoint / "hf", "hf"
         raise CheckpointError(f"{checkpoint}: not a Hugging Face directory, and DCP consolidation "
                               "(meditron.train.hf_export) is not available")
-    ckpt = checkpoint
-    if not (checkpoint / ".metadata").is_file():
-        latest = find_latest_checkpoint(checkpoint)
-        if latest is None:
-            if is_hf_dir(checkpoint / "hf"):
-                return checkpoint / "hf", checkpoint / "hf", "hf"
-            raise CheckpointError(f"{checkpoint}: no complete checkpoint (step_*/ with .metadata) or HF directory")
-        ckpt = Path(latest)
+    latest = find_latest_checkpoint(checkpoint)  # the dir itself when it is a complete step_* checkpoint
+    if latest is None:
+        if is_hf_dir(checkpoint / "hf"):
+            return checkpoint / "hf", checkpoint / "hf", "hf"
+        raise CheckpointError(f"{checkpoint}: no complete checkpoint (step_*/ with .metadata) or HF directory")
+    ckpt = Path(latest)
     hf = Path(consolidate_checkpoint(ckpt, work / "hf"))
     return hf, ckpt, "dcp"
 

@@ -1,0 +1,130 @@
+"""meditron export: a complete HF directory whose weights equal the source, a card whose figures are the run's files'
+figures, and a lineage manifest whose hashes are the files' hashes."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from meditron.errors import CheckpointError, InputError
+from meditron.run import sha256_file
+from meditron.serve.export import run_export
+from meditron.serve.lineage import verify_lineage
+from meditron.serve.model_card import NOT_FOR_CLINICAL_USE
+from tests.serve.conftest import CORPUS_REPORT, RESULTS, SHARDS_MANIFEST
+
+
+@pytest.fixture()
+def exported(run_dir: Path) -> Path:
+    return run_export(run_dir / "checkpoints" / "finetune", run_dir / "hf", "hf")
+
+
+def test_export_is_complete_and_equal_to_source(exported: Path, run_dir: Path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    names = {p.name for p in exported.iterdir()}
+    assert {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "generation_config.json",
+            "chat_template.jinja", "README.md", "lineage.json"} <= names
+    src = run_dir / "checkpoints" / "finetune" / "hf"
+    tok = AutoTokenizer.from_pretrained(exported, local_files_only=True)
+    for special in ("<|im_start|>", "<|im_end|>", "[bib_ref]", "[/formula]"):
+        assert len(tok(special, add_special_tokens=False).input_ids) == 1
+    assert "<|im_start|>assistant" in tok.apply_chat_template([{"role": "user", "content": "hi"}],
+                                                              add_generation_prompt=True, tokenize=False)
+    ids = tok("Sepsis guidelines recommend early antibiotics", return_tensors="pt").input_ids
+    a = AutoModelForCausalLM.from_pretrained(exported, local_files_only=True).eval()
+    b = AutoModelForCausalLM.from_pretrained(src, local_files_only=True).eval()
+    with torch.no_grad():
+        assert torch.equal(a(ids).logits, b(ids).logits)
+    manifest = json.loads((run_dir / "run.json").read_text())
+    assert manifest["stages"]["export"]["artifacts"]["hf"] == "hf"
+
+
+def test_lineage_hashes_are_the_files_hashes(exported: Path, run_dir: Path):
+    lineage = json.loads((exported / "lineage.json").read_text())
+    assert verify_lineage(exported) == []
+    assert lineage["export"]["files"]["model.safetensors"] == sha256_file(exported / "model.safetensors")
+    assert lineage["data"]["corpus_report"] == {"path": "corpus/corpus_report.json",
+                                                "sha256": sha256_file(run_dir / "corpus" / "corpus_report.json")}
+    assert lineage["data"]["shards_manifest"]["sha256"] == sha256_file(run_dir / "shards" / "manifest.json")
+    assert lineage["results"] == {"path": "eval/results.json", "sha256": sha256_file(run_dir / "eval" / "results.json")}
+    assert lineage["checkpoint"]["path"] == "checkpoints/finetune/hf"
+    assert lineage["checkpoint"]["files"]["model.safetensors"] == sha256_file(
+        run_dir / "checkpoints" / "finetune" / "hf" / "model.safetensors")
+    assert lineage["run"]["name"] == "medrun" and lineage["run"]["seed"] == 1234
+    (exported / "config.json").write_text((exported / "config.json").read_text() + " ")
+    assert verify_lineage(exported) == ["config.json: changed"]
+
+
+def _section(card: str, title: str) -> str:
+    start = card.index(f"## {title}")
+    end = card.find("\n## ", start + 3)
+    return card[start:end if end > 0 else None]
+
+
+def test_card_figures_are_the_files_figures(exported: Path):
+    card = (exported / "README.md").read_text()
+    assert NOT_FOR_CLINICAL_USE in card and "## Intended use" in card
+    assert "| 1,500 | 1,203 | 277 | 20 |" in card  # ledger totals
+    assert "| abstracts | train | 787 | 210,344 |" in card and "| replay | train | 70 | 7,102 |" in card
+    assert "| medqa4 | top_token | 28.7 ± 0.4 | 26.2–31.2 | 1,273 |" in card
+    assert "| medqa4 | chat | 30.1 | 27.6–32.7 | 1,273 |" in card
+    assert "| pubmedqa | top_token | 55.2 | 50.8–59.6 | 500 |" in card
+    assert "| EMAIL | 12 |" in card and "| documents_flagged | 19 |" in card and "| quality | 118 |" in card
+    assert "NLM terms (MEDLINE/PubMed)" in card
+    assert "| lr | 0.003 |" in card  # train config from run.json (quickstart preset: 3.0e-3)
+    assert "first_loss=6.0312" in card and "last_loss=1.9043" in card
+    # every number in the data and evaluation sections is one of the files' numbers (as spelled by the card)
+    allowed = set()
+    for v in _numbers(CORPUS_REPORT) + _numbers(SHARDS_MANIFEST):
+        allowed |= {f"{v:,}" if isinstance(v, int) else f"{v:.6g}"}
+    for v in _numbers(RESULTS):
+        allowed |= {f"{100 * v:.1f}", f"{v:,}" if isinstance(v, int) else f"{v:.6g}"}
+    body = _section(card, "Training data") + _section(card, "Evaluation")
+    body = body.replace("95%", "")  # the name of the interval, not a figure
+    found = re.findall(r"(?<![\w.])\d[\d,]*(?:\.\d+)?(?![\w])", body)
+    assert found and set(found) <= allowed, set(found) - allowed
+
+
+def _numbers(obj) -> list:
+    if isinstance(obj, dict):
+        return [x for v in obj.values() for x in _numbers(v)]
+    if isinstance(obj, list):
+        return [x for v in obj for x in _numbers(v)]
+    return [obj] if isinstance(obj, (int, float)) and not isinstance(obj, bool) else []
+
+
+def test_card_without_run_says_unevaluated(tiny_model: Path, tmp_path: Path):
+    out = run_export(tiny_model, tmp_path / "release", "hf")
+    card = (out / "README.md").read_text()
+    assert "unevaluated" in card and NOT_FOR_CLINICAL_USE in card
+    lineage = json.loads((out / "lineage.json").read_text())
+    assert lineage["results"] is None and lineage["run"]["dir"] is None
+
+
+def test_failed_export_keeps_previous_output(tiny_model: Path, tmp_path: Path):
+    out = tmp_path / "release"
+    run_export(tiny_model, out, "hf")
+    before = sha256_file(out / "model.safetensors")
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_model, broken)
+    (broken / "tokenizer.json").unlink()
+    with pytest.raises(InputError, match="tokenizer.json"):
+        run_export(broken, out, "hf")
+    assert sha256_file(out / "model.safetensors") == before and verify_lineage(out) == []
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_bad_inputs_are_clear_errors(tmp_path: Path, tiny_model: Path):
+    with pytest.raises(InputError, match="does not exist"):
+        run_export(tmp_path / "nope", tmp_path / "out", "hf")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CheckpointError, match="no complete checkpoint"):
+        run_export(tmp_path / "empty", tmp_path / "out", "hf")
+    with pytest.raises(InputError, match="unknown export format"):
+        run_export(tiny_model, tmp_path / "out", "onnx")
