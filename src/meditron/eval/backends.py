@@ -1,0 +1,165 @@
+"""Model backends for evaluation, all lm-eval ``LM`` objects found by name (lazy imports, clear errors).
+
+* ``meditron`` — :class:`PrefixSharingHFLM`, our lm-eval model (registered as ``meditron-hf``): lm-eval's stock ``HFLM``
+  with a faster multiple-choice scorer. In MEDITRON's few-shot setup the demonstrations are identical for every
+  question within a seed, so their key/value cache is computed once and reused for all questions; the options of one
+  question share its forward pass. Tokenisation is lm-eval's own (the parent class encodes the requests), so the
+  log-likelihoods equal the stock ``hf`` backend's up to float rounding.
+* ``hf`` — lm-eval's stock ``HFLM``. ``vllm`` — lm-eval's ``VLLM``, imported only when asked for.
+* ``openai`` — lm-eval's ``local-completions`` (top_token, needs ``echo``+``logprobs`` on the server) and
+  ``local-chat-completions`` (generative modes) against any OpenAI-compatible endpoint, e.g. ``meditron serve``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from lm_eval.api.registry import register_model
+from lm_eval.models.huggingface import HFLM
+
+from meditron.errors import ConfigError
+
+#: Below this many shared tokens a separate prefix pass costs more than it saves.
+MIN_SHARED_PREFIX = 8
+
+
+def _common_prefix_len(seqs: list[tuple[int, ...]]) -> int:
+    first, n = seqs[0], min(len(s) for s in seqs)
+    for s in seqs[1:]:
+        i = 0
+        while i < n and s[i] == first[i]:
+            i += 1
+        n = i
+        if n == 0:
+            break
+    return n
+
+
+@register_model("meditron-hf")
+class PrefixSharingHFLM(HFLM):
+    """``HFLM`` whose log-likelihood scorer encodes the shared prompt prefix once and reuses its KV cache.
+
+    Requests are grouped into *rows* (one forward input: context + continuation[:-1]; the one-token options of a
+    question collapse into one row, as in lm-eval's own ``logits_cache``). The longest token prefix common to every row
+    (the instruction and few-shot demonstrations when the caller sends one seed at a time) is run once; each batch of
+    rows then runs only its own tokens on top of that cache. Anything the shortcut cannot reproduce exactly (seq2seq
+    models, left-truncated inputs, sliding-window attention) goes through the parent's scorer unchanged.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.prefix_stats = {"prefix_tokens": 0, "row_tokens": 0, "rows": 0}
+
+    def _shortcut_ok(self, requests: list[tuple[tuple[str, str], list[int], list[int]]]) -> bool:
+        if self.backend != "causal" or not requests:
+            return False
+        if getattr(self.model.config, "sliding_window", None):
+            window = self.model.config.sliding_window
+            if any(len(c) + len(k) > window for _, c, k in requests):
+                return False
+        return all(0 < len(c) and 0 < len(k) and len(c) + len(k) <= self.max_length + 1 for _, c, k in requests)
+
+    def _loglikelihood_tokens(self, requests, disable_tqdm: bool = False, override_bs: int | None = None):  # type: ignore[override]
+        if not self._shortcut_ok(requests):
+            return super()._loglikelihood_tokens(requests, disable_tqdm=disable_tqdm, override_bs=override_bs)
+        from transformers import DynamicCache
+
+        rows: dict[tuple[int, ...], int] = {}
+        row_of: list[int] = []
+        for _, ctx, cont in requests:
+            row = tuple(ctx + cont[:-1])
+            row_of.append(rows.setdefault(row, len(rows)))
+        row_list = list(rows)
+        # The prefix must end before every continuation's first scored position (len(ctx) - 1).
+        limit = min(len(ctx) for _, ctx, _ in requests) - 1
+        shared = min(_common_prefix_len(row_list), limit)
+        if shared < MIN_SHARED_PREFIX:
+            shared = 0
+        prefix_kv = None
+        with torch.no_grad():
+            if shared:
+                out = self.model(torch.tensor([row_list[0][:shared]], device=self.device), use_cache=True)
+                prefix_kv = [(layer.keys, layer.values) for layer in out.past_key_values.layers]
+            bs = self.batch_size if isinstance(self.batch_size, int) and self.batch_size > 0 else 8
+            order = sorted(range(len(row_list)), key=lambda i: (-len(row_list[i]), row_list[i]))
+            row_logprobs: dict[int, torch.Tensor] = {}
+            for start in range(0, len(order), bs):
+                idx = order[start : start + bs]
+                suffixes = [row_list[i][shared:] for i in idx]
+                width = max(len(s) for s in suffixes)
+                pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+                inp = torch.tensor([list(s) + [pad] * (width - len(s)) for s in suffixes], device=self.device)
+                kwargs: dict[str, Any] = {}
+                if prefix_kv is not None:
+                    b = len(idx)
+                    data = [(k.expand(b, -1, -1, -1), v.expand(b, -1, -1, -1)) for k, v in prefix_kv]
+                    kwargs["past_key_values"] = DynamicCache(ddp_cache_data=data, config=self.model.config)
+                    kwargs["use_cache"] = True
+                with torch.autocast(
+                    device_type=self.device.type,
+                    dtype=self.mixed_precision_dtype,
+                    enabled=self.mixed_precision_dtype is not None,
+                ):
+                    logits = self.model(inp, **kwargs).logits
+                logprobs = F.log_softmax(logits, dim=-1, dtype=self.softmax_dtype)
+                for j, i in enumerate(idx):
+                    row_logprobs[i] = logprobs[j, : len(suffixes[j])]
+                self.prefix_stats["row_tokens"] += sum(len(s) for s in suffixes)
+            self.prefix_stats["prefix_tokens"] += shared
+            self.prefix_stats["rows"] += len(row_list)
+
+        results: list[tuple[float, bool]] = []
+        for (request_str, ctx, cont), r in zip(requests, row_of, strict=True):
+            lp = row_logprobs[r]  # positions shared..len(row)-1 of the row
+            n_row = len(row_list[r])
+            start = n_row - len(cont) - shared  # logits at len(ctx)-1 .. len(row)-1, in suffix coordinates
+            sel = lp[start : start + len(cont)]
+            cont_t = torch.tensor(cont, dtype=torch.long, device=sel.device)
+            greedy = bool((sel.argmax(dim=-1) == cont_t).all())
+            answer = (float(torch.gather(sel, 1, cont_t.unsqueeze(-1)).sum()), greedy)
+            results.append(answer)
+            if request_str is not None:
+                self.cache_hook.add_partial("loglikelihood", request_str, answer)
+        return results
+
+
+def make_lm(backend: str, model: str | None, *, base_url: str | None, batch_size: int, generative: bool) -> Any:
+    """The lm-eval ``LM`` for a config's backend; errors name the config key and the fix."""
+    if backend in ("meditron", "hf", "vllm") and not model:
+        raise ConfigError("eval.model is required: a local Hugging Face model directory (config.json + weights)")
+    if backend == "meditron":
+        return PrefixSharingHFLM(
+            pretrained=model, device="cpu" if not torch.cuda.is_available() else "cuda", batch_size=batch_size
+        )
+    if backend == "hf":
+        return HFLM(pretrained=model, device="cpu" if not torch.cuda.is_available() else "cuda", batch_size=batch_size)
+    if backend == "vllm":
+        try:
+            import vllm  # noqa: F401
+        except ImportError:
+            raise ConfigError(
+                "eval.backend=vllm needs vLLM (GPU only): pip install 'lm-eval[vllm]' on a CUDA machine, "
+                "or use backend=meditron"
+            ) from None
+        from lm_eval.models.vllm_causallms import VLLM
+
+        return VLLM(pretrained=model, batch_size="auto")
+    if backend == "openai":
+        if not base_url:
+            raise ConfigError("eval.backend=openai needs eval.base_url, e.g. http://127.0.0.1:8000/v1")
+        from lm_eval.api.registry import get_model
+
+        root = base_url.rstrip("/")
+        if generative:
+            return get_model("local-chat-completions")(
+                model=model or "default", base_url=f"{root}/chat/completions", tokenized_requests=False
+            )
+        return get_model("local-completions")(
+            model=model or "default",
+            base_url=f"{root}/completions",
+            tokenizer_backend="huggingface" if model else None,
+            tokenizer=model,
+        )
+    raise ConfigError(f"unknown eval.backend {backend!r}; valid: meditron, hf, vllm, openai")

@@ -1,0 +1,84 @@
+"""Statistics reported with every score: accuracy, a seeded 95% bootstrap interval, calibration error, chance level.
+
+Pure numpy with explicit seeds so the same per-item outcomes always give byte-identical numbers in results.json.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+
+import numpy as np
+
+BOOTSTRAP_SEED = 20231127  # fixed: the interval depends only on the outcomes, never on the run
+
+
+def accuracy(correct: Sequence[bool]) -> float:
+    return float(sum(correct)) / len(correct) if correct else 0.0
+
+
+def bootstrap_ci(correct: Sequence[bool], samples: int = 1000, seed: int = BOOTSTRAP_SEED) -> list[float]:
+    """Percentile 95% interval of the accuracy over ``samples`` resamples of the items (with replacement)."""
+    n = len(correct)
+    if n == 0:
+        return [0.0, 0.0]
+    x = np.asarray(correct, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, n, size=(samples, n))
+    means = x[idx].mean(axis=1)
+    lo, hi = np.percentile(means, [2.5, 97.5])
+    return [round(float(lo), 6), round(float(hi), 6)]
+
+
+def chance_interval(n: int, num_choices: int, z: float = 1.959964) -> list[float]:
+    """Normal-approximation 95% range of a random guesser's accuracy on ``n`` items (for sanity checks)."""
+    p = 1.0 / num_choices
+    half = z * math.sqrt(p * (1 - p) / n) if n else 0.0
+    return [p - half, p + half]
+
+
+def expected_calibration_error(confidences: Sequence[float], correct: Sequence[bool], bins: int = 10) -> dict:
+    """ECE with equal-width confidence bins; also returns the bins (for the reliability diagram)."""
+    conf = np.asarray(confidences, dtype=np.float64)
+    ok = np.asarray(correct, dtype=np.float64)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    table = []
+    ece = 0.0
+    for i in range(bins):
+        lo, hi = edges[i], edges[i + 1]
+        mask = (conf > lo) & (conf <= hi) if i else (conf >= lo) & (conf <= hi)
+        count = int(mask.sum())
+        if count:
+            acc, mean_conf = float(ok[mask].mean()), float(conf[mask].mean())
+            ece += count / len(conf) * abs(acc - mean_conf)
+            table.append(
+                {
+                    "lo": round(lo, 2),
+                    "hi": round(hi, 2),
+                    "n": count,
+                    "accuracy": round(acc, 6),
+                    "confidence": round(mean_conf, 6),
+                }
+            )
+    return {"ece": round(float(ece), 6), "bins": table}
+
+
+def majority_vote(answers: Sequence[str | None], order: Sequence[str]) -> str | None:
+    """Most frequent parsed answer; ties go to the answer that appears first in ``order`` (the option order).
+
+    Deterministic by construction, so self-consistency results never depend on dict or hash ordering.
+    """
+    counts = Counter(a for a in answers if a is not None)
+    if not counts:
+        return None
+    best = max(counts.values())
+    return next(k for k in order if counts.get(k) == best)
+
+
+def mean_std(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (ddof=1, as reported over seeds); std 0 for one value."""
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.size == 0:
+        return 0.0, 0.0
+    return float(arr.mean()), float(arr.std(ddof=1)) if arr.size > 1 else 0.0

@@ -1,0 +1,217 @@
+"""The paper's evaluation modes on top of any lm-eval ``LM``: top_token, cot, sc_cot, chat.
+
+Each mode turns benchmark items into lm-eval ``Instance`` requests (``loglikelihood`` or ``generate_until``), sends them
+through the model, and returns one record per item (prompt, output, parsed answer, gold) that the report aggregates.
+Requests are built here from our loaders rather than from lm-eval task YAMLs because the few-shot prefix must be the
+same string for every question of a seed (that is what the prefix-sharing backend exploits and what MEDITRON did) and
+because PubMedQA's test split and MMLU's header-less CSVs need our validated readers anyway (see docs/EVALUATION.md).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from lm_eval.api.instance import Instance
+
+from meditron.eval import prompts
+from meditron.eval.benchmarks import BenchmarkItem
+from meditron.eval.metrics import majority_vote
+from meditron.eval.parse import parse_answer
+
+STOP_SEQUENCES = ["<|im_end|>", "\n\nQuestion:", "\n\nContext:"]
+
+
+@dataclass
+class FewshotPool:
+    """Where demonstrations come from: the official train/dev file, or other items of the test set."""
+
+    items: list[BenchmarkItem]
+    source: str  # "train/dev file <name>" or "test set (other items, excluding the question itself)"
+    from_test: bool
+
+
+@dataclass
+class ModeOutput:
+    """Per-item records of one mode; ``runs`` holds per-seed records for few-shot top_token."""
+
+    records: list[dict[str, Any]]
+    runs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def _softmax(values: list[float]) -> list[float]:
+    top = max(values)
+    exps = [math.exp(v - top) for v in values]
+    total = sum(exps)
+    return [e / total for e in exps]
+
+
+def _base_record(item: BenchmarkItem, mode: str) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "benchmark": item.benchmark,
+        "mode": mode,
+        "subject": item.subject,
+        "step": item.meta.get("step"),
+        "gold": item.answer,
+    }
+
+
+def _group_key(item: BenchmarkItem) -> str:
+    # MMLU demonstrations come from the question's own subject (as in MMLU's 5-shot protocol).
+    return item.subject or "" if item.benchmark == "mmlu_medical" else ""
+
+
+def _select_shots(pool: FewshotPool, group: str, k: int, seed: int) -> list[BenchmarkItem]:
+    """k+1 seeded candidates from the pool restricted to the group (so a test item can be swapped out)."""
+    members = [x for x in pool.items if _group_key(x) == group] or pool.items
+    order = list(range(len(members)))
+    random.Random(seed).shuffle(order)
+    return [members[i] for i in order[: k + 1]]
+
+
+def _shots_for(item: BenchmarkItem, candidates: list[BenchmarkItem], k: int) -> list[BenchmarkItem]:
+    return [c for c in candidates if c.id != item.id][:k]
+
+
+def top_token(
+    lm: Any, items: list[BenchmarkItem], *, k: int, seed: int | None, pool: FewshotPool | None
+) -> list[dict]:
+    """Log-likelihood of each option key after the prompt; the prediction is the highest-scoring key."""
+    requests: list[Instance] = []
+    prompts_of: list[str] = []
+    candidates: dict[str, list[BenchmarkItem]] = {}
+    for i, item in enumerate(items):
+        shots: list[BenchmarkItem] = []
+        if k and pool is not None and seed is not None:
+            group = _group_key(item)
+            if group not in candidates:
+                candidates[group] = _select_shots(pool, group, k, seed)
+            shots = _shots_for(item, candidates[group], k)
+        context = prompts.fewshot_prefix(prompts.instruction(item), shots) + prompts.top_token_prompt(item)
+        prompts_of.append(context)
+        for key in item.options:
+            requests.append(
+                Instance(
+                    "loglikelihood",
+                    {"id": item.id},
+                    (context, prompts.answer_key(item, key)),
+                    len(requests),
+                    (item.benchmark, i, 1),
+                )
+            )
+    # Requests are sent in prompt order, so one call per seed shares the few-shot prefix in the prefix-sharing backend.
+    scores = lm.loglikelihood(requests, disable_tqdm=True) if requests else []
+    records, pos = [], 0
+    for item, context in zip(items, prompts_of, strict=True):
+        keys = list(item.options)
+        lls = [float(s[0]) for s in scores[pos : pos + len(keys)]]
+        pos += len(keys)
+        probs = _softmax(lls)
+        best = max(range(len(keys)), key=lambda j: (lls[j], -j))  # ties → first option, deterministically
+        rec = _base_record(item, "top_token")
+        rec.update(
+            seed=seed,
+            num_fewshot=k,
+            prompt=context,
+            output=None,
+            loglikelihoods={key: round(v, 6) for key, v in zip(keys, lls, strict=True)},
+            parsed=keys[best],
+            confidence=round(probs[best], 6),
+            correct=keys[best] == item.answer,
+        )
+        records.append(rec)
+    return records
+
+
+def _gen_request(
+    lm: Any, item: BenchmarkItem, idx: int, *, mode: str, chat_api: bool, gen: dict
+) -> tuple[Instance, str]:
+    cot = mode in ("cot", "sc_cot")
+    tokenizer = getattr(lm, "tokenizer", None)
+    if chat_api:
+        from lm_eval.models.api_models import JsonChatStr
+
+        messages = prompts.chat_messages(item, cot=cot)
+        text = json.dumps(messages, ensure_ascii=False)
+        return Instance(
+            "generate_until", {"id": item.id}, (JsonChatStr(text), gen), idx, (item.benchmark, idx, 1)
+        ), text
+    if mode == "chat" or (cot and tokenizer is not None and getattr(tokenizer, "chat_template", None)):
+        text = prompts.render_chat(tokenizer, prompts.chat_messages(item, cot=cot))
+    else:
+        text = prompts.cot_prompt(item)
+    return Instance("generate_until", {"id": item.id}, (text, gen), idx, (item.benchmark, idx, 1)), text
+
+
+def generate(
+    lm: Any,
+    items: list[BenchmarkItem],
+    *,
+    mode: str,
+    max_new_tokens: int,
+    samples: int = 1,
+    temperature: float = 0.0,
+    seed: int = 1234,
+    chat_api: bool = False,
+) -> list[dict]:
+    """Greedy (cot, chat) or sampled (sc_cot) generation, answers parsed by ``parse_answer``; majority vote for sc_cot."""
+    import torch
+
+    outputs: list[list[str]] = [[] for _ in items]
+    texts: list[str] = []
+    for s in range(samples):
+        if temperature > 0:
+            gen = {
+                "until": STOP_SEQUENCES,
+                "max_gen_toks": max_new_tokens,
+                "do_sample": True,
+                "temperature": temperature,
+            }
+        else:
+            gen = {"until": STOP_SEQUENCES, "max_gen_toks": max_new_tokens, "do_sample": False}
+        requests, texts = [], []
+        for i, item in enumerate(items):
+            req, text = _gen_request(lm, item, i, mode=mode, chat_api=chat_api, gen=dict(gen))
+            requests.append(req)
+            texts.append(text)
+        torch.manual_seed(seed + s)  # sample s of every run uses the same RNG stream: reproducible votes
+        for i, out in enumerate(lm.generate_until(requests, disable_tqdm=True) if requests else []):
+            outputs[i].append(out if isinstance(out, str) else "")
+    records = []
+    for item, text, outs in zip(items, texts, outputs, strict=True):
+        parsed_each = [parse_answer(o, item.options) for o in outs]
+        if samples > 1:
+            parsed = majority_vote(parsed_each, list(item.options))
+        else:
+            parsed = parsed_each[0] if parsed_each else None
+        rec = _base_record(item, mode)
+        rec.update(prompt=text, output=outs[0] if samples == 1 else outs, parsed=parsed, correct=parsed == item.answer)
+        if samples > 1:
+            rec["votes"] = parsed_each
+            rec["seed"] = seed
+        records.append(rec)
+    return records
+
+
+def per_item_mean(runs: dict[str, list[dict]]) -> list[dict]:
+    """Collapse per-seed records into one record per item with the fraction of seeds that were correct."""
+    by_id: dict[str, list[dict]] = defaultdict(list)
+    order: list[str] = []
+    for recs in runs.values():
+        for r in recs:
+            if r["id"] not in by_id:
+                order.append(r["id"])
+            by_id[r["id"]].append(r)
+    merged = []
+    for item_id in order:
+        group = by_id[item_id]
+        first = dict(group[0])
+        first["correct"] = sum(r["correct"] for r in group) / len(group)
+        merged.append(first)
+    return merged
