@@ -25,14 +25,19 @@ class SourceConfig(StrictModel):
 
 
 class LanguageConfig(StrictModel):
+    """Language identification. py3langid's model ships inside its wheel (offline); fastText needs a model file."""
+
     enabled: bool = True
     backend: Literal["py3langid", "fasttext"] = "py3langid"
     languages: list[str] = ["en"]
-    min_score: float = 0.5
-    fasttext_model_path: str | None = None
+    min_score: float = Field(default=0.5, ge=0.0, le=1.0, description="Minimum probability of the detected language")
+    max_chars: int = Field(default=5000, ge=100, description="Characters (from the start) the identifier looks at")
+    fasttext_model_path: str | None = Field(default=None, description="lid.176.bin path, needed by backend=fasttext")
 
 
 class QualityConfig(StrictModel):
+    """Length floor/ceiling (reason ``length``) and word-level heuristics (reason ``quality:<rule>``)."""
+
     enabled: bool = True
     min_chars: int = 200
     max_chars: int = 2_000_000
@@ -44,13 +49,17 @@ class QualityConfig(StrictModel):
 
 
 class MinHashConfig(StrictModel):
+    """datatrove MinHash LSH: similarity ~0.72 is the 50% detection point with 14 buckets x 8 hashes."""
+
     enabled: bool = True
-    n_grams: int = 5
-    num_buckets: int = 14
-    hashes_per_bucket: int = 8
+    n_grams: int = Field(default=5, ge=1)
+    num_buckets: int = Field(default=14, ge=1)
+    hashes_per_bucket: int = Field(default=8, ge=1)
 
 
 class DedupConfig(StrictModel):
+    """Exact (content hash) and near (MinHash) duplicates, within and across sources; the earliest member is kept."""
+
     exact: bool = True
     minhash: MinHashConfig = MinHashConfig()
 
@@ -58,18 +67,30 @@ class DedupConfig(StrictModel):
 class DecontaminationConfig(StrictModel):
     enabled: bool = True
     benchmarks_dir: str | None = Field(default=None, description="Folder of the official benchmark test files")
-    ngram: int = 13
+    benchmarks: list[str] = Field(
+        default=["medqa4", "medqa5", "medmcqa", "pubmedqa", "mmlu_medical"],
+        description="Benchmarks checked; those whose files are absent from benchmarks_dir are listed as skipped",
+    )
+    ngram: int = Field(default=13, ge=3)
+    min_item_words: int = Field(
+        default=8, ge=1, description="Items shorter than ngram words are matched whole if they have at least this many"
+    )
     action: Literal["drop", "flag"] = "drop"
 
 
 class PhiConfig(StrictModel):
+    """Regex scrubbing of personal identifiers, replaced by typed placeholders (<EMAIL>, <PHONE>...)."""
+
     enabled: bool = True
+    types: list[Literal["email", "phone", "url", "ssn", "mrn", "ip"]] = ["email", "phone", "url", "ssn", "mrn", "ip"]
 
 
 class ExecutorConfig(StrictModel):
+    """Which datatrove executor runs the stages. ``tasks`` splits the input files; ``workers`` run at once."""
+
     kind: Literal["local", "slurm", "ray"] = "local"
-    tasks: int = 1
-    workers: int = 1
+    tasks: int = Field(default=1, ge=1)
+    workers: int = Field(default=1, ge=1)
     slurm_partition: str | None = None
     slurm_time: str = "24:00:00"
     slurm_cpus_per_task: int = 1
@@ -90,3 +111,4 @@ class CorpusConfig(StrictModel):
     phi: PhiConfig = PhiConfig()
     replay_share: float = Field(default=0.01, ge=0.0, lt=1.0, description="Target share of tokens from replay sources")
     executor: ExecutorConfig = ExecutorConfig()
+    batch_size: int = Field(default=1000, ge=1, description="Documents tokenized per batch")

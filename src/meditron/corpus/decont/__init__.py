@@ -1,0 +1,6 @@
+"""Decontamination against the evaluation benchmarks (n-gram overlap with every test item)."""
+
+from meditron.corpus.decont.filter import DecontFilter
+from meditron.corpus.decont.index import BenchmarkNgramIndex, build_benchmark_index, normalize_words
+
+__all__ = ["BenchmarkNgramIndex", "DecontFilter", "build_benchmark_index", "normalize_words"]

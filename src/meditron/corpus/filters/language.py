@@ -1,0 +1,68 @@
+"""Offline English (or any language list) filter.
+
+datatrove's ``LanguageFilter`` downloads a fastText model at run time, so the default backend is py3langid, whose
+model ships inside its wheel (an ``.npz``, no pickle). ``backend="fasttext"`` stays available for users who have
+``lid.176.bin`` locally. Only the first ``max_chars`` characters are classified: enough for a stable decision and it
+keeps the cost per document bounded on 100k-character papers.
+"""
+
+from __future__ import annotations
+
+from datatrove.data import Document
+from datatrove.pipeline.filters.base_filter import BaseFilter
+
+from meditron.corpus.ledger import LedgerWriter
+from meditron.errors import ConfigError
+
+
+class LanguageIdFilter(BaseFilter):
+    """Keep documents whose detected language is in ``languages`` with probability ≥ ``min_score``."""
+
+    name = "🌍 Language ID"
+
+    def __init__(
+        self,
+        ledger_dir: str,
+        languages: list[str],
+        min_score: float = 0.5,
+        max_chars: int = 5000,
+        backend: str = "py3langid",
+        fasttext_model_path: str | None = None,
+    ):
+        super().__init__(exclusion_writer=LedgerWriter(ledger_dir, "language"))
+        self.languages = set(languages)
+        self.min_score = min_score
+        self.max_chars = max_chars
+        self.backend = backend
+        self.fasttext_model_path = fasttext_model_path
+        if backend == "fasttext" and not fasttext_model_path:
+            raise ConfigError("corpus.language.fasttext_model_path is required when corpus.language.backend=fasttext")
+        self._model = None
+
+    def _classify(self, text: str) -> tuple[str, float]:
+        if self._model is None:
+            self._model = self._load()
+        if self.backend == "fasttext":
+            labels, scores = self._model.predict(text.replace("\n", " "), k=1)
+            return labels[0].removeprefix("__label__"), float(scores[0])
+        lang, score = self._model.classify(text)
+        return lang, float(score)
+
+    def _load(self):
+        if self.backend == "fasttext":
+            try:
+                import fasttext
+            except ImportError:
+                raise ConfigError("backend=fasttext needs `pip install fasttext-wheel`") from None
+            return fasttext.load_model(self.fasttext_model_path)
+        from py3langid.langid import _load_identifier
+
+        return _load_identifier(norm_probs=True)
+
+    def filter(self, doc: Document) -> bool | tuple[bool, str]:
+        lang, score = self._classify(doc.text[: self.max_chars])
+        doc.metadata["language"] = lang
+        doc.metadata["language_score"] = round(score, 4)
+        if lang in self.languages and score >= self.min_score:
+            return True
+        return False, f"language: {lang} ({score:.2f})"

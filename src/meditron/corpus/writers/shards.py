@@ -1,0 +1,112 @@
+"""Token shards per source and split, in the ``meditron.data.shards`` layout (datatrove ``.ds`` + ``.ds.index``).
+
+Built on datatrove's tokenizer step (fast ``tokenizers`` batch encoding, EOS appended by its post-processor) but
+routing each document to ``<split>/<source>/<rank>.ds`` and writing the index as it goes (datatrove keeps all
+document ends in a list until the file closes), so memory stays flat however many documents a task holds. Documents
+are written in input order — no shuffling here; the trainer samples — which makes the bytes reproducible.
+Replay documents go to a candidates folder with an ``.ids`` side file: the replay selector picks from them once the
+medical token count is known.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from datatrove.data import Document, DocumentsPipeline
+from datatrove.utils.batching import batched
+from datatrove.utils.tokenization import PipelineStepWithTokenizer
+
+from meditron.corpus.counts import write_task_counts
+from meditron.corpus.ledger import LedgerWriter
+from meditron.data.shards import token_dtype
+
+
+class ShardFile:
+    """An append-only ``.ds`` file with its ``.ds.index`` (uint64 cumulative ends) and optional ``.ids`` lines."""
+
+    def __init__(self, path: Path, token_size: int, with_ids: bool = False):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.dtype = token_dtype(token_size)
+        self.tokens = open(path, "wb")
+        self.index = open(str(path) + ".index", "wb")
+        self.ids = open(str(path) + ".ids", "w", encoding="utf-8") if with_ids else None
+        self.num_tokens = 0
+        self.num_docs = 0
+
+    def write(self, tokens: list[int] | np.ndarray, doc_id: str | None = None) -> None:
+        arr = np.asarray(tokens, dtype=self.dtype)
+        self.tokens.write(arr.tobytes())
+        self.num_tokens += len(arr)
+        self.num_docs += 1
+        self.index.write(np.uint64(self.num_tokens).tobytes())
+        if self.ids is not None:
+            self.ids.write(f"{doc_id}\n")
+
+    def close(self) -> None:
+        for f in (self.tokens, self.index, self.ids):
+            if f is not None:
+                f.close()
+
+
+class ShardWriter(PipelineStepWithTokenizer):
+    """Tokenize kept documents into per-source/split shards; record them in the ledger as kept."""
+
+    name = "✍️ Token shards"
+    type = "🔢 - TOKENIZER"
+
+    def __init__(
+        self,
+        shards_dir: str | Path,
+        tokenizer_json: str | Path,
+        eos_token: str,
+        ledger_dir: str,
+        counts_dir: str | Path,
+        replay_dir: str | Path,
+        replay_sources: list[str],
+        batch_size: int = 1000,
+    ):
+        super().__init__(str(tokenizer_json), eos_token)
+        self.shards_dir = Path(shards_dir)
+        self.ledger = LedgerWriter(ledger_dir, "shards")
+        self.counts_dir = Path(counts_dir)
+        self.replay_dir = Path(replay_dir)
+        self.replay_sources = set(replay_sources)
+        self.batch_size = batch_size
+
+    def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        files: dict[tuple[str, str], ShardFile] = {}
+        counts: dict[str, Any] = defaultdict(dict)
+        with self.ledger as ledger:
+            for batch in batched(data, self.batch_size):
+                with self.track_time(unit="batch"):
+                    encoded = self.tokenizer.encode_batch([doc.text for doc in batch])
+                for doc, enc in zip(batch, encoded, strict=False):
+                    self._write(doc, enc.ids, rank, files, ledger)
+        for (split, source), f in sorted(files.items()):
+            f.close()
+            counts[source][split] = {
+                "files": [str(f.path.relative_to(f.path.parents[2]))],
+                "num_tokens": f.num_tokens,
+                "num_docs": f.num_docs,
+                "replay_candidates": source in self.replay_sources,
+            }
+        write_task_counts(self.counts_dir, rank, {"sources": dict(counts)})
+        return
+        yield
+
+    def _write(self, doc: Document, ids: list[int], rank: int, files: dict, ledger: LedgerWriter) -> None:
+        source, split = doc.metadata.get("source") or "?", doc.metadata["split"]
+        replay = source in self.replay_sources
+        key = (split, source)
+        if key not in files:
+            root = self.replay_dir if replay else self.shards_dir
+            files[key] = ShardFile(root / split / source / f"{rank:05d}.ds", self.token_size, with_ids=replay)
+        files[key].write(ids, doc.id)
+        self.stat_update("tokens", value=len(ids))
+        if not replay:  # replay candidates reach the ledger when the selector decides
+            doc.metadata["num_tokens"] = len(ids)
+            ledger.write(doc, rank)
