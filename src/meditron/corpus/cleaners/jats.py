@@ -248,15 +248,21 @@ class _Renderer:
             self.blocks.append(f"[formula] {text} [/formula]")
 
     def list(self, el: etree._Element, depth: int) -> None:
+        """One block per list, one ``- `` line per item (an item's paragraphs stay on its line)."""
+        list_start = len(self.blocks)
         for item in el:
             if item.tag != "list-item":
                 continue
             start = len(self.blocks)
             self.container(item, depth)
             if len(self.blocks) > start:
-                first = self.blocks[start]
-                if not first.startswith("- "):
-                    self.blocks[start] = "- " + first
+                text = " ".join(self.blocks[start:])
+                del self.blocks[start:]
+                self.blocks.append(text if text.startswith("- ") else "- " + text)
+        if len(self.blocks) > list_start + 1:
+            merged = "\n".join(self.blocks[list_start:])
+            del self.blocks[list_start:]
+            self.blocks.append(merged)
 
     # inline
     def inline(self, el: etree._Element, with_tail: bool = False) -> None:

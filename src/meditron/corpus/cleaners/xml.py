@@ -72,3 +72,13 @@ def collect_text(el: etree._Element, parts: list[str]) -> None:
         collect_text(child, parts)
         if child.tail:
             parts.append(child.tail)
+
+
+def describe_xml_error(err: Exception) -> str:
+    """A readable message for a parse error: lxml's iterparse often reports only its last symptom ("no element
+    found"), while the first entry of its error log names the cause ("Entity 'x' not defined", line N)."""
+    log = getattr(err, "error_log", None)
+    first = next(iter(log), None) if log is not None else None
+    if first is not None and first.message and first.message.strip() not in str(err):
+        return f"{type(err).__name__}: {first.message.strip()} (line {first.line}); {err}"
+    return f"{type(err).__name__}: {err}"

@@ -12,7 +12,7 @@ from datatrove.data import Document
 from lxml import etree
 
 from meditron.corpus.cleaners.jats import article_to_text
-from meditron.corpus.cleaners.xml import xml_parser
+from meditron.corpus.cleaners.xml import describe_xml_error, xml_parser
 from meditron.corpus.readers.base import CorpusReader
 
 JATS_SUFFIXES = (".nxml", ".xml", ".nxml.gz", ".xml.gz", ".tar.gz", ".tgz", ".tar")
@@ -68,10 +68,11 @@ class JatsReader(CorpusReader):
 
     def read_bytes(self, data: bytes, where: str, fallback_id: str) -> Iterator[Document]:
         """Parse one XML document (a single ``<article>`` or a ``<pmc-articleset>``) and render each article."""
+        etree.clear_error_log()
         try:
             root = etree.fromstring(data, xml_parser())
         except (etree.XMLSyntaxError, ValueError) as err:
-            yield self.quarantine(where, 0, err)
+            yield self.quarantine(where, 0, describe_xml_error(err))
             return
         tag = root.tag if isinstance(root.tag, str) else ""
         local = tag.rsplit("}", 1)[-1]

@@ -21,7 +21,7 @@ from datatrove.data import Document
 from lxml import etree
 
 from meditron.corpus.cleaners.medline import citation_pmid, citation_to_text
-from meditron.corpus.cleaners.xml import iterparse_kwargs
+from meditron.corpus.cleaners.xml import describe_xml_error, iterparse_kwargs
 from meditron.corpus.readers.base import CorpusReader
 
 MEDLINE_SUFFIXES = (".xml", ".xml.gz")
@@ -135,6 +135,7 @@ class MedlineReader(CorpusReader):
         index = self.index
         seen: dict[int, int] = {}
         position = 0
+        etree.clear_error_log()  # so a parse error's log names this file's first problem
         try:
             with open_xml(path) as handle:
                 for _, elem in etree.iterparse(handle, events=("end",), tag=_RECORD_TAGS, **iterparse_kwargs()):
@@ -152,7 +153,7 @@ class MedlineReader(CorpusReader):
                         while elem.getprevious() is not None:
                             del parent[0]
         except (etree.XMLSyntaxError, OSError, EOFError, ValueError) as err:
-            yield self.quarantine(path, position, f"{type(err).__name__}: {err} (records after #{position} lost)")
+            yield self.quarantine(path, position, f"{describe_xml_error(err)} (records after #{position} lost)")
 
     def _document(
         self, elem: etree._Element, path: Path, position: int, file_index: int, index: MedlineIndex, seen: dict
