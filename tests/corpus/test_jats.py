@@ -182,7 +182,9 @@ def test_real_article_body_citations_and_removed_parts():
     (doc,) = read([REAL_JATS / "ehp-116-1694.nxml"])
     text = doc.text
     assert text.startswith("Dietary Exposure to 2,2′,4,4′-Tetrabromodiphenyl Ether (PBDE-47) Alters Thyroid Status")
-    assert "Minnows exposed to PBDE-47 had depressed plasma thyroxine (T4), but not 3,5,3′-triiodothyronine (T3)." in text
+    assert (
+        "Minnows exposed to PBDE-47 had depressed plasma thyroxine (T4), but not 3,5,3′-triiodothyronine (T3)." in text
+    )
     assert "\n# Materials and Methods\n" in text and "\n## Animals and housing\n" in text
     assert "[bib_ref] Brominated flame retardants: cause for concern?, Birnbaum [/bib_ref]" in text
     assert "[fig_ref] Figure 1 [/fig_ref]" in text

@@ -63,7 +63,9 @@ def test_structured_abstract_and_metadata():
 def test_old_medline_citation_set_format():
     (doc,) = read([FIXTURES / "medline_citationset.xml"])
     assert doc.id == "pmid2001"
-    assert doc.text == "Hand washing in clinics.\n\nOBJECTIVE: To measure hand hygiene.\nCONCLUSIONS: Hygiene improved."
+    assert (
+        doc.text == "Hand washing in clinics.\n\nOBJECTIVE: To measure hand hygiene.\nCONCLUSIONS: Hygiene improved."
+    )
 
 
 def test_same_pmid_twice_in_one_file(tmp_path):
@@ -83,7 +85,9 @@ def test_truncated_and_broken_files_quarantine_without_losing_earlier_records(tm
     cut = data.index(b"<PubmedArticle>", data.index(b"</PubmedArticle>")) + 40  # inside the second record
     (tmp_path / "a_truncated.xml.gz").write_bytes(gzip.compress(data[:cut]))
     (tmp_path / "b_badgzip.xml.gz").write_bytes(gzip.compress(data)[:200])
-    (tmp_path / "c_entity.xml").write_text("<PubmedArticleSet><PubmedArticle>&undeclared;</PubmedArticle></PubmedArticleSet>")
+    (tmp_path / "c_entity.xml").write_text(
+        "<PubmedArticleSet><PubmedArticle>&undeclared;</PubmedArticle></PubmedArticleSet>"
+    )
     docs = read([tmp_path])
     assert docs[0].id == "pmid1001" and docs[0].text.startswith("Salt intake")
     quarantined = [d.metadata["quarantined"] for d in docs if "quarantined" in d.metadata]
@@ -101,7 +105,10 @@ def test_index_is_compact_and_shared_by_all_tasks(tmp_path):
     reader = build_reader(SourceConfig(name="abstracts", kind="medline", paths=[str(tmp_path)]))
     by_rank = [[d.id for d in reader(rank=r, world_size=2)] for r in range(2)]
     # each task reads its own files but knows about every file's versions
-    assert by_rank == [["pmid1001@pubmed25n0001.xml#0", "pmid1002@pubmed25n0001.xml#1", "pmid1003"], ["pmid1002", "pmid1004"]]
+    assert by_rank == [
+        ["pmid1001@pubmed25n0001.xml#0", "pmid1002@pubmed25n0001.xml#1", "pmid1003"],
+        ["pmid1002", "pmid1004"],
+    ]
 
 
 # ------------------------------------------------------------------------------------------------ NLM's real files
@@ -131,8 +138,9 @@ def test_every_real_medline_file_parses_with_labels():
     assert nejm.text.startswith("Inhaled Combined Budesonide-Formoterol as Needed in Mild Asthma.\n\nBACKGROUND: ")
     assert "\nMETHODS: We conducted a 52-week, double-blind trial" in nejm.text
     assert "\nCONCLUSIONS: In patients with mild asthma" in nejm.text
-    assert nejm.metadata["doi"] == "10.1056/NEJMoa1715274" and "Randomized Controlled Trial" in nejm.metadata[
-        "publication_types"
-    ]
+    assert (
+        nejm.metadata["doi"] == "10.1056/NEJMoa1715274"
+        and "Randomized Controlled Trial" in nejm.metadata["publication_types"]
+    )
     current = [d for d in docs if d.metadata["file_path"].endswith("test_current_medline.xml.gz")]
     assert [d.metadata["pmid"] for d in current][:1] == ["36400559"] and len(current) == 4

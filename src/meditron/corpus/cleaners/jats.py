@@ -40,7 +40,9 @@ _BLOCKS = frozenset(
         "chem-struct-wrap", "app", "app-group", "title", "label", "caption", "list-item",
     }
 )  # fmt: skip
-_CONTAINERS = frozenset({"fig-group", "table-wrap-group", "disp-quote", "boxed-text", "statement", "speech", "app-group"})
+_CONTAINERS = frozenset(
+    {"fig-group", "table-wrap-group", "disp-quote", "boxed-text", "statement", "speech", "app-group"}
+)
 _DROP_XREF = frozenset({"fn", "aff", "corresp", "author-notes", "contrib", "table-fn", "other"})
 _BRACKETED_REFS = re.compile(r"[\[(]((?:\s*\[bib_ref\].*?\[/bib_ref\]\s*[,;–—-]?\s*)+)[\])]")
 
@@ -323,7 +325,9 @@ class _Renderer:
 # -------------------------------------------------------------------------------------------------------------- metadata
 _CC_NC = re.compile(r"by-nc|noncommercial|non-commercial")
 _CC_OTHER = re.compile(r"by-sa|by-nd|sharealike|share-alike|noderiv|no-deriv")
-_CC_BY = re.compile(r"licenses/by/|creative commons attribution|creativecommons attribution|cc[- ]by\b|license-type=\"?cc-by")
+_CC_BY = re.compile(
+    r"licenses/by/|creative commons attribution|creativecommons attribution|cc[- ]by\b|license-type=\"?cc-by"
+)
 _PUBLIC = re.compile(r"publicdomain|public domain|public-domain|/zero/|\bcc0\b")
 
 

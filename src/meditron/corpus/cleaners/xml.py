@@ -29,7 +29,13 @@ def xml_parser() -> etree.XMLParser:
 
 def iterparse_kwargs() -> dict:
     """The same safety settings for ``etree.iterparse`` (streaming the big MEDLINE files)."""
-    return {"resolve_entities": False, "no_network": True, "load_dtd": False, "huge_tree": True, "remove_comments": True}
+    return {
+        "resolve_entities": False,
+        "no_network": True,
+        "load_dtd": False,
+        "huge_tree": True,
+        "remove_comments": True,
+    }
 
 
 class UndeclaredEntityError(ValueError):

@@ -9,7 +9,17 @@ RULES = SiteRules(
     html_end=(r"</main>", r"</article>"),
     html_drop_xpaths=tuple(
         f"//*[contains(concat(' ', normalize-space(@class), ' '), ' {name} ') or @id='{name}']"
-        for name in ("nav", "navbar", "navigation", "menu", "breadcrumb", "breadcrumbs", "sidebar", "skip-link", "cookie-banner")
+        for name in (
+            "nav",
+            "navbar",
+            "navigation",
+            "menu",
+            "breadcrumb",
+            "breadcrumbs",
+            "sidebar",
+            "skip-link",
+            "cookie-banner",
+        )
     )
     + ("//*[@role='navigation']", "//*[@role='banner']", "//*[@role='contentinfo']"),
     boilerplate_lines=(r"^skip to (main )?content$", r"^(back to|return to) top$", r"^print( this page)?$"),

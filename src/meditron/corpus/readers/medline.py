@@ -178,5 +178,3 @@ class MedlineReader(CorpusReader):
             if reason != NO_ABSTRACT:  # keep ids unique: the kept version owns pmid<PMID>
                 doc_id = f"pmid{pmid}@{path.name}#{position}"
         return Document(text=text, id=doc_id, metadata=metadata)
-
-
