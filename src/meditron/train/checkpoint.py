@@ -120,7 +120,7 @@ class CheckpointManager:
                 shutil.rmtree(stale, ignore_errors=True)
             tmp.mkdir()
         self.env.barrier()
-        dcp.save(self._state(model, optimizer), checkpoint_id=str(tmp))
+        dcp.save(self._state(model, optimizer), checkpoint_id=str(tmp), no_dist=not self.env.distributed)
         self.env.barrier()
         if self.env.is_main:
             payload = {
@@ -167,7 +167,7 @@ class CheckpointManager:
             raise CheckpointError(f"{checkpoint} is not a complete checkpoint (missing .metadata or {STATE_FILE})")
         state = self._state(model, optimizer)
         try:
-            dcp.load(state, checkpoint_id=str(checkpoint))
+            dcp.load(state, checkpoint_id=str(checkpoint), no_dist=not self.env.distributed)
         except Exception as e:  # shape/key mismatch: name the checkpoint, not DCP's internals
             raise CheckpointError(f"cannot load {checkpoint} into this model/optimizer: {e}") from None
         set_state_dict(model, optimizer, model_state_dict=state["model"], optim_state_dict=state["optim"])

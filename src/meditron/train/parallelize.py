@@ -68,15 +68,17 @@ class DistEnv:
         if not self.distributed:
             return value
         reduce_op = {"sum": dist.ReduceOp.SUM, "max": dist.ReduceOp.MAX}[op]
-        dist.all_reduce(value, op=reduce_op)
-        return value
+        moved = value.to(self.device)  # NCCL reduces device tensors only
+        dist.all_reduce(moved, op=reduce_op)
+        return moved.to(value.device)
 
     def all_reduce_dp(self, value: torch.Tensor) -> torch.Tensor:
         """Sum over the data-parallel ranks only (each TP group counts its batch once)."""
         if not self.distributed or self.dp_size == 1:
             return value
-        dist.all_reduce(value, op=dist.ReduceOp.SUM, group=self.mesh["dp"].get_group())
-        return value
+        moved = value.to(self.device)
+        dist.all_reduce(moved, op=dist.ReduceOp.SUM, group=self.mesh["dp"].get_group())
+        return moved.to(value.device)
 
     def broadcast_object(self, obj: Any) -> Any:
         if not self.distributed:

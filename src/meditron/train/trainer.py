@@ -251,7 +251,15 @@ class Trainer:
         lr = self.optimizer.param_groups[0]["lr"]
         self.scheduler.step()
         tokens = sum(int(mb["input_ids"].numel()) for mb in micro_batches) * env.dp_size
-        return {"loss": loss, "grad_norm": grad_norm, "lr": lr, "tokens": tokens, "skipped": skipped}
+        checksum = env.all_reduce_dp(torch.tensor([sum(_checksum(mb["input_ids"]) for mb in micro_batches)]))
+        return {
+            "loss": loss,
+            "grad_norm": grad_norm,
+            "lr": lr,
+            "tokens": tokens,
+            "skipped": skipped,
+            "data_checksum": int(checksum.item()),
+        }
 
     def _forward_loss(self, mb: dict[str, torch.Tensor]) -> torch.Tensor:
         """Sum of next-token cross-entropies of one micro-batch (fp32), ignoring labels of -100."""
@@ -313,6 +321,7 @@ class Trainer:
             "step_time_s": elapsed,
             "data_wait_s": data_wait,
             "flops_per_s": flops,
+            "data_checksum": out["data_checksum"],
             "mfu": flops / (self.peak_flops * self.env.world_size) if self.peak_flops else None,
         }
         if out["skipped"]:
@@ -357,6 +366,12 @@ def packed_causal_mask(seq_ids: torch.Tensor) -> torch.Tensor:
     causal = torch.ones(length, length, dtype=torch.bool, device=seq_ids.device).tril()
     same = seq_ids[:, :, None] == seq_ids[:, None, :]
     return (same & causal)[:, None]
+
+
+def _checksum(input_ids: torch.Tensor) -> int:
+    """A fingerprint of the samples of a batch that does not depend on how they are split over ranks (a sum)."""
+    weights = torch.arange(1, input_ids.shape[-1] + 1, dtype=torch.int64)
+    return int(((input_ids.cpu().long() * weights).sum(-1) % 1_000_003).sum().item())
 
 
 def _num_label_tokens(labels: torch.Tensor) -> int:
