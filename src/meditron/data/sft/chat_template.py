@@ -1,0 +1,83 @@
+"""ChatML: the template stored as the tokenizer's ``chat_template``, and tokenisation with the answer-only loss mask.
+
+Training renders every example with ``tokenizer.apply_chat_template`` itself (no hand-written copy of the format), so
+the prompt a served or evaluated model gets from ``apply_chat_template(..., add_generation_prompt=True)`` is, token for
+token, the prefix the model was trained on. The assistant content and its closing ``<|im_end|>`` sit inside Jinja
+``{% generation %}`` blocks, which is how transformers reports which tokens are the assistant's
+(``return_assistant_tokens_mask``): exactly those tokens get labels, everything else -100.
+
+The template adds no BOS token (ChatML convention): the rendered text is the whole input, so a server that tokenizes
+the rendered string without special tokens sees the same ids.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from transformers import PreTrainedTokenizerBase
+
+from meditron.errors import ConfigError, InputError
+
+from .records import ChatExample
+
+IM_START, IM_END = "<|im_start|>", "<|im_end|>"
+IGNORE_INDEX = -100
+
+CHATML_TEMPLATE = (
+    "{%- for message in messages %}"
+    "{{- '<|im_start|>' + message['role'] + '\\n' }}"
+    "{%- if message['role'] == 'assistant' %}"
+    "{% generation %}{{- message['content'] + '<|im_end|>' }}{% endgeneration %}{{- '\\n' }}"
+    "{%- else %}"
+    "{{- message['content'] + '<|im_end|>\\n' }}"
+    "{%- endif %}"
+    "{%- endfor %}"
+    "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}"
+)
+
+
+def install_chat_template(tok: PreTrainedTokenizerBase) -> PreTrainedTokenizerBase:
+    """Give ``tok`` the ChatML template (saved with it by ``save_pretrained``). ChatML tokens must be single tokens."""
+    vocab = tok.get_vocab()
+    for t in (IM_START, IM_END):
+        ids = tok.encode(t, add_special_tokens=False)
+        if t not in vocab or len(ids) != 1:
+            raise ConfigError(
+                f"tokenizer has no single token for {t!r}; add MEDITRON's special tokens first "
+                "(meditron.data.tokenizer.add_special_tokens) and resize the model's embeddings"
+            )
+    if not tok.is_fast:
+        raise ConfigError("finetuning needs a fast tokenizer (the assistant-token mask uses character offsets)")
+    tok.chat_template = CHATML_TEMPLATE
+    return tok
+
+
+@dataclass(frozen=True)
+class TokenizedExample:
+    """Token ids and labels of one conversation (labels = ids on assistant tokens, -100 elsewhere)."""
+
+    id: str
+    input_ids: np.ndarray
+    labels: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.input_ids)
+
+
+def tokenize_messages(tok: PreTrainedTokenizerBase, messages: list[dict[str, str]]) -> tuple[list[int], list[int]]:
+    """``apply_chat_template`` ids and the assistant mask (1 on assistant content and its ``<|im_end|>``)."""
+    enc = tok.apply_chat_template(
+        messages, tokenize=True, return_dict=True, return_assistant_tokens_mask=True, add_generation_prompt=False
+    )
+    return list(enc["input_ids"]), list(enc["assistant_masks"])
+
+
+def tokenize_example(tok: PreTrainedTokenizerBase, ex: ChatExample) -> TokenizedExample:
+    """Render one example with the tokenizer's template; the labels keep only the assistant tokens."""
+    ids, mask = tokenize_messages(tok, ex.messages)
+    if not any(mask):
+        raise InputError("the rendered conversation has no assistant token to learn from", record=ex.id)
+    input_ids = np.asarray(ids, dtype=np.int64)
+    labels = np.where(np.asarray(mask, dtype=bool), input_ids, IGNORE_INDEX).astype(np.int64)
+    return TokenizedExample(ex.id, input_ids, labels)

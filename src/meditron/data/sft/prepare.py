@@ -1,0 +1,76 @@
+"""From the ``finetune`` config to a data source: build → guard → tokenize → (pack) → ``SFTSource``, with a report.
+
+The report (saved by the finetuning stage as ``<run>/logs/finetune_data.json``) holds every count a user needs to
+trust the data: records read and examples built per file, skips per reason, the examples dropped by the contamination
+guard with the test item each overlaps, the examples too long for ``seq_len``, and token statistics.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from transformers import PreTrainedTokenizerBase
+
+from meditron.errors import ConfigError
+
+from .builders import build_examples
+from .chat_template import TokenizedExample, tokenize_example
+from .dataset import SFTSource
+from .guard import guard_examples
+
+if TYPE_CHECKING:
+    from meditron.train.config import FinetuneConfig
+
+
+def prepare_sft_data(
+    cfg: FinetuneConfig, tok: PreTrainedTokenizerBase, *, seed: int
+) -> tuple[SFTSource, dict[str, Any]]:
+    """The finetuning data source for ``cfg.datasets`` and the data report. The tokenizer must have the template."""
+    if not cfg.datasets:
+        raise ConfigError(
+            "finetune.datasets is empty: list at least one {kind, path} (medqa, medmcqa, pubmedqa, chat)"
+        )
+    examples = []
+    builds = []
+    for ds in cfg.datasets:
+        exs, rep = build_examples(ds.kind, ds.path, cot=ds.cot, limit=ds.limit)
+        examples.extend(exs)
+        builds.append(rep.to_dict())
+    report: dict[str, Any] = {"datasets": builds, "num_built": len(examples)}
+    seen: set[str] = set()
+    for ex in examples:
+        if ex.id in seen:  # the same file listed twice, or two files with one PMID: both would be trained on
+            raise ConfigError(f"finetune.datasets: example {ex.id!r} appears twice; list each file once")
+        seen.add(ex.id)
+
+    if cfg.guard_benchmarks_dir:
+        examples, guard = guard_examples(
+            examples, cfg.guard_benchmarks_dir, n=cfg.guard_ngram, threshold=cfg.guard_threshold
+        )
+        if not guard.num_test_items:
+            raise ConfigError(
+                f"finetune.guard_benchmarks_dir {cfg.guard_benchmarks_dir!r} holds no benchmark test file"
+            )
+        report["guard"] = guard.to_dict()
+    else:
+        report["guard"] = None
+
+    tokenized: list[TokenizedExample] = []
+    too_long: list[dict[str, Any]] = []
+    pad_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id or 0
+    for ex in examples:
+        t = tokenize_example(tok, ex)
+        if len(t) > cfg.seq_len:
+            too_long.append({"example": ex.id, "num_tokens": len(t)})
+            continue
+        tokenized.append(t)
+    report["too_long"] = {"seq_len": cfg.seq_len, "num_dropped": len(too_long), "examples": too_long}
+    if not tokenized:
+        raise ConfigError(
+            f"no finetuning example is left (built {report['num_built']}, guard dropped "
+            f"{len(report['guard']['dropped']) if report['guard'] else 0}, {len(too_long)} longer than seq_len "
+            f"{cfg.seq_len})"
+        )
+    source = SFTSource(tokenized, seq_len=cfg.seq_len, seed=seed, packing=cfg.packing, pad_id=pad_id)
+    report["source"] = source.stats()
+    return source, report

@@ -1,0 +1,82 @@
+"""The finetuning source: per-epoch seeded permutations, exact epochs, packing stats, and the prepare pipeline."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from meditron.data.sft import IGNORE_INDEX, SFTSource, prepare_sft_data
+from meditron.data.sft.chat_template import TokenizedExample
+from meditron.errors import ConfigError
+from meditron.train.config import FinetuneConfig
+from tests.fixtures.synthetic_qa import build_tokenizer, write_medqa
+
+
+def _examples(n):
+    return [
+        TokenizedExample(f"e{k}", np.full(3 + k % 5, k, dtype=np.int64), np.full(3 + k % 5, k, dtype=np.int64))
+        for k in range(n)
+    ]
+
+
+def test_each_epoch_is_a_seeded_permutation():
+    src = SFTSource(_examples(10), seq_len=16, seed=7)
+    first = [int(src[i]["input_ids"][0]) for i in range(10)]
+    second = [int(src[i]["input_ids"][0]) for i in range(10, 20)]
+    assert sorted(first) == sorted(second) == list(range(10)) and first != second
+    again = SFTSource(_examples(10), seq_len=16, seed=7)
+    assert [int(again[i]["input_ids"][0]) for i in range(20)] == first + second  # order depends on the seed only
+    other = SFTSource(_examples(10), seq_len=16, seed=8)
+    assert [int(other[i]["input_ids"][0]) for i in range(10)] != first
+    assert int(src[13]["input_ids"][0]) == second[3]  # random access, any order (resume, prefetch threads)
+    assert src.steps_for(3, 4) == 8 and src.steps_for(0.5, 4) == 2
+
+
+def test_unpacked_sample_layout():
+    s = SFTSource(_examples(3), seq_len=16, seed=0)[0]
+    n = len(s["input_ids"])
+    assert s["position_ids"].tolist() == list(range(n)) and s["seq_ids"].tolist() == [0] * n
+
+
+def test_packed_source_covers_every_example_once_per_epoch():
+    src = SFTSource(_examples(40), seq_len=16, seed=1, packing=True, pad_id=999)
+    seen = []
+    for i in range(src.num_units):
+        row = src[i]
+        assert len(row["input_ids"]) == 16
+        seen += [int(row["input_ids"][row["seq_ids"] == k][0]) for k in range(int(row["seq_ids"].max()) + 1)]
+        assert (row["input_ids"][row["seq_ids"] == -1] == 999).all()
+    assert sorted(seen) == list(range(40))
+    stats = src.stats()
+    assert stats["num_examples"] == 40 and stats["num_units"] == src.num_units < 40
+    assert stats["packing_efficiency"] == round(stats["num_tokens"] / (16 * src.num_units), 4) > 0.8
+
+
+def test_prepare_from_config_reports_everything(tmp_path):
+    tok = build_tokenizer()
+    train = write_medqa(tmp_path / "sft" / "phrases_no_exclude_train.jsonl", 30, seed=1)
+    bench = tmp_path / "bench"
+    test = write_medqa(bench / "phrases_no_exclude_test.jsonl", 10, seed=2)
+    planted = json.loads(test.read_text().splitlines()[3])
+    with open(train, "a") as fh:
+        fh.write(json.dumps(planted) + "\n")
+    cfg = FinetuneConfig(
+        datasets=[{"kind": "medqa", "path": str(train)}], guard_benchmarks_dir=str(bench), seq_len=256, packing=True
+    )
+    source, report = prepare_sft_data(cfg, tok, seed=3)
+    assert report["datasets"][0]["num_records"] == 31 and report["num_built"] == 31
+    assert report["guard"]["num_dropped"] == 1
+    assert report["guard"]["dropped"][0] == {
+        "example": "phrases_no_exclude_train.jsonl:31", "source": "medqa", "test_item": "medqa4-0004", "overlap": 1.0
+    }  # fmt: skip
+    assert report["too_long"]["num_dropped"] == 0 and report["source"]["num_examples"] == 30
+    row = source[0]
+    assert row["input_ids"].shape == (256,) and (row["labels"] != IGNORE_INDEX).sum() > 0
+
+    short = cfg.model_copy(update={"seq_len": 100, "packing": False})
+    with pytest.raises(ConfigError, match="no finetuning example is left"):
+        prepare_sft_data(short, tok, seed=3)
+    with pytest.raises(ConfigError, match="finetune.datasets is empty"):
+        prepare_sft_data(FinetuneConfig(), tok, seed=3)
