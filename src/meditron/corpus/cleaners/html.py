@@ -21,12 +21,13 @@ _REMOVE_TAGS = (
 )  # fmt: skip
 _BLOCK_IN_CELL = ("table", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "div", "blockquote")
 _STRIP = ["a", "b", "strong", "i", "em", "u", "font", "span", "sup", "sub", "small", "big", "abbr", "cite", "center"]
+_XML_INCOMPATIBLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 
 
 def page_title(page: str) -> str:
     """The ``<title>`` text (tags inside it removed, whitespace collapsed)."""
-    m = _TITLE.search(page)
+    m = _TITLE.search(_XML_INCOMPATIBLE.sub("", page))
     if not m:
         return ""
     text = re.sub(r"<[^>]+>", " ", m.group(1))
@@ -91,9 +92,13 @@ def html_to_markdown(page: str, rules: SiteRules | None = None) -> str:
     """Cut to the content area, drop boilerplate elements, flatten tables, convert with markdownify."""
     if rules is not None:
         page = rules.cut_html(page)
+    page = _XML_INCOMPATIBLE.sub("", page)  # libxml2 refuses control characters; they are never content
     if not page.strip():
         return ""
-    root = lxml.html.document_fromstring(page)
+    try:
+        root = lxml.html.document_fromstring(page)
+    except etree.ParserError:  # "Document is empty": only markup-like debris, no content
+        return ""
     etree.strip_elements(root, etree.Comment, etree.ProcessingInstruction, *_REMOVE_TAGS, with_tail=False)
     if rules is not None:
         for xpath in rules.html_drop_xpaths:
