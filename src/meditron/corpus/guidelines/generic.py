@@ -19,8 +19,16 @@ RULES = SiteRules(
             "sidebar",
             "skip-link",
             "cookie-banner",
+            "page-tools",
+            "share",
+            "social-share",
         )
     )
     + ("//*[@role='navigation']", "//*[@role='banner']", "//*[@role='contentinfo']"),
-    boilerplate_lines=(r"^skip to (main )?content$", r"^(back to|return to) top$", r"^print( this page)?$"),
+    boilerplate_lines=(
+        r"^skip to (main )?content$",
+        r"^(back to|return to) top$",
+        r"^print( this page)?$",
+        r"^share( this page)?$",
+    ),
 )
