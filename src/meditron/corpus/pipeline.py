@@ -1,4 +1,4 @@
-"""The ``meditron corpus run`` stage: readers → gate → language → quality → PHI → decontamination → dedup →
+"""The ``meditron corpus run`` stage: readers → gate → length/quality → language → PHI → decontamination → dedup →
 abstract/full-text rule → split → token shards → replay selection → report, as datatrove pipelines.
 
 Six datatrove stages, each run by the configured executor (local, Slurm or Ray) with completion markers, so a rerun
@@ -180,7 +180,7 @@ def prepare_tokenizer(c: CorpusConfig, shards: Path) -> tuple[Path, str, int, in
 def _reset_stale_shards(paths: CorpusPaths) -> None:
     """Shards written under another config (other work folder) are removed before this config writes its own."""
     marker = paths.shards / ".corpus_work"
-    current = str(paths.work)
+    current = paths.work.name  # the config fingerprint
     if marker.exists() and marker.read_text(encoding="utf-8") == current:
         return
     for name in ("train", "validation", "manifest.json"):
@@ -216,14 +216,15 @@ def build_stages(
     tok_json, eos, eos_id, vocab, token_size = prepare_tokenizer(c, paths.shards)
 
     filter_steps: list[PipelineStep] = [*readers, LedgerGate(ledger, paths.counts("gate"))]
+    # length/quality first: cheap, and language identification is unreliable on very short texts
+    if c.quality.enabled:
+        filter_steps.append(QualityFilter(ledger, **c.quality.model_dump(exclude={"enabled"})))
     if c.language.enabled:
         lang = c.language
         filter_steps.append(
             LanguageIdFilter(ledger, lang.languages, lang.min_score, lang.max_chars, lang.backend,
                              lang.fasttext_model_path)
         )
-    if c.quality.enabled:
-        filter_steps.append(QualityFilter(ledger, **c.quality.model_dump(exclude={"enabled"})))
     if c.phi.enabled:
         filter_steps.append(PhiScrubber(paths.counts("phi"), list(c.phi.types)))
     index_summary: dict[str, Any] = {"enabled": False}

@@ -1,0 +1,132 @@
+"""The corpus stage end to end on a corpus written for the test: ledger totals, planted duplicate, benchmark
+question, PHI, corrupt file, shards the trainer reads, byte-identical reruns."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from meditron.config import load_config
+from meditron.corpus.pipeline import run_corpus
+from meditron.data.shards import TokenShards
+from meditron.data.tokenizer import load_tokenizer
+from meditron.run import RunDir
+from tests.corpus.pipeline_fixtures import (
+    PLANTED_EMAIL,
+    PLANTED_PHONE,
+    train_tokenizer,
+    write_benchmarks,
+    write_config,
+    write_corpus,
+)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    root = tmp_path_factory.mktemp("corpus")
+    facts = write_corpus(root / "data")
+    tok = train_tokenizer(root / "tok" / "tokenizer.json")
+    bench = write_benchmarks(root / "bench")
+    return root, facts, tok, bench
+
+
+def run(config: Path) -> tuple[dict, RunDir]:
+    cfg = load_config(config)
+    run_dir = RunDir.from_config(cfg).create()
+    return run_corpus(cfg, run_dir), run_dir
+
+
+def shard_bytes(shards: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(shards)): p.read_bytes() for p in sorted(shards.rglob("*")) if p.is_file()}
+
+
+def ledger(run_dir: RunDir) -> dict[str, dict]:
+    records = [json.loads(line) for line in (run_dir.corpus / "ledger.jsonl").read_text().splitlines()]
+    by_id = {}
+    for r in records:
+        assert r["id"] not in by_id or r["state"] == "quarantined", f"{r['id']} is in the ledger twice"
+        by_id[r["id"]] = r
+    return by_id
+
+
+@pytest.fixture(scope="module")
+def first_run(corpus):
+    root, facts, tok, bench = corpus
+    report, run_dir = run(write_config(root / "data", root / "runA", tok, bench, tasks=2))
+    return report, run_dir
+
+
+def test_totals_match_ledger_and_inputs(first_run):
+    report, run_dir = first_run
+    t = report["totals"]
+    # 30 guidelines + 30 abstracts + 40 replay + 1 corrupt file
+    assert t["input"] == 101
+    assert t["input"] == t["kept"] + t["dropped"] + t["quarantined"]
+    records = ledger(run_dir)
+    assert len((run_dir.corpus / "ledger.jsonl").read_text().splitlines()) == 101
+    states = [r["state"] for r in records.values()]
+    assert states.count("quarantined") == t["quarantined"] == 1
+    assert states.count("kept") == t["kept"]
+    assert report["ledger_consistent"] is True
+    stage = json.loads((run_dir.root / "run.json").read_text())["stages"]["corpus"]
+    assert stage["metrics"] == t
+
+
+def test_planted_facts(first_run, corpus):
+    report, run_dir = first_run
+    _, facts, _, _ = corpus
+    records = ledger(run_dir)
+    assert records[facts["dup_kept"]]["state"] == "kept"
+    assert records[facts["dup_removed"]] == {**records[facts["dup_removed"]], "state": "dropped",
+                                             "reason": f"exact-dup of {facts['dup_kept']}"}
+    assert records[facts["near_kept"]]["state"] == "kept"
+    assert records[facts["near_removed"]]["reason"] == f"near-dup of {facts['near_kept']}"
+    assert report["dedup"]["removed_exact"] == 1 and report["dedup"]["removed_near"] == 1
+    assert records[facts["contaminated"]]["reason"] == "contaminated: medqa4-0001"
+    index = json.loads(Path(report["contamination"]["index"]).read_text())
+    assert index["items"] == {"medqa4-0001": [facts["contaminated"]]}
+    assert report["contamination"]["items_contaminated"] == {"medqa4": 1}
+    assert records["guidelines:g012"]["reason"].startswith("language: fr")
+    assert records["guidelines:g013"]["reason"].startswith("length:")
+    quarantined = [r for r in records.values() if r["state"] == "quarantined"]
+    assert len(quarantined) == 1 and quarantined[0]["file"].endswith("corrupt.jsonl.gz")
+    assert report["phi"]["replacements"] == {"email": 1, "phone": 1}
+    assert records[facts["phi_doc"]]["state"] == "kept"
+
+
+def test_shards_readable_and_scrubbed(first_run):
+    report, run_dir = first_run
+    shards = TokenShards(run_dir.shards)
+    tok = load_tokenizer(shards.tokenizer_dir)
+    assert len(tok.encode("[bib_ref]", add_special_tokens=False)) == 1
+    assert shards.eos_id == tok.eos_token_id and shards.vocab_size == len(tok)
+    text = ""
+    for source in ("guidelines", "abstracts"):
+        for split in ("train", "validation"):
+            for f in shards.files(source, split):
+                assert int(f.doc_ends[-1]) == len(f.tokens)
+                assert np.all(f.tokens[f.doc_ends.astype(np.int64) - 1] == shards.eos_id)  # EOS ends each document
+                text += tok.decode(f.tokens)
+    assert PLANTED_EMAIL not in text and PLANTED_PHONE not in text
+    assert "<EMAIL>" in text and "<PHONE>" in text
+    kept = sum(s["kept"] for name, s in report["per_source"].items() if name != "replay")
+    docs = sum(e["num_docs"] for name, s in shards.manifest["sources"].items() if name != "replay"
+               for e in s.values())
+    assert docs == kept
+    assert shards.manifest["sources"]["replay"]["train"]["num_docs"] == report["per_source"]["replay"]["kept"] > 0
+    assert report["replay"]["realised_share"] > 0
+
+
+def test_same_seed_byte_identical(first_run, corpus):
+    root, _, tok, bench = corpus
+    _, run_a = first_run
+    report_b, run_b = run(write_config(root / "data", root / "runB", tok, bench, tasks=2))
+    assert shard_bytes(run_a.shards) == shard_bytes(run_b.shards)
+    assert (run_a.corpus / "ledger.jsonl").read_bytes() == (run_b.corpus / "ledger.jsonl").read_bytes()
+    # a rerun in place skips every completed task and reports the same
+    report_again, _ = run(write_config(root / "data", root / "runB", tok, bench, tasks=2))
+    assert report_again["totals"] == report_b["totals"]
+    assert shard_bytes(run_b.shards) == shard_bytes(run_a.shards)
