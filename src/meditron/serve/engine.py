@@ -71,7 +71,7 @@ class _IncrementalDecoder:
 
     def flush(self) -> str:
         text = self.tok.decode(self.ids, skip_special_tokens=True)
-        out = text[self.sent:].rstrip("\ufffd")
+        out = text[self.sent:]
         self.sent = len(text)
         return out
 

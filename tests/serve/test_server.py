@@ -1,0 +1,187 @@
+"""meditron serve through the official openai client and raw HTTP: answers, streams, errors, limits, privacy."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from meditron.errors import ConfigError
+from meditron.serve.config import DEFAULT_SYSTEM_PROMPT, ServeConfig
+from meditron.serve.server import serve_in_thread
+
+KEY = "test-key-123"
+Q = "What is the first-line treatment for anaphylaxis?"
+
+
+@pytest.fixture(scope="module")
+def server(tiny_model: Path):
+    cfg = ServeConfig(model=str(tiny_model), port=0, api_key=KEY, max_new_tokens=48, max_concurrency=2, max_queue=3)
+    with serve_in_thread(cfg) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    import openai
+
+    return openai.OpenAI(base_url=server + "/v1", api_key=KEY, max_retries=0, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def hf(tiny_model: Path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    return (AutoTokenizer.from_pretrained(tiny_model, local_files_only=True),
+            AutoModelForCausalLM.from_pretrained(tiny_model, local_files_only=True).eval())
+
+
+def _greedy(hf, text: str, n: int, chat: bool = False) -> tuple[str, int]:
+    import torch
+
+    tok, model = hf
+    if chat:
+        messages = [{"role": "system", "content": DEFAULT_SYSTEM_PROMPT}, {"role": "user", "content": text}]
+        text = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        ids = tok(text, add_special_tokens=False, return_tensors="pt").input_ids
+    else:
+        ids = tok(text, return_tensors="pt").input_ids
+    eos = [tok.eos_token_id, tok.convert_tokens_to_ids("<|im_end|>")]
+    with torch.no_grad():
+        out = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=n, do_sample=False,
+                             eos_token_id=eos, pad_token_id=tok.eos_token_id)
+    return tok.decode(out[0, ids.shape[1]:], skip_special_tokens=True), ids.shape[1]
+
+
+def test_models_and_chat_equal_transformers_greedy(client, hf):
+    assert [m.id for m in client.models.list().data] == ["tiny-meditron"]
+    r = client.chat.completions.create(model="tiny-meditron", messages=[{"role": "user", "content": Q}], max_tokens=20)
+    want, n_prompt = _greedy(hf, Q, 20, chat=True)
+    assert r.choices[0].message.content == want and r.choices[0].message.role == "assistant"
+    assert r.usage.prompt_tokens == n_prompt  # the default safety system prompt was added
+    assert r.usage.completion_tokens <= 20 and r.choices[0].finish_reason in ("stop", "length")
+
+
+def test_streamed_chat_equals_non_streamed(client):
+    kw = dict(model="tiny-meditron", messages=[{"role": "user", "content": Q}], max_tokens=24)
+    full = client.chat.completions.create(**kw)
+    chunks = list(client.chat.completions.create(stream=True, stream_options={"include_usage": True}, **kw))
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == full.choices[0].message.content
+    assert len([c for c in chunks if c.choices and c.choices[0].delta.content]) >= 2  # really streamed in pieces
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == full.choices[0].finish_reason
+    assert chunks[-1].usage.completion_tokens == full.usage.completion_tokens
+
+
+def test_completions_equal_transformers_greedy(client, hf):
+    prompt = "The patient presented with chest pain"
+    r = client.completions.create(model="tiny-meditron", prompt=prompt, max_tokens=12)
+    want, n_prompt = _greedy(hf, prompt, 12)
+    assert r.choices[0].text == want and r.usage.prompt_tokens == n_prompt
+    streamed = "".join(c.choices[0].text for c in
+                       client.completions.create(model="tiny-meditron", prompt=prompt, max_tokens=12, stream=True))
+    assert streamed == want
+
+
+def test_raw_sse_format(server):
+    body = {"model": "tiny-meditron", "messages": [{"role": "user", "content": Q}], "max_tokens": 8, "stream": True}
+    with httpx.stream("POST", server + "/v1/chat/completions", json=body, timeout=60,
+                      headers={"Authorization": f"Bearer {KEY}"}) as r:
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+        raw = "".join(r.iter_text())
+    events = raw.split("\n\n")
+    assert events[-1] == "" and events[-2] == "data: [DONE]"
+    assert all(e.startswith("data: ") for e in events[:-1])
+    first = json.loads(events[0][6:])
+    assert first["object"] == "chat.completion.chunk" and first["choices"][0]["delta"]["role"] == "assistant"
+
+
+def test_clear_errors_through_openai_client(server, client):
+    import openai
+
+    bad = openai.OpenAI(base_url=server + "/v1", api_key="wrong", max_retries=0)
+    with pytest.raises(openai.AuthenticationError) as e:
+        bad.chat.completions.create(model="tiny-meditron", messages=[{"role": "user", "content": Q}])
+    assert e.value.status_code == 401 and "Incorrect API key" in e.value.message
+    with pytest.raises(openai.NotFoundError) as e:
+        client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": Q}])
+    assert "The model 'gpt-4o' does not exist; this server serves 'tiny-meditron'" in e.value.message
+    with pytest.raises(openai.BadRequestError) as e:
+        client.chat.completions.create(model="tiny-meditron", messages=[{"role": "user", "content": "fever " * 300}],
+                                       max_tokens=10)
+    assert e.value.code == "context_length_exceeded" and "maximum context length is 256 tokens" in e.value.message
+    with pytest.raises(openai.BadRequestError) as e:
+        client.chat.completions.create(model="tiny-meditron", messages=[{"role": "user", "content": Q}],
+                                       max_tokens=100)
+    assert "above this server's limit of 48" in e.value.message
+    with pytest.raises(openai.BadRequestError) as e:
+        client.chat.completions.create(model="tiny-meditron", messages=[{"role": "doctor", "content": Q}])
+    assert "messages.0.role" in e.value.message
+    with pytest.raises(openai.BadRequestError) as e:
+        client.chat.completions.create(model="tiny-meditron", messages=[{"role": "user", "content": Q}], n=2)
+    assert e.value.param == "n"
+    r = httpx.post(server + "/v1/chat/completions", content=b"{not json", timeout=30,
+                   headers={"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"})
+    assert r.status_code == 400 and r.json()["error"]["type"] == "invalid_request_error"
+
+
+def test_page_and_health_need_no_key(server):
+    page = httpx.get(server + "/", timeout=30)
+    assert page.status_code == 200 and "Not for clinical use" in page.text
+    assert httpx.get(server + "/config", timeout=30).json()["requires_key"] is True
+    assert httpx.get(server + "/v1/models", timeout=30).status_code == 401
+
+
+def test_non_loopback_needs_a_key(tiny_model):
+    with pytest.raises(ConfigError, match="not a loopback address"):
+        with serve_in_thread(ServeConfig(model=str(tiny_model), host="0.0.0.0", port=0)):
+            pass
+
+
+def test_prompts_not_logged_unless_asked(tiny_model, caplog):
+    import openai
+
+    secret = "Patient John Q. Example, MRN 0048213, has chest pain"
+    for log_prompts in (False, True):
+        caplog.clear()
+        cfg = ServeConfig(model=str(tiny_model), port=0, max_new_tokens=4, log_prompts=log_prompts)
+        with caplog.at_level(logging.INFO, logger="meditron.serve"), serve_in_thread(cfg) as url:
+            c = openai.OpenAI(base_url=url + "/v1", api_key="none", max_retries=0)
+            c.chat.completions.create(model="tiny-meditron", messages=[{"role": "user", "content": secret}])
+        assert any("completion_tokens=" in r.getMessage() for r in caplog.records)
+        assert any(secret in r.getMessage() for r in caplog.records) is log_prompts
+
+
+def test_load_32_clients_all_answered_or_429(server):
+    """32 concurrent clients on 2 running + 3 queued slots: each gets 200 or 429, none lost; healthy after."""
+
+    async def one(c: httpx.AsyncClient, i: int):
+        body = {"model": "tiny-meditron", "messages": [{"role": "user", "content": f"{Q} ({i})"}], "max_tokens": 16}
+        t0 = time.perf_counter()
+        r = await c.post("/v1/chat/completions", json=body)
+        return r.status_code, r.json(), time.perf_counter() - t0
+
+    async def main():
+        limits = httpx.Limits(max_connections=64)
+        async with httpx.AsyncClient(base_url=server, timeout=120, limits=limits,
+                                     headers={"Authorization": f"Bearer {KEY}"}) as c:
+            return await asyncio.wait_for(asyncio.gather(*(one(c, i) for i in range(32))), timeout=180)
+
+    results = asyncio.run(main())
+    codes = [s for s, _, _ in results]
+    assert len(results) == 32 and set(codes) <= {200, 429}, codes
+    assert codes.count(200) >= 5 and codes.count(429) >= 1
+    for status, body, _ in results:
+        if status == 200:
+            assert body["choices"][0]["message"]["content"] is not None and body["usage"]["completion_tokens"] > 0
+        else:
+            assert body["error"]["code"] == "rate_limit_exceeded"
+    health = httpx.get(server + "/health", timeout=30).json()
+    assert health["status"] == "ok" and health["running"] == 0 and health["queued"] == 0
+    assert httpx.post(server + "/v1/completions", json={"model": "tiny-meditron", "prompt": "Aspirin", "max_tokens": 2},
+                      headers={"Authorization": f"Bearer {KEY}"}, timeout=60).status_code == 200
