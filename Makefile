@@ -35,6 +35,7 @@ quickstart: $(VENV)/.base
 	$(VENV)/bin/meditron quickstart --out $(OUT)
 
 test: $(VENV)/.dev
+	@bash scripts/ensure_chromium.sh  # headless chromium for the chat-page browser test (no-op unless root + missing)
 	$(PY) -m pytest -q -n 2 --durations=15 $(PYTEST_ARGS)
 
 test-fast: $(VENV)/.dev
