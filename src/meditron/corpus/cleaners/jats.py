@@ -62,34 +62,32 @@ _collect = collect_text
 
 
 # ---------------------------------------------------------------------------------------------------------- references
+_REF_TAGS = ("article-title", "chapter-title", "source", "label", "surname", "collab")
+
+
 def parse_references(article: etree._Element) -> dict[str, str]:
-    """``ref id → "<title ≤12 words>, <first author's surname>"`` (title falls back to the label, then citation text)."""
+    """``ref id → "<title ≤12 words>, <first author's surname>"``; no title → the citation text, then the label.
+
+    One C-level pass per reference collects the first node of each tag of interest.
+    """
     refs: dict[str, str] = {}
     for ref in article.iter("ref"):
         rid = ref.get("id")
         if not rid:
             continue
-        title = ""
-        for tag in ("article-title", "chapter-title"):
-            node = next(ref.iter(tag), None)
-            if node is not None:
-                title = _text(node)
-                if title:
-                    break
+        first: dict[str, etree._Element] = {}
+        for node in ref.iter(*_REF_TAGS):
+            if node.tag not in first:
+                first[node.tag] = node
+        title = _text(first.get("article-title")) or _text(first.get("chapter-title"))
         if not title:
             cite = next((c for c in ref if c.tag in ("element-citation", "mixed-citation", "citation")), None)
             ptype = (cite.get("publication-type") or cite.get("citation-type") or "") if cite is not None else ""
-            source = next(ref.iter("source"), None)
-            if ptype == "book" and source is not None:
-                title = _text(source)
+            if ptype == "book":
+                title = _text(first.get("source"))
             if not title:
-                label = next(ref.iter("label"), None)
-                cite_text = _text(cite) if cite is not None else ""
-                title = cite_text or _text(label)
-        surname_node = next(ref.iter("surname"), None)
-        if surname_node is None:
-            surname_node = next(ref.iter("collab"), None)
-        surname = _text(surname_node)
+                title = (_text(cite) if cite is not None else "") or _text(first.get("label"))
+        surname = _text(first.get("surname")) or _text(first.get("collab"))
         title = _words(title)
         refs[rid] = f"{title}, {surname}" if surname and title else (title or surname)
     return refs
