@@ -157,7 +157,8 @@ def build(seed: int = 7) -> dict[str, list[dict]]:
     used = {(c.key, k) for c, k in test_pairs}
     train_pairs = [(c, k) for c, k in all_pairs() if (c.key, k) not in used]
     rng.shuffle(train_pairs)
-    out: dict[str, list[dict]] = {"test5": [], "test4": [], "train5": [], "train4": []}
+    out: dict[str, list] = {"test5": [], "test4": [], "train5": [], "train4": [],
+                            "test_keys": [c.key for c, _ in test_pairs]}
     for i, (c, k) in enumerate(test_pairs):
         q = f"{vignette_a(c, rng)} {c.kinds[k].stem}"
         five, four = item(c, k, q, i % 5, (i * 3 + 1) % 4)

@@ -437,9 +437,10 @@ def conclusion(s: Study, rng: random.Random) -> str:
     ))
 
 
-def draw_many(count: int, rng: random.Random, taken: set[tuple[str, int, int]],
-              decisions: list[str]) -> list[Study]:
-    """``count`` studies with distinct (domain, intervention, outcome) triples not already in ``taken``."""
+def draw_many(count: int, rng: random.Random, taken: set[tuple[str, int, int]], decisions: list[str],
+              avoid: set[tuple[str, str, str]] = frozenset()) -> list[Study]:
+    """``count`` studies with distinct (domain, intervention, outcome) triples not already in ``taken``, and whose
+    (domain, population, outcome) and (domain, population, intervention) are not in ``avoid``."""
     studies = []
     domains = sorted(DOMAINS)
     while len(studies) < count:
@@ -447,6 +448,9 @@ def draw_many(count: int, rng: random.Random, taken: set[tuple[str, int, int]],
         ii, oi = rng.randrange(4), rng.randrange(4)
         if (dom, ii, oi) in taken:
             continue
+        st = draw(dom, rng.randrange(3), ii, oi, decisions[len(studies) % len(decisions)], rng)
+        if (dom, st.population, st.outcome) in avoid or (dom, st.population, st.intervention) in avoid:
+            continue
         taken.add((dom, ii, oi))
-        studies.append(draw(dom, rng.randrange(3), ii, oi, decisions[len(studies) % len(decisions)], rng))
+        studies.append(st)
     return studies
