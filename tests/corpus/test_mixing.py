@@ -1,0 +1,64 @@
+"""Splits by id hash and replay sampling: deterministic, on target in expectation, independent of order."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from datatrove.data import Document
+
+from meditron.corpus.mixing import ReplaySelector, SplitAssigner, replay_probability, split_of
+from meditron.corpus.writers.shards import ShardFile
+
+
+def test_split_is_a_function_of_the_id():
+    ids = [f"pmid{i}" for i in range(20000)]
+    splits = [split_of(i, 0.03) for i in ids]
+    assert splits == [split_of(i, 0.03) for i in ids]
+    share = splits.count("validation") / len(ids)
+    assert 0.027 < share < 0.033
+    assert {split_of(i, 0.0) for i in ids[:100]} == {"train"}
+    # a larger share only moves documents from train to validation, never back
+    assert all(split_of(i, 0.05) == "validation" for i, s in zip(ids, splits, strict=True) if s == "validation")
+
+
+def test_split_assigner_uses_the_source_share():
+    docs = [Document(text="t", id=f"d{i}", metadata={"source": "guidelines" if i % 2 else "replay"})
+            for i in range(2000)]
+    out = list(SplitAssigner({"guidelines": 0.5, "replay": 0.0}).run(iter(docs)))
+    assert {d.metadata["split"] for d in out if d.metadata["source"] == "replay"} == {"train"}
+    val = sum(d.metadata["split"] == "validation" for d in out if d.metadata["source"] == "guidelines")
+    assert 430 < val < 570
+
+
+def test_replay_probability():
+    assert replay_probability(0.01, 990_000, 100_000) == 0.1  # needs 10k tokens out of 100k
+    assert replay_probability(0.5, 1000, 10) == 1.0
+    assert replay_probability(0.0, 1000, 10) == 0.0
+    assert replay_probability(0.01, 1000, 0) == 0.0
+
+
+def test_replay_selector_copies_selected_documents(tmp_path):
+    counts, cands, shards = tmp_path / "counts", tmp_path / "cands", tmp_path / "shards"
+    counts.mkdir()
+    (counts / "00000.json").write_text(json.dumps({"sources": {"papers": {"train": {
+        "files": ["train/papers/00000.ds"], "num_tokens": 9000, "num_docs": 9}}}}))
+    rng = np.random.default_rng(0)
+    f = ShardFile(cands / "train" / "replay" / "00000.ds", 2, with_ids=True)
+    docs = [rng.integers(3, 500, size=rng.integers(5, 30)).tolist() + [2] for _ in range(400)]
+    for i, d in enumerate(docs):
+        f.write(d, f"r{i}")
+    f.close()
+    total = sum(map(len, docs))
+    selector = ReplaySelector(0.1, 7, counts, cands, shards, 2, str(tmp_path / "ledger"), tmp_path / "rc")
+    list(selector.run(None, 0, 1) or [])
+    summary = json.loads((tmp_path / "rc" / "00000.json").read_text())
+    assert summary["probability"] == 0.1 / 0.9 * 9000 / total
+    ledger = [json.loads(x) for x in (tmp_path / "ledger" / "replay" / "00000.jsonl").read_text().splitlines()]
+    assert len(ledger) == 400
+    kept = [int(r["id"][1:]) for r in ledger if r["state"] == "kept"]
+    assert {r["reason"] for r in ledger if r["state"] == "dropped"} == {"replay-not-sampled"}
+    out = np.fromfile(shards / "train" / "replay" / "00000.ds", dtype="<u2")
+    assert out.tolist() == [t for i in kept for t in docs[i]]
+    assert summary["sources"]["replay"]["train"]["num_docs"] == len(kept)
+    assert 0.5 * 1000 < out.size < 1.5 * 1000  # ≈ 0.1/0.9 · 9000 = 1000 tokens in expectation
