@@ -90,7 +90,7 @@ class Sample:
         self.medmcqa = medmcqa.build(seed)
         taken: set[tuple[str, int, int]] = set()
         srng = random.Random(seed + 1)
-        pqal_decisions = ["yes", "no", "yes", "yes", "no", "maybe", "yes", "no"]
+        pqal_decisions = ["yes", "yes", "no", "no", "yes", "yes", "maybe", "no"]  # test = even positions
         self.pqal = studies.draw_many(40, srng, taken, pqal_decisions)
         avoid = {(st.domain, st.population, st.outcome) for st in self.pqal}
         avoid |= {(st.domain, st.population, st.intervention) for st in self.pqal}

@@ -39,8 +39,15 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
+EPONYMS = ("Hashimoto", "Graves", "Lyme", "Parkinson", "Kawasaki", "Clostridioides", "Streptococcus", "Neisseria",
+           "Escherichia", "Borrelia", "Epstein")
+
+
 def lower_first(text: str) -> str:
-    return text if text[:2].isupper() else text[0].lower() + text[1:]
+    """Sentence-case a phrase for use mid-sentence, keeping acronyms and eponyms capitalised."""
+    if text[:2].isupper() or text.startswith(EPONYMS):
+        return text
+    return text[0].lower() + text[1:]
 
 
 def reference(rng: random.Random, dx: str, n: int) -> str:

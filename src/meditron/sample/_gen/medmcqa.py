@@ -43,7 +43,7 @@ HAND: tuple[tuple[str, str | None, str, str, str, str, str, str, str], ...] = (
      "sets the heart rate.", "single"),
     ("Physiology", "Renal", "Maximum reabsorption of glucose occurs in the:", "Proximal convoluted tubule",
      "Loop of Henle", "Distal convoluted tubule", "Collecting duct",
-     "Filtered glucose is almost completely reabsorbed in the early proximal tubule by SGLT2 and SGLT1 "
+     "Filtered glucose is almost completely reabsorbed in the early proximal tubule by SGLT2/SGLT1 "
      "co-transporters.", "single"),
     ("Physiology", "Respiratory system", "Surfactant is secreted by:", "Type II pneumocytes", "Type I pneumocytes",
      "Alveolar macrophages", "Clara cells",
@@ -89,7 +89,8 @@ HAND: tuple[tuple[str, str | None, str, str, str, str, str, str, str], ...] = (
      "meningiomas.", "single"),
     ("Pharmacology", "Autonomic nervous system", "Drug of choice for anaphylactic shock is:", "Adrenaline",
      "Atropine", "Hydrocortisone", "Chlorpheniramine",
-     "Intramuscular adrenaline reverses bronchospasm, vasodilation and airway oedema within minutes; steroids and "
+     "Intramuscular adrenaline (0.01 mg/kg, at most 0.5 mg) reverses bronchospasm, vasodilation and airway oedema "
+     "within minutes; steroids and "
      "antihistamines are adjuncts only.", "single"),
     ("Pharmacology", "Antimicrobials", "Red-orange discoloration of urine is caused by:", "Rifampicin", "Isoniazid",
      "Ethambutol", "Pyrazinamide",
@@ -105,7 +106,8 @@ HAND: tuple[tuple[str, str | None, str, str, str, str, str, str, str], ...] = (
      "single"),
     ("Pharmacology", "Antidotes", "Antidote for heparin overdose is:", "Protamine sulphate", "Vitamin K",
      "Fresh frozen plasma", "Tranexamic acid",
-     "Protamine is a basic protein that binds the acidic heparin molecule and neutralises it.", "single"),
+     "Protamine is a basic protein that binds the acidic heparin molecule and neutralises it (1 mg per 100 units "
+     "of heparin, given IV/slowly).", "single"),
     ("Microbiology", "Bacteriology", "Chinese letter arrangement is seen in:", "Corynebacterium diphtheriae",
      "Staphylococcus aureus", "Streptococcus pyogenes", "Clostridium tetani",
      "Diphtheria bacilli lie at angles to each other after snapping division, like the strokes of Chinese "
@@ -140,7 +142,7 @@ HAND: tuple[tuple[str, str | None, str, str, str, str, str, str, str], ...] = (
      "single"),
     ("Surgery", "Burns", "Rule of nines assigns what percentage of body surface area to one entire upper limb "
      "in an adult?", "9%", "18%", "4.5%", "1%",
-     "Each upper limb is 9%, each lower limb 18%, the front and back of the trunk 18% each, head 9% and perineum "
+     "Each upper limb is 9%, each lower limb 18% (front/back 9% each), the front and back of the trunk 18% each, head 9% and perineum "
      "1%.", "single"),
     ("Surgery", "Hernia", "Hernia that passes through the deep inguinal ring lateral to the inferior epigastric "
      "vessels is:", "Indirect inguinal hernia", "Direct inguinal hernia", "Femoral hernia", "Obturator hernia",
@@ -159,7 +161,7 @@ HAND: tuple[tuple[str, str | None, str, str, str, str, str, str, str], ...] = (
      "weeks.", "single"),
     ("Gynaecology & Obstetrics", "Labour", "Drug of choice for postpartum haemorrhage due to uterine atony is:",
      "Oxytocin", "Nifedipine", "Magnesium sulphate", "Terbutaline",
-     "Oxytocin contracts the uterine muscle and is the first uterotonic; the others relax the uterus.", "single"),
+     "Oxytocin (10 IU IM/IV) contracts the uterine muscle and is the first uterotonic; the others relax the uterus.", "single"),
     ("Ophthalmology", "Cornea", "Dendritic ulcer of the cornea is caused by:", "Herpes simplex virus",
      "Pseudomonas aeruginosa", "Acanthamoeba", "Fusarium",
      "Branching epithelial ulcers with terminal bulbs that stain with fluorescein are typical of herpes simplex "
@@ -190,7 +192,8 @@ HAND: tuple[tuple[str, str | None, str, str, str, str, str, str, str], ...] = (
      "single"),
     ("Social & Preventive Medicine", "Biostatistics", "Ability of a test to correctly identify those without the "
      "disease is:", "Specificity", "Sensitivity", "Positive predictive value", "Accuracy",
-     "Specificity is true negatives divided by all people without the disease.", "single"),
+     "Specificity = true negatives/(true negatives + false positives), i.e. the proportion of people without the "
+     "disease who test negative.", "single"),
     ("Social & Preventive Medicine", "Vaccines", "Vaccine most sensitive to heat is:", "Oral polio vaccine",
      "Tetanus toxoid", "Hepatitis B vaccine", "Typhoid Vi polysaccharide vaccine",
      "Oral polio vaccine loses potency fastest when warm and is stored frozen at state and district levels of the "
@@ -242,7 +245,7 @@ DERIVED: tuple[tuple[str, str, str, str, str, str], ...] = (
     ("pericarditis", "pharm", "First-line treatment of acute viral pericarditis is:", "Medicine", "Cardiology",
      "An NSAID combined with colchicine relieves pain and halves the rate of recurrence."),
     ("dka", "next", "Initial step in the management of diabetic ketoacidosis is:", "Medicine", "Endocrinology",
-     "Volume deficit is the first priority; insulin follows once potassium is known to be adequate."),
+     "Volume deficit is the first priority; insulin follows once serum potassium is at least 3.3 mEq/L."),
     ("pulmonary_embolism", "test", "Investigation of choice for suspected pulmonary embolism in a stable patient is:",
      "Radiology", "Chest", "CT pulmonary angiography shows filling defects in the pulmonary arteries directly."),
     ("appendicitis", "cause", "Most common initiating event in acute appendicitis is:", "Surgery", "Appendix",
@@ -287,7 +290,8 @@ DERIVED: tuple[tuple[str, str, str, str, str, str], ...] = (
     ("addison", "test", "Screening test of choice for primary adrenal insufficiency is:", "Medicine",
      "Endocrinology", "A low cortisol response to synthetic ACTH confirms adrenal insufficiency."),
     ("hyperkalemia", "next", "First drug given in hyperkalaemia with ECG changes is:", "Medicine", "Nephrology",
-     "Calcium stabilises the myocardial membrane within minutes; it does not lower potassium."),
+     "Calcium stabilises the myocardial membrane within minutes; it does not lower potassium, so insulin/glucose "
+     "and salbutamol follow."),
     ("myasthenia", "cause", "Myasthenia gravis is caused by:", "Medicine", "Neurology",
      "Antibodies against the acetylcholine receptor reduce the number of functional receptors at the end plate."),
     ("myasthenia", "pharm", "Drug used for symptomatic treatment of myasthenia gravis is:", "Pharmacology",
@@ -325,7 +329,8 @@ DERIVED: tuple[tuple[str, str, str, str, str, str], ...] = (
      "Gynaecology & Obstetrics", "Ectopic pregnancy", "Haemodynamic instability is an indication for immediate "
      "surgery; methotrexate is for stable unruptured cases."),
     ("asthma", "pharm", "Drug of choice for an acute exacerbation of asthma is:", "Pharmacology",
-     "Respiratory system", "Short-acting beta-2 agonists relieve bronchospasm within minutes."),
+     "Respiratory system", "Short-acting beta-2 agonists relieve bronchospasm within minutes; ipratropium and/or systemic steroids are "
+     "added in severe attacks."),
     ("pneumococcal_pneumonia", "organism", "Most common cause of community-acquired pneumonia is:",
      "Microbiology", "Bacteriology", "Streptococcus pneumoniae remains the leading bacterial cause worldwide."),
     ("angle_closure", "pharm", "Systemic drug given to lower intraocular pressure in acute angle-closure "
