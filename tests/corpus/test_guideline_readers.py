@@ -127,3 +127,18 @@ def test_every_cdc_page_is_clean_and_utf8_pages_lose_their_mojibake():
     assert covid.text.startswith(
         "# Early Estimates of Bivalent mRNA Vaccine Effectiveness in Preventing COVID-19–Associated"
     )
+
+
+@pytest.mark.parametrize(("kind", "path", "site"), [
+    ("guideline_jsonl", "sample:guidelines/guidelines.jsonl", None),
+    ("guideline_html", "sample:guidelines/html", "generic"),
+])  # fmt: skip
+def test_embedded_sample_parses(kind, path, site):
+    from meditron.sample import resolve_path
+
+    if not resolve_path(path).exists():
+        pytest.skip(f"embedded sample has no {path} yet")
+    docs = list(build_reader(SourceConfig(name="guidelines", kind=kind, paths=[path], site=site))())
+    assert docs and not [d for d in docs if "quarantined" in d.metadata]
+    for doc in docs:
+        assert doc.text and not re.search(r"https?://|www\.", doc.text) and not MOJIBAKE.search(doc.text), doc.id

@@ -209,3 +209,24 @@ def test_real_licences_and_nlm23_articles():
     (doc,) = read([REAL_JATS / "1472-6831-8-11.nxml"])  # NLM DTD 2.3
     assert "[bib_ref] Measuring oral health: a conceptual framework, Locker [/bib_ref]" in doc.text
     assert "\n## Translation into Dutch\n" in doc.text
+
+
+def test_boxed_text_keeps_its_title(tmp_path):
+    (tmp_path / "box.nxml").write_text(
+        "<article><body><p>Intro.</p><boxed-text><caption><title>Key points</title></caption>"
+        "<list><list-item><p>one</p></list-item><list-item><p>two</p></list-item></list></boxed-text></body></article>"
+    )
+    (doc,) = read([tmp_path / "box.nxml"])
+    assert doc.text == "Intro.\n\nKey points\n\n- one\n- two"
+
+
+def test_embedded_sample_parses():
+    from meditron.sample import resolve_path
+
+    folder = resolve_path("sample:pubmed/jats")
+    if not folder.exists():
+        pytest.skip("embedded sample has no pubmed/jats yet")
+    docs = read([folder])
+    assert docs and not [d for d in docs if "quarantined" in d.metadata]
+    assert all(d.text and d.id.startswith("pmc") and d.metadata["license"] for d in docs)
+    assert len({d.id for d in docs}) == len(docs)

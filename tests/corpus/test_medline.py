@@ -7,6 +7,8 @@ import shutil
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from meditron.corpus.config import SourceConfig
 from meditron.corpus.readers import build_reader
 from meditron.corpus.readers.medline import DELETED, NO_ABSTRACT, SUPERSEDED, MedlineIndex, MedlineReader
@@ -144,3 +146,29 @@ def test_every_real_medline_file_parses_with_labels():
     )
     current = [d for d in docs if d.metadata["file_path"].endswith("test_current_medline.xml.gz")]
     assert [d.metadata["pmid"] for d in current][:1] == ["36400559"] and len(current) == 4
+
+
+def test_pubmed_book_article(tmp_path):
+    (tmp_path / "books.xml").write_text(
+        '<PubmedArticleSet><PubmedBookArticle><BookDocument><PMID Version="1">3001</PMID>'
+        "<Book><BookTitle>Invented Reviews</BookTitle><PubDate><Year>2022</Year></PubDate></Book>"
+        "<ArticleTitle>Gout: an overview</ArticleTitle><Language>eng</Language>"
+        '<Abstract><AbstractText Label="SUMMARY">Gout is inflammatory arthritis.</AbstractText></Abstract>'
+        "</BookDocument></PubmedBookArticle></PubmedArticleSet>"
+    )
+    (doc,) = read([tmp_path / "books.xml"])
+    assert (doc.id, doc.text) == ("pmid3001", "Gout: an overview\n\nSUMMARY: Gout is inflammatory arthritis.")
+    assert doc.metadata["year"] == 2022 and "drop_reason" not in doc.metadata
+
+
+def test_embedded_sample_parses():
+    from meditron.sample import resolve_path
+
+    folder = resolve_path("sample:pubmed/medline")
+    if not folder.exists():
+        pytest.skip("embedded sample has no pubmed/medline yet")
+    docs = read([folder])
+    assert docs and not [d for d in docs if "quarantined" in d.metadata]
+    kept = [d for d in docs if "drop_reason" not in d.metadata]
+    assert kept and all(d.metadata["pmid"].isdigit() and d.text for d in kept)
+    assert len({d.id for d in docs}) == len(docs)

@@ -226,21 +226,30 @@ class _Renderer:
             self.container(el, depth + 1)
         elif tag in ("title", "label", "caption"):
             pass
-        else:
+        else:  # boxed-text, disp-quote, statement…: their own title/label become a paragraph
+            heads = [
+                self.caption_text(c) if c.tag == "caption" else self.inline_text(c)
+                for c in el
+                if c.tag in ("label", "title", "caption")
+            ]
+            title = " ".join(h for h in heads if h)
+            if title:
+                self.blocks.append(title)
             self.container(el, depth)
 
     def float(self, el: etree._Element, kind: str) -> None:
         label = self.inline_text(next((c for c in el if c.tag == "label"), None))
-        caption = next((c for c in el if c.tag == "caption"), None)
-        parts: list[str] = [label] if label else []
-        if caption is not None:
-            for c in caption:
-                if c.tag in ("title", "p"):
-                    text = self.inline_text(c)
-                    if text:
-                        parts.append(text)
+        caption = self.caption_text(next((c for c in el if c.tag == "caption"), None))
+        parts = [p for p in (label, caption) if p]
         if parts:
             self.blocks.append(f"[{kind}] {' '.join(parts)} [/{kind}]")
+
+    def caption_text(self, caption: etree._Element | None) -> str:
+        """A ``<caption>``'s title and paragraphs on one line."""
+        if caption is None:
+            return ""
+        texts = (self.inline_text(c) for c in caption if c.tag in ("title", "p"))
+        return " ".join(t for t in texts if t)
 
     def formula(self, el: etree._Element) -> None:
         text = formula_text(el)

@@ -43,7 +43,13 @@ def _abstract_lines(abstract: etree._Element | None) -> list[str]:
 def _year(article: etree._Element | None) -> int | None:
     if article is None:
         return None
-    for path in ("Journal/JournalIssue/PubDate/Year", "Journal/JournalIssue/PubDate/MedlineDate", "ArticleDate/Year"):
+    for path in (
+        "Journal/JournalIssue/PubDate/Year",
+        "Journal/JournalIssue/PubDate/MedlineDate",
+        "ArticleDate/Year",
+        "PubDate/Year",  # <Book>
+        "PubDate/MedlineDate",
+    ):
         value = article.findtext(path)
         if value and (m := _YEAR.search(value)):
             return int(m.group(1))
