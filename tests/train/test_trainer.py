@@ -140,3 +140,38 @@ def test_incomplete_checkpoints_are_never_picked(shards, tmp_path):
     assert summary["resumed_from"].endswith("step_0000002") and summary["steps"] == 3
     assert not partial.exists()  # the next save cleaned the leftover
     assert [r["step"] for r in _log(resumed)] == [1, 2, 3]
+
+
+def test_sigusr1_checkpoints_and_stops_then_resume_finishes(shards, tmp_path):
+    """Slurm preemption: the signal lands mid-step; the step finishes, a checkpoint is written, the run stops."""
+    import os
+    import signal
+
+    trainer = _trainer(shards, tmp_path, "sig", steps=6, eval_every=100, checkpoint={"every_steps": 100})
+    trainer.setup()
+
+    def preempt(module, args, output):
+        if trainer.state.step == 2:
+            os.kill(os.getpid(), signal.SIGUSR1)
+        return output
+
+    trainer.model.lm_head.register_forward_hook(preempt)
+    summary = trainer.train()
+    assert summary["stopped"] == "signal SIGUSR1" and summary["steps"] == 3
+    assert summary["checkpoint"].endswith("step_0000003")
+    assert signal.getsignal(signal.SIGUSR1) is signal.SIG_DFL  # handlers restored
+    resumed = _trainer(shards, tmp_path, "sig", steps=6, eval_every=100, checkpoint={"every_steps": 100})
+    assert resumed.train(resume=True)["steps"] == 6
+    uninterrupted = _trainer(shards, tmp_path, "sig_ref", steps=6, eval_every=100, checkpoint={"every_steps": 100})
+    uninterrupted.train()
+    assert [r["loss"] for r in _log(resumed)] == [r["loss"] for r in _log(uninterrupted)]
+
+
+def test_activation_checkpointing_gives_the_same_losses(shards, tmp_path):
+    plain = _trainer(shards, tmp_path, "ac0", steps=2, checkpoint={"every_steps": 100})
+    checkpointed = _trainer(
+        shards, tmp_path, "ac1", steps=2, checkpoint={"every_steps": 100}, parallel={"activation_checkpointing": True}
+    )
+    plain.train()
+    checkpointed.train()
+    np.testing.assert_allclose([r["loss"] for r in _log(checkpointed)], [r["loss"] for r in _log(plain)], rtol=1e-6)

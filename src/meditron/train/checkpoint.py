@@ -16,10 +16,13 @@ so the previous checkpoint stays the latest complete one.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shutil
+import warnings
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -120,7 +123,8 @@ class CheckpointManager:
                 shutil.rmtree(stale, ignore_errors=True)
             tmp.mkdir()
         self.env.barrier()
-        dcp.save(self._state(model, optimizer), checkpoint_id=str(tmp), no_dist=not self.env.distributed)
+        with _single_process_quiet():
+            dcp.save(self._state(model, optimizer), checkpoint_id=str(tmp), no_dist=not self.env.distributed)
         self.env.barrier()
         if self.env.is_main:
             payload = {
@@ -167,7 +171,8 @@ class CheckpointManager:
             raise CheckpointError(f"{checkpoint} is not a complete checkpoint (missing .metadata or {STATE_FILE})")
         state = self._state(model, optimizer)
         try:
-            dcp.load(state, checkpoint_id=str(checkpoint), no_dist=not self.env.distributed)
+            with _single_process_quiet():
+                dcp.load(state, checkpoint_id=str(checkpoint), no_dist=not self.env.distributed)
         except Exception as e:  # shape/key mismatch: name the checkpoint, not DCP's internals
             raise CheckpointError(f"cannot load {checkpoint} into this model/optimizer: {e}") from None
         set_state_dict(model, optimizer, model_state_dict=state["model"], optim_state_dict=state["optim"])
@@ -176,6 +181,14 @@ class CheckpointManager:
         if scheduler is not None and data.get("scheduler") is not None:
             scheduler.load_state_dict(data["scheduler"])
         return loop_state
+
+
+@contextlib.contextmanager
+def _single_process_quiet() -> Iterator[None]:
+    """DCP warns on every single-process save/load that it is single-process; that is intended here."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="torch.distributed is disabled")
+        yield
 
 
 def _generation_config(hf_config: Any) -> Any:

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from meditron.errors import CheckpointError
-from meditron.train.checkpoint import HF_META, find_latest_checkpoint, read_trainer_state
+from meditron.train.checkpoint import HF_META, _single_process_quiet, find_latest_checkpoint, read_trainer_state
 from meditron.train.model import _set_dtype
 
 __all__ = ["consolidate_checkpoint", "find_latest_checkpoint", "load_checkpoint_model"]
@@ -48,7 +48,8 @@ def load_checkpoint_model(checkpoint_dir: str | Path, dtype: torch.dtype = torch
         raise CheckpointError(f"{ckpt} lacks parameters of {type(model).__name__}: {missing[:5]}")
     target = {"model": {k: v for k, v in own.items() if k in stored}}
     try:
-        dcp.load(target, storage_reader=reader, no_dist=True)
+        with _single_process_quiet():
+            dcp.load(target, storage_reader=reader, no_dist=True)
     except Exception as e:
         raise CheckpointError(f"cannot read {ckpt}: {e}") from None
     model.tie_weights()

@@ -1,0 +1,158 @@
+"""``meditron finetune`` end to end on a tiny Llama: it learns a synthetic QA rule (scored by the evaluation stage's
+chat mode), the finetuned HF directory carries the ChatML template, and a run killed mid-epoch resumes exactly."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from transformers import AutoTokenizer, GenerationConfig
+
+from meditron.config import RunConfig
+from meditron.data.sft import CHATML_TEMPLATE
+from meditron.errors import InputError
+from meditron.run import RunDir
+from meditron.train.sft import run_finetune
+from tests.fixtures.synthetic_qa import build_model_dir, write_medqa
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sft")
+    build_model_dir(root / "init", seed=0)
+    write_medqa(root / "sft" / "phrases_no_exclude_train.jsonl", 200, seed=1)
+    write_medqa(root / "bench" / "phrases_no_exclude_test.jsonl", 50, seed=2)
+    return root
+
+
+def _config(root: Path, name: str, **finetune) -> dict:
+    ft = {
+        "datasets": [{"kind": "medqa", "path": str(root / "sft" / "phrases_no_exclude_train.jsonl")}],
+        "init_from": str(root / "init"),
+        "guard_benchmarks_dir": str(root / "bench"),
+        "epochs": 8,
+        "seq_len": 256,
+        "global_batch_size": 16,
+        "micro_batch_size": 16,
+        "lr": 3e-3,
+        "min_lr": 3e-4,
+        "warmup_ratio": 0.05,
+        "weight_decay": 0.0,
+        "tensorboard": False,
+        "prefetch": 1,
+        "checkpoint": {"every_steps": 1000, "keep_last": 1},
+    }
+    ft.update(finetune)
+    return {"name": name, "out_dir": str(root / "runs"), "seed": 5, "finetune": ft}
+
+
+def _losses(run_root: Path) -> list[float]:
+    lines = (run_root / "logs" / "finetune.jsonl").read_text().splitlines()
+    return [json.loads(x)["loss"] for x in lines if x.strip()]
+
+
+@pytest.mark.slow
+def test_tiny_model_learns_the_rule_through_eval_chat_mode(workspace):
+    from meditron.eval.config import EvalConfig
+    from meditron.eval.run import run_eval
+
+    cfg = RunConfig.model_validate(_config(workspace, "learn"))
+    run = RunDir(cfg.run_dir)
+    summary = run_finetune(cfg, run, resume=False)
+    assert summary["stopped"] == "completed" and summary["steps"] == 100  # 8 epochs x 200 / 16
+    assert summary["num_guard_dropped"] == 0 and summary["last_loss"] < 0.1 * summary["first_loss"]
+
+    hf = Path(summary["hf"])
+    assert hf == run.checkpoints / "finetune" / "hf"
+    tok = AutoTokenizer.from_pretrained(hf)
+    assert tok.chat_template == CHATML_TEMPLATE
+    gen = GenerationConfig.from_pretrained(hf)
+    assert tok.convert_tokens_to_ids("<|im_end|>") in gen.eos_token_id
+
+    report = json.loads((run.logs / "finetune_data.json").read_text())
+    assert report["datasets"][0]["num_examples"] == 200 and report["guard"]["num_test_items"] == {"medqa4": 50}
+    assert (
+        json.loads(run.manifest_path.read_text())["stages"]["finetune"]["artifacts"]["hf"] == "checkpoints/finetune/hf"
+    )
+
+    results = run_eval(
+        EvalConfig(
+            model=str(hf),
+            data_dir=str(workspace / "bench"),
+            benchmarks=["medqa4"],
+            modes=["chat"],
+            max_new_tokens=8,
+            batch_size=25,
+            bootstrap_samples=50,
+            out=workspace / "eval",
+        )
+    )
+    chat = results["results"]["medqa4"]["chat"]
+    assert chat["n"] == 50 and chat["unparsed"] == 0
+    assert chat["accuracy"] >= 0.9, chat
+
+
+def test_missing_model_is_a_clear_error(workspace):
+    cfg = RunConfig.model_validate(_config(workspace, "nomodel", init_from=None))
+    with pytest.raises(InputError, match="run `meditron pretrain` first"):
+        run_finetune(cfg, RunDir(cfg.run_dir), resume=False)
+
+
+def _cli(cfg_path: Path, *extra: str) -> subprocess.Popen:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false"}
+    cmd = [sys.executable, "-m", "meditron", "finetune", "--config", str(cfg_path), *extra]
+    return subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.mark.slow
+def test_resume_after_kill_mid_epoch_gives_the_same_losses(workspace):
+    """48 examples, batch 8: 6 steps per epoch, 30 steps. SIGKILL after step 8 (mid epoch 2); the last checkpoint
+    is step 5 (mid epoch 1); the resumed run's losses equal an uninterrupted run's, step for step."""
+    small = {
+        "epochs": 5,
+        "global_batch_size": 8,
+        "micro_batch_size": 4,
+        "checkpoint": {"every_steps": 5, "keep_last": 2},
+    }
+    small["datasets"] = [
+        {"kind": "medqa", "path": str(workspace / "sft" / "phrases_no_exclude_train.jsonl"), "limit": 48}
+    ]
+    paths = {}
+    for name in ("straight", "killed"):
+        paths[name] = workspace / f"{name}.yaml"
+        paths[name].write_text(yaml.safe_dump(_config(workspace, name, **small)))
+
+    straight = _cli(paths["straight"])
+    killed = _cli(paths["killed"])
+    log = workspace / "runs" / "killed" / "logs" / "finetune.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and killed.poll() is None:
+        if log.exists() and len(log.read_text().splitlines()) >= 8:
+            break
+        time.sleep(0.02)
+    assert killed.poll() is None, f"the run ended before it could be killed:\n{killed.communicate()[1][-3000:]}"
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    num_logged = len(log.read_text().splitlines())
+    assert killed.returncode == -signal.SIGKILL and 8 <= num_logged < 30
+    assert not (workspace / "runs" / "killed" / "checkpoints" / "finetune" / "hf").exists()
+
+    resumed = _cli(paths["killed"], "--resume")
+    for proc in (straight, resumed):
+        out, err = proc.communicate(timeout=180)
+        assert proc.returncode == 0, err[-3000:]
+    expected = _losses(workspace / "runs" / "straight")
+    assert len(expected) == 30
+    assert _losses(workspace / "runs" / "killed") == expected
+    manifest = json.loads((workspace / "runs" / "killed" / "run.json").read_text())
+    resumed_from = manifest["stages"]["finetune"]["metrics"]["resumed_from"]
+    assert resumed_from.endswith("step_0000005")
