@@ -172,3 +172,12 @@ def test_embedded_sample_parses():
     kept = [d for d in docs if "drop_reason" not in d.metadata]
     assert kept and all(d.metadata["pmid"].isdigit() and d.text for d in kept)
     assert len({d.id for d in docs}) == len(docs)
+
+
+def test_record_without_pmid_is_quarantined_and_does_not_shadow_the_next(tmp_path):
+    xml = (FIXTURES / "pubmed25n0002.xml").read_text()
+    broken = "<PubmedArticle><MedlineCitation><Article><ArticleTitle>No id</ArticleTitle></Article></MedlineCitation></PubmedArticle>"
+    (tmp_path / "noid.xml").write_text(xml.replace("<PubmedArticleSet>", "<PubmedArticleSet>" + broken, 1))
+    docs = read([tmp_path / "noid.xml"])
+    assert docs[0].metadata["quarantined"]["error"] == "ValueError: citation has no numeric PMID (got '')"
+    assert [(d.id, d.metadata.get("drop_reason")) for d in docs[1:]] == [("pmid1002", None), ("pmid1004", None)]

@@ -29,9 +29,11 @@ SUPERSEDED = "superseded-by-later-version"
 DELETED = "deleted-citation"
 NO_ABSTRACT = "no-abstract"
 _RECORD_TAGS = ("PubmedArticle", "MedlineCitation", "PubmedBookArticle", "DeleteCitation")
-# A record's own PMID is the first child of <MedlineCitation>/<BookDocument>; deletions list bare PMIDs.
+# A record's own PMID is the first child of <MedlineCitation>/<BookDocument> (never searched past the record's end,
+# so a record missing its PMID cannot borrow the next one's); deletions list bare PMIDs.
 _EVENTS = re.compile(
-    rb"<(?:MedlineCitation|BookDocument)[\s>].*?<PMID[^>]*>\s*(\d+)\s*</PMID>|<DeleteCitation>(.*?)</DeleteCitation>",
+    rb"<(?:MedlineCitation|BookDocument)[\s>](?:(?!</MedlineCitation>|</BookDocument>).){0,4000}?"
+    rb"<PMID[^>]*>\s*(\d+)\s*</PMID>|<DeleteCitation>(.*?)</DeleteCitation>",
     re.DOTALL,
 )
 _PMID = re.compile(rb"<PMID[^>]*>\s*(\d+)\s*</PMID>")
