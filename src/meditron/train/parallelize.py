@@ -175,7 +175,10 @@ def parallelize(model: nn.Module, env: DistEnv, pcfg: ParallelConfig) -> nn.Modu
         for layer in layers:
             parallelize_module(layer, env.mesh["tp"], plan)
     if pcfg.activation_checkpointing:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        if hasattr(model, "activation_checkpointing_enable"):  # transformers ≥ 5.x name
+            model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+        else:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     if pcfg.compile:
         for layer in layers:
             layer.compile()
