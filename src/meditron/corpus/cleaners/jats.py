@@ -62,6 +62,16 @@ _collect = collect_text
 
 
 # ---------------------------------------------------------------------------------------------------------- references
+_URLISH = re.compile(r"\S*(?:https?://|www\.)\S*")
+
+
+def _citation_text(cite: etree._Element | None) -> str:
+    """Citation text with its parts kept apart (element-citation children carry no spaces) and URLs left out."""
+    if cite is None:
+        return ""
+    return squash(_URLISH.sub(" ", " ".join(cite.itertext())))
+
+
 _REF_TAGS = ("article-title", "chapter-title", "source", "label", "surname", "collab")
 
 
@@ -83,10 +93,10 @@ def parse_references(article: etree._Element) -> dict[str, str]:
         if not title:
             cite = next((c for c in ref if c.tag in ("element-citation", "mixed-citation", "citation")), None)
             ptype = (cite.get("publication-type") or cite.get("citation-type") or "") if cite is not None else ""
-            if ptype == "book":
+            if ptype != "journal":  # a book, web page, dataset…: <source> is the work's title
                 title = _text(first.get("source"))
             if not title:
-                title = (_text(cite) if cite is not None else "") or _text(first.get("label"))
+                title = _citation_text(cite) or _text(first.get("label"))
         surname = _text(first.get("surname")) or _text(first.get("collab"))
         title = _words(title)
         refs[rid] = f"{title}, {surname}" if surname and title else (title or surname)
