@@ -52,3 +52,22 @@ def test_sigkill_midway_then_rerun_gives_the_same_shards(tmp_path):
     assert (tmp_path / "killed" / "t" / "corpus" / "ledger.jsonl").read_bytes() == (
         reference.corpus / "ledger.jsonl"
     ).read_bytes()
+
+
+@pytest.mark.slow
+def test_ray_executor_gives_the_same_shards_as_local(tmp_path):
+    pytest.importorskip("ray", reason="ray is not installed (pip install 'meditron[ray]')")
+    import ray
+
+    write_corpus(tmp_path / "data")
+    tok = train_tokenizer(tmp_path / "tok" / "tokenizer.json")
+    bench = write_benchmarks(tmp_path / "bench")
+    _, local = run(write_config(tmp_path / "data", tmp_path / "local", tok, bench, tasks=2))
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        report, ray_run = run(write_config(tmp_path / "data", tmp_path / "ray", tok, bench, tasks=2,
+                                           executor={"kind": "ray", "tasks": 2, "workers": 2}))
+    finally:
+        ray.shutdown()
+    assert report["totals"]["input"] == report["totals"]["kept"] + report["totals"]["dropped"] + 1
+    assert shard_bytes(ray_run.shards) == shard_bytes(local.shards)

@@ -91,6 +91,7 @@ class ExecutorConfig(StrictModel):
     kind: Literal["local", "slurm", "ray"] = "local"
     tasks: int = Field(default=1, ge=1)
     workers: int = Field(default=1, ge=1)
+    ray_address: str | None = Field(default=None, description="Ray cluster address; None starts a local Ray instance")
     slurm_partition: str | None = None
     slurm_time: str = "24:00:00"
     slurm_cpus_per_task: int = 1

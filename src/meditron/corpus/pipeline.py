@@ -297,12 +297,14 @@ def _executor(kind: ExecutorConfig, steps: list[PipelineStep], tasks: int, logs:
             depends=depends, skip_completed=True,
         )
     try:
-        import ray  # noqa: F401
+        import ray
         from datatrove.executor.ray import RayPipelineExecutor
     except ImportError:
         raise ConfigError("corpus.executor.kind=ray needs `pip install 'meditron[ray]'`") from None
+    if not ray.is_initialized():
+        ray.init(address=kind.ray_address, include_dashboard=False, log_to_driver=False)
     return RayPipelineExecutor(steps, tasks=tasks, workers=workers, logging_dir=str(logs), depends=depends,
-                               skip_completed=True, cpus_per_task=1)
+                               skip_completed=True, cpus_per_task=1, mem_per_cpu_gb=kind.slurm_mem_per_cpu_gb)
 
 
 def run_corpus(cfg: RunConfig, run: RunDir) -> dict[str, Any]:
@@ -317,20 +319,18 @@ def run_corpus(cfg: RunConfig, run: RunDir) -> dict[str, Any]:
     _reset_stale_shards(paths)
     stages = build_stages(cfg, run, paths, readers)
     kind = cfg.corpus.executor
-    if kind.kind == "local":
-        columns = (TextColumn("corpus: {task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-        with Progress(*columns, transient=False) as progress:
-            bar = progress.add_task("starting", total=len(stages))
-            for name, steps, tasks in stages:
-                progress.update(bar, description=f"{name} ({tasks} task{'s' if tasks > 1 else ''})")
-                _executor(kind, steps, tasks, paths.logs(name), name).run()
-                progress.advance(bar)
-            progress.update(bar, description="done")
-        return json.loads(paths.report.read_text(encoding="utf-8"))
-    previous = None
-    for name, steps, tasks in stages:
-        previous = _executor(kind, steps, tasks, paths.logs(name), name, depends=previous)
-    previous.run()
-    if paths.report.exists() and kind.kind == "ray":
-        return json.loads(paths.report.read_text(encoding="utf-8"))
-    return {"submitted": kind.kind, "stages": [s[0] for s in stages], "report": str(paths.report)}
+    if kind.kind == "slurm":  # submitted as a chain of dependent job arrays; the last one writes the report
+        previous = None
+        for name, steps, tasks in stages:
+            previous = _executor(kind, steps, tasks, paths.logs(name), name, depends=previous)
+        previous.run()
+        return {"submitted": "slurm", "stages": [s[0] for s in stages], "report": str(paths.report)}
+    columns = (TextColumn("corpus: {task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, transient=False) as progress:
+        bar = progress.add_task("starting", total=len(stages))
+        for name, steps, tasks in stages:  # local and Ray: one stage after the other, each blocking
+            progress.update(bar, description=f"{name} ({tasks} task{'s' if tasks > 1 else ''})")
+            _executor(kind, steps, tasks, paths.logs(name), name).run()
+            progress.advance(bar)
+        progress.update(bar, description="done")
+    return json.loads(paths.report.read_text(encoding="utf-8"))
