@@ -142,3 +142,14 @@ def test_embedded_sample_parses(kind, path, site):
     assert docs and not [d for d in docs if "quarantined" in d.metadata]
     for doc in docs:
         assert doc.text and not re.search(r"https?://|www\.", doc.text) and not MOJIBAKE.search(doc.text), doc.id
+
+
+def test_rerunning_a_reader_gives_the_same_documents():
+    import pickle
+
+    reader = GuidelineJsonlReader([str(FIXTURES / "meditron_rows.jsonl")], source="guidelines")
+    first = [(d.id, d.text, d.metadata) for d in reader()]
+    again = [(d.id, d.text, d.metadata) for d in reader()]
+    copied = [(d.id, d.text, d.metadata) for d in pickle.loads(pickle.dumps(reader))()]  # as executors ship steps
+    assert first == again == copied
+    assert [m.get("drop_reason") for _, _, m in first].count(DUPLICATE) == 1

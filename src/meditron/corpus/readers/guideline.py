@@ -49,6 +49,10 @@ class _GuidelineReader(CorpusReader):
         self.rules = get_site_rules(site)  # an unknown site fails here, at construction
         self._seen: set[bytes] = set()
 
+    def run(self, data=None, rank: int = 0, world_size: int = 1):
+        self._seen = set()  # per run: a rerun of the same step must give the same drops
+        yield from super().run(data, rank, world_size)
+
     def _finish(self, text: str, doc_id: str, metadata: dict) -> Document:
         metadata.update(source=self.source, kind=self.kind)
         if not text.strip():
