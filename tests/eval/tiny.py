@@ -1,4 +1,9 @@
-"""A real tiny Llama and a small byte-level BPE tokenizer, built in-test (nothing downloaded, nothing shipped)."""
+"""A real tiny Llama and a small byte-level BPE tokenizer, built in-test (nothing downloaded, nothing shipped).
+
+The tokenizer is trained on MEDITRON's instructions and prompt layouts so that every option key (`` A``..`` E``,
+`` yes``/`` no``/`` maybe``) is one token, as with real Llama tokenizers; otherwise a random model would prefer the
+shortest option for tokenisation reasons and not score like a random guesser.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +15,23 @@ CHATML = (
 )
 
 
-def build_tokenizer(texts: list[str], vocab_size: int = 400):
-    """A byte-level BPE (GPT-2 style) trained on ``texts``; special tokens <s>, </s>, <pad>, ChatML markers."""
+def training_texts() -> list[str]:
+    from meditron.eval.prompts import INSTRUCTIONS
+
+    texts = [t.format(last="E") for t in INSTRUCTIONS.values()]
+    for i in range(200):
+        letter = "ABCDE"[i % 5]
+        label = ("yes", "no", "maybe")[i % 3]
+        texts.append(
+            f"Question: A {20 + i}-year-old patient presents with fever and cough.\nOptions:\nA. Aspirin\nB. Bed rest"
+            f"\nC. Ceftriaxone\nD. Doxycycline\nE. Echocardiography\nAnswer: {letter}\n\nThe answer is {letter}."
+        )
+        texts.append(f"Context: Patients were randomised.\nQuestion: Does treatment help?\nAnswer: {label}")
+    return texts
+
+
+def build_tokenizer(texts: list[str] | None = None, vocab_size: int = 600):
+    """A byte-level BPE (GPT-2 style); special tokens <pad>, <s>, </s> and the ChatML markers; ChatML template."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -22,7 +42,7 @@ def build_tokenizer(texts: list[str], vocab_size: int = 400):
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
     )
-    tok.train_from_iterator(texts, trainer)
+    tok.train_from_iterator(texts if texts is not None else training_texts(), trainer)
     fast = PreTrainedTokenizerFast(
         tokenizer_object=tok,
         bos_token="<s>",
@@ -34,8 +54,11 @@ def build_tokenizer(texts: list[str], vocab_size: int = 400):
     return fast
 
 
-def build_model(out: Path, tokenizer, *, hidden: int = 64, layers: int = 2, seed: int = 0) -> Path:
-    """Save a randomly initialised LlamaForCausalLM (fp32) with ``tokenizer`` into ``out``."""
+def build_model(out: Path, tokenizer, *, hidden: int = 64, layers: int = 2, seed: int = 0, init_std: float = 0.02):
+    """Save a randomly initialised LlamaForCausalLM (fp32) with ``tokenizer`` into ``out``.
+
+    ``init_std`` large (e.g. 1.0) makes the prediction depend strongly on the prompt, i.e. a per-item random guesser.
+    """
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
@@ -47,7 +70,8 @@ def build_model(out: Path, tokenizer, *, hidden: int = 64, layers: int = 2, seed
         num_hidden_layers=layers,
         num_attention_heads=4,
         num_key_value_heads=2,
-        max_position_embeddings=4096,
+        max_position_embeddings=8192,
+        initializer_range=init_std,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,

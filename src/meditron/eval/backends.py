@@ -111,7 +111,7 @@ class PrefixSharingHFLM(HFLM):
             self.prefix_stats["rows"] += len(row_list)
 
         results: list[tuple[float, bool]] = []
-        for (request_str, ctx, cont), r in zip(requests, row_of, strict=True):
+        for (request_str, _ctx, cont), r in zip(requests, row_of, strict=True):
             lp = row_logprobs[r]  # positions shared..len(row)-1 of the row
             n_row = len(row_list[r])
             start = n_row - len(cont) - shared  # logits at len(ctx)-1 .. len(row)-1, in suffix coordinates

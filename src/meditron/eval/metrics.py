@@ -82,3 +82,25 @@ def mean_std(values: Sequence[float]) -> tuple[float, float]:
     if arr.size == 0:
         return 0.0, 0.0
     return float(arr.mean()), float(arr.std(ddof=1)) if arr.size > 1 else 0.0
+
+
+def permutation_chance_interval(
+    predictions: Sequence[str], golds: Sequence[str], samples: int = 1000, seed: int = BOOTSTRAP_SEED
+) -> list[float]:
+    """95% range of the accuracy a guesser with these predictions would get if they were independent of the gold.
+
+    A random model is rarely a *uniform* guesser: it prefers some option keys for reasons unrelated to the question,
+    so its expected accuracy is the overlap of its prediction frequencies with the gold label frequencies (e.g. an
+    always-"yes" model scores PubMedQA's 55% "yes" rate). Shuffling the golds against the predictions gives that null.
+    """
+    n = len(predictions)
+    if n == 0:
+        return [0.0, 0.0]
+    labels = sorted(set(predictions) | set(golds))
+    code = {k: i for i, k in enumerate(labels)}
+    p = np.asarray([code[x] for x in predictions])
+    g = np.asarray([code[x] for x in golds])
+    rng = np.random.default_rng(seed)
+    accs = np.asarray([(p == rng.permutation(g)).mean() for _ in range(samples)])
+    lo, hi = np.percentile(accs, [2.5, 97.5])
+    return [float(lo), float(hi)]

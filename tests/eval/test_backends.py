@@ -1,0 +1,65 @@
+"""lm-eval parity: our prefix-sharing backend gives the stock ``hf`` backend's log-likelihoods and accuracies."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from lm_eval.api.instance import Instance
+from lm_eval.models.huggingface import HFLM
+
+from meditron.eval.backends import PrefixSharingHFLM
+from meditron.eval.benchmarks import load_benchmark
+from meditron.eval.modes import FewshotPool, top_token
+from tests.testing import SHARED_DATA, requires_shared_data
+
+
+@pytest.fixture(scope="module")
+def backends(tiny_model):
+    return (
+        HFLM(pretrained=str(tiny_model), device="cpu", batch_size=4),
+        PrefixSharingHFLM(pretrained=str(tiny_model), device="cpu", batch_size=4),
+    )
+
+
+def _compare(backends, items, pool):
+    stock, ours = backends
+    for k, seed in ((0, None), (3, 1234)):
+        ref = top_token(stock, items, k=k, seed=seed, pool=pool)
+        got = top_token(ours, items, k=k, seed=seed, pool=pool)
+        diffs = [
+            abs(a["loglikelihoods"][key] - b["loglikelihoods"][key])
+            for a, b in zip(ref, got, strict=True)
+            for key in a["loglikelihoods"]
+        ]
+        assert max(diffs) <= 1e-4
+        assert [r["parsed"] for r in ref] == [r["parsed"] for r in got]
+        assert sum(r["correct"] for r in ref) == sum(r["correct"] for r in got)
+        assert [r["prompt"] for r in ref] == [r["prompt"] for r in got]
+
+
+def test_parity_on_official_layout(backends, small_benchmarks):
+    items = load_benchmark("medqa4", small_benchmarks).items
+    pool = FewshotPool(load_benchmark("medqa4", small_benchmarks, split="fewshot").items, "train", from_test=False)
+    _compare(backends, items, pool)
+    # The few-shot prefix really was shared: one prefix pass per call, far fewer tokens run than the stock backend.
+    assert backends[1].prefix_stats["prefix_tokens"] > 0
+
+
+@requires_shared_data
+def test_parity_on_real_medqa(backends):
+    bset = load_benchmark("medqa4", SHARED_DATA / "benchmarks")
+    items = bset.items[:10]
+    pool = FewshotPool(bset.items, "test set", from_test=True)
+    _compare(backends, items, pool)
+
+
+def test_multi_token_continuations_and_greedy_flags(backends):
+    """Continuations of several tokens and mixed contexts fall back to exact per-row scoring, flags included."""
+    stock, ours = backends
+    reqs = [
+        Instance("loglikelihood", {}, ("Question: is aspirin an antiplatelet drug?\nAnswer:", cont), i)
+        for i, cont in enumerate([" yes", " no, it is an anticoagulant", " maybe"])
+    ] + [Instance("loglikelihood", {}, ("Completely different context", " here"), 3)]
+    a, b = stock.loglikelihood(reqs, disable_tqdm=True), ours.loglikelihood(reqs, disable_tqdm=True)
+    assert [x[1] for x in a] == [x[1] for x in b]
+    assert torch.allclose(torch.tensor([x[0] for x in a]), torch.tensor([x[0] for x in b]), atol=1e-4)

@@ -1,0 +1,135 @@
+"""``run_eval`` end to end on a real tiny model: every mode, reports, determinism, contamination, chance level."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pytest
+
+from meditron.errors import ConfigError, InputError
+from meditron.eval.config import EvalConfig
+from meditron.eval.metrics import chance_interval, permutation_chance_interval
+from meditron.eval.prompts import chat_messages
+from meditron.eval.run import run_eval
+from meditron.run import RunDir
+from tests.testing import SHARED_DATA, requires_shared_data
+
+
+def _cfg(model, data, out, **kw) -> EvalConfig:
+    base = dict(
+        model=str(model),
+        data_dir=str(data),
+        benchmarks=["medqa4", "pubmedqa"],
+        modes=["top_token", "cot", "sc_cot", "chat"],
+        num_fewshot=2,
+        max_new_tokens=6,
+        sc_samples=3,
+        bootstrap_samples=200,
+        out=out,
+    )
+    base.update(kw)
+    return EvalConfig(**base)
+
+
+def test_all_modes_reports_and_byte_identical_results(tiny_model, tiny_tokenizer, small_benchmarks, tmp_path):
+    index = tmp_path / "contamination.json"
+    index.write_text(
+        json.dumps({"medqa4-0001": ["pubmed-1", "pmc-9"], "medqa4-0002": [], "pubmedqa-1000": ["pubmed-1000"]})
+    )
+    run = RunDir(tmp_path / "run")
+    doc = run_eval(_cfg(tiny_model, small_benchmarks, tmp_path / "a", contamination_index=str(index)), run=run)
+    res = doc["results"]
+    assert set(res) == {"medqa4", "pubmedqa"} and set(res["medqa4"]) == {"top_token", "cot", "sc_cot", "chat"}
+    top = res["medqa4"]["top_token"]
+    assert top["n"] == 12 and top["unparsed"] == 0 and set(top["seeds"]) == {"1234", "432", "32"}
+    assert top["num_fewshot"] == 2 and 0 <= top["ci95"][0] <= top["accuracy"] <= top["ci95"][1] <= 1
+    assert "ece" in top["zero_shot"] and top["zero_shot"]["n"] == 12
+    assert set(top["breakdown"]) == {"step1", "step2&3"} and sum(v["n"] for v in top["breakdown"].values()) == 12
+    for mode in ("cot", "sc_cot", "chat"):
+        r = res["medqa4"][mode]
+        assert {"accuracy", "ci95", "n", "unparsed"} <= set(r) and r["n"] == 12
+    assert res["medqa4"]["top_token"]["contamination"]["contaminated"]["n"] == 1
+    assert res["pubmedqa"]["chat"]["contamination"] == {
+        "clean": {"accuracy": pytest.approx(res["pubmedqa"]["chat"]["contamination"]["clean"]["accuracy"]), "n": 3},
+        "contaminated": {
+            "accuracy": pytest.approx(res["pubmedqa"]["chat"]["contamination"]["contaminated"]["accuracy"]),
+            "n": 1,
+        },
+    }
+    assert doc["data"]["medqa4"]["fewshot_source"].startswith(
+        "train/dev file (phrases_no_exclude_train.jsonl, 6 items)"
+    )
+    assert doc["data"]["pubmedqa"]["fewshot_source"].startswith("labelled PubMedQA items outside the test split")
+    assert doc["paper"]["rows"]["medqa4"]["paper"]["meditron-7b"] == 52.0
+
+    out = tmp_path / "a"
+    for name in (
+        "results.json",
+        "report.md",
+        "timing.json",
+        "plots/scores_vs_paper.png",
+        "plots/reliability_medqa4.png",
+    ):
+        assert (out / name).stat().st_size > 0, name
+    chat = [json.loads(x) for x in (out / "items/medqa4/chat.jsonl").read_text().splitlines()]
+    first_item_prompt = tiny_tokenizer.apply_chat_template(
+        chat_messages(_first_item(small_benchmarks)), tokenize=False, add_generation_prompt=True
+    )
+    assert chat[0]["prompt"] == first_item_prompt and chat[0]["gold"] == "A"
+    assert sum(r["parsed"] is None for r in chat) == res["medqa4"]["chat"]["unparsed"]
+    seeds = [json.loads(x) for x in (out / "items/medqa4/top_token_2shot_seed432.jsonl").read_text().splitlines()]
+    assert len(seeds) == 12 and all(r["seed"] == 432 and r["prompt"].count("\nAnswer:") == 3 for r in seeds)
+    sc = [json.loads(x) for x in (out / "items/medqa4/sc_cot.jsonl").read_text().splitlines()]
+    assert all(len(r["output"]) == 3 and len(r["votes"]) == 3 for r in sc)
+    assert "| medqa4 | top_token |" in (out / "report.md").read_text()
+    assert run.read_manifest()["stages"]["eval"]["metrics"]["medqa4/top_token"] == top["accuracy"]
+
+    # Same config and seed → byte-identical results.json (timings live in timing.json).
+    run_eval(_cfg(tiny_model, small_benchmarks, tmp_path / "b", contamination_index=str(index)))
+    assert (tmp_path / "a/results.json").read_bytes() == (tmp_path / "b/results.json").read_bytes()
+
+
+def _first_item(data_dir):
+    from meditron.eval.benchmarks import load_benchmark
+
+    return load_benchmark("medqa4", data_dir).items[0]
+
+
+def test_config_errors_name_the_key(tiny_model, small_benchmarks, tmp_path):
+    with pytest.raises(ConfigError, match="eval.out"):
+        run_eval(EvalConfig(model=str(tiny_model), data_dir=str(small_benchmarks)), run=None)
+    with pytest.raises(ConfigError, match="eval.data_dir"):
+        run_eval(EvalConfig(model=str(tiny_model), out=tmp_path), run=None)
+    bad = tmp_path / "idx.json"
+    bad.write_text('{"medqa4-0001": "doc-1"}')
+    with pytest.raises(InputError, match="idx.json.*medqa4-0001"):
+        run_eval(_cfg(tiny_model, small_benchmarks, tmp_path / "x", contamination_index=str(bad)))
+    with pytest.raises(InputError, match="US/test.jsonl"):
+        run_eval(_cfg(tiny_model, small_benchmarks, tmp_path / "x", benchmarks=["medqa5"]))
+
+
+@requires_shared_data
+@pytest.mark.slow
+def test_random_model_scores_at_chance_on_real_benchmarks(tiny_model, tmp_path):
+    """A random-weights Llama must score like a guesser on every benchmark: no answer leaks into the prompts."""
+    cfg = _cfg(
+        tiny_model,
+        SHARED_DATA / "benchmarks",
+        tmp_path,
+        benchmarks=["medqa4", "medmcqa", "pubmedqa", "mmlu_medical"],
+        modes=["top_token"],
+        num_fewshot=0,
+        limit=150,
+    )
+    doc = run_eval(cfg)
+    for bench, modes in doc["results"].items():
+        recs = [
+            json.loads(x) for x in (tmp_path / f"items/{bench}/top_token_zero_shot.jsonl").read_text().splitlines()
+        ]
+        acc = modes["top_token"]["accuracy"]
+        lo, hi = chance_interval(len(recs), len(recs[0]["loglikelihoods"]))
+        assert lo <= acc <= hi, (bench, acc, lo, hi)
+        plo, phi = permutation_chance_interval([r["parsed"] for r in recs], [r["gold"] for r in recs])
+        # The right null for a guesser that prefers some keys: its predictions shuffled against the golds.
+        assert plo - 1e-6 <= acc <= phi + 1e-6, (bench, acc, plo, phi, Counter(r["parsed"] for r in recs))
