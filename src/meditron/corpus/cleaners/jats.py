@@ -44,7 +44,7 @@ _CONTAINERS = frozenset(
     {"fig-group", "table-wrap-group", "disp-quote", "boxed-text", "statement", "speech", "app-group"}
 )
 _DROP_XREF = frozenset({"fn", "aff", "corresp", "author-notes", "contrib", "table-fn", "other"})
-_BRACKETED_REFS = re.compile(r"[\[(]((?:\s*\[bib_ref\].*?\[/bib_ref\]\s*[,;–—-]?\s*)+)[\])]")
+_BRACKETED_REFS = re.compile(r"[\[(]((?:\s*\[bib_ref\][^\[]*\[/bib_ref\]\s*[,;–—-]?\s*)+)[\])]")
 
 
 class EmptyArticleError(ValueError):
@@ -367,9 +367,9 @@ def normalise_license(text: str) -> str | None:
 def _license(meta: etree._Element | None) -> tuple[str | None, str | None]:
     if meta is None:
         return None, None
-    perms = next(meta.iter("permissions"), None)
+    perms = meta.find("permissions")  # direct children only: never walk the abstract
     if perms is None:  # NLM 2.x: the copyright statement sits directly in <article-meta>
-        statement = _text(next(meta.iter("copyright-statement"), None))
+        statement = _text(meta.find("copyright-statement"))
         return normalise_license(statement), None
     evidence: list[str] = []
     url = None
@@ -393,7 +393,7 @@ def _license(meta: etree._Element | None) -> tuple[str | None, str | None]:
 
 def _year(meta: etree._Element) -> int | None:
     dates = {}
-    for d in meta.iter("pub-date"):
+    for d in meta.iterchildren("pub-date"):
         y = next(d.iter("year"), None)
         if y is not None and y.text and y.text.strip()[:4].isdigit():
             key = d.get("pub-type") or d.get("date-type") or ""
@@ -404,17 +404,23 @@ def _year(meta: etree._Element) -> int | None:
     return min(dates.values()) if dates else None
 
 
+def _article_meta(article: etree._Element) -> etree._Element | None:
+    front = article.find("front")
+    return front.find("article-meta") if front is not None else None
+
+
 def article_metadata(article: etree._Element) -> dict:
-    meta = next(article.iter("article-meta"), None)
+    meta = _article_meta(article)
     ids: dict[str, str] = {}
     if meta is not None:
-        for aid in meta.iter("article-id"):
+        for aid in meta.iterchildren("article-id"):
             kind = aid.get("pub-id-type")
             if kind and aid.text and kind not in ids:
                 ids[kind] = aid.text.strip()
     pmc = ids.get("pmc") or ids.get("pmcid") or ""
     pmc = pmc.upper().removeprefix("PMC")
-    journal_meta = next(article.iter("journal-meta"), None)
+    front = article.find("front")
+    journal_meta = front.find("journal-meta") if front is not None else None
     journal = None
     if journal_meta is not None:
         jt = next(journal_meta.iter("journal-title"), None)
@@ -441,10 +447,10 @@ def article_to_text(article: etree._Element) -> tuple[str, dict]:
     """Render one ``<article>`` element; returns ``(text, metadata)``. Raises ``EmptyArticleError`` on no content."""
     refs = parse_references(article)
     r = _Renderer(refs)
-    meta_el = next(article.iter("article-meta"), None)
+    meta_el = _article_meta(article)
     title = ""
     if meta_el is not None:
-        title_group = next(meta_el.iter("title-group"), None)
+        title_group = meta_el.find("title-group")
         if title_group is not None:
             title = r.inline_text(next(title_group.iter("article-title"), None))
     if title:
