@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from meditron.config import load_config
@@ -82,7 +83,7 @@ def render_summary(summary: dict[str, Any]) -> Table:
             table.add_row(stage, "loss first → last", f"{s['first_loss']:.3f} → {s['last_loss']:.3f} ({s['steps']} steps)")
     for bench, modes in sorted(summary.get("eval", {}).items()):
         for mode, acc in sorted(modes.items()):
-            table.add_row("eval", f"{bench} [{mode}]", "n/a" if acc is None else f"{100 * acc:.1f}%")
+            table.add_row("eval", escape(f"{bench} [{mode}]"), "n/a" if acc is None else f"{100 * acc:.1f}%")
     table.add_row("export", "HF model", summary["export"])
     return table
 
