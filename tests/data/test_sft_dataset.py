@@ -35,9 +35,14 @@ def test_each_epoch_is_a_seeded_permutation():
 
 
 def test_unpacked_sample_layout():
-    s = SFTSource(_examples(3), seq_len=16, seed=0)[0]
-    n = len(s["input_ids"])
-    assert s["position_ids"].tolist() == list(range(n)) and s["seq_ids"].tolist() == [0] * n
+    src = SFTSource(_examples(3), seq_len=16, seed=0, pad_id=9)
+    assert src.length == 8  # longest example (5 tokens) rounded up to a multiple of 8
+    for i in range(3):
+        s = src[i]
+        n = int(s["input_ids"][0]) % 5 + 3
+        assert s["seq_ids"].tolist() == [0] * n + [-1] * (8 - n)
+        assert s["position_ids"][:n].tolist() == list(range(n)) and s["input_ids"][n:].tolist() == [9] * (8 - n)
+        assert (s["labels"][n:] == IGNORE_INDEX).all()
 
 
 def test_packed_source_covers_every_example_once_per_epoch():
@@ -51,7 +56,7 @@ def test_packed_source_covers_every_example_once_per_epoch():
     assert sorted(seen) == list(range(40))
     stats = src.stats()
     assert stats["num_examples"] == 40 and stats["num_units"] == src.num_units < 40
-    assert stats["packing_efficiency"] == round(stats["num_tokens"] / (16 * src.num_units), 4) > 0.8
+    assert stats["fill"] == round(stats["num_tokens"] / (16 * src.num_units), 4) > 0.8
 
 
 def test_prepare_from_config_reports_everything(tmp_path):

@@ -39,13 +39,18 @@ def _config(root: Path, name: str, **finetune) -> dict:
         "datasets": [{"kind": "medqa", "path": str(root / "sft" / "phrases_no_exclude_train.jsonl")}],
         "init_from": str(root / "init"),
         "guard_benchmarks_dir": str(root / "bench"),
-        "epochs": 8,
+        # A recipe that learns the rule in ~100 steps: the answer letter needs attention to one cue word among ~180
+        # tokens, which Adam with eps 1e-5 (the pretraining default) barely moves; a constant lr avoids decaying
+        # before that phase transition.
+        "epochs": 5,
         "seq_len": 256,
-        "global_batch_size": 16,
-        "micro_batch_size": 16,
+        "global_batch_size": 8,
+        "micro_batch_size": 8,
         "lr": 3e-3,
-        "min_lr": 3e-4,
-        "warmup_ratio": 0.05,
+        "schedule": "constant",
+        "eps": 1e-8,
+        "betas": [0.9, 0.999],
+        "warmup_ratio": 0.0,
         "weight_decay": 0.0,
         "tensorboard": False,
         "prefetch": 1,
@@ -68,7 +73,7 @@ def test_tiny_model_learns_the_rule_through_eval_chat_mode(workspace):
     cfg = RunConfig.model_validate(_config(workspace, "learn"))
     run = RunDir(cfg.run_dir)
     summary = run_finetune(cfg, run, resume=False)
-    assert summary["stopped"] == "completed" and summary["steps"] == 100  # 8 epochs x 200 / 16
+    assert summary["stopped"] == "completed" and summary["steps"] == 125  # 5 epochs x 200 / 8
     assert summary["num_guard_dropped"] == 0 and summary["last_loss"] < 0.1 * summary["first_loss"]
 
     hf = Path(summary["hf"])
@@ -115,44 +120,40 @@ def _cli(cfg_path: Path, *extra: str) -> subprocess.Popen:
 
 @pytest.mark.slow
 def test_resume_after_kill_mid_epoch_gives_the_same_losses(workspace):
-    """48 examples, batch 8: 6 steps per epoch, 30 steps. SIGKILL after step 8 (mid epoch 2); the last checkpoint
-    is step 5 (mid epoch 1); the resumed run's losses equal an uninterrupted run's, step for step."""
+    """40 examples, batch 8: 5 steps per epoch, 20 steps, a checkpoint every 3. SIGKILL once step 8 is logged (mid
+    epoch 2); the resumed run restarts from step 6 and its losses equal an uninterrupted run's, step for step."""
+    path = str(workspace / "sft" / "phrases_no_exclude_train.jsonl")
     small = {
-        "epochs": 5,
-        "global_batch_size": 8,
+        "datasets": [{"kind": "medqa", "path": path, "limit": 40}],
+        "epochs": 4,
         "micro_batch_size": 4,
-        "checkpoint": {"every_steps": 5, "keep_last": 2},
+        "checkpoint": {"every_steps": 3, "keep_last": 2},
     }
-    small["datasets"] = [
-        {"kind": "medqa", "path": str(workspace / "sft" / "phrases_no_exclude_train.jsonl"), "limit": 48}
-    ]
-    paths = {}
-    for name in ("straight", "killed"):
-        paths[name] = workspace / f"{name}.yaml"
-        paths[name].write_text(yaml.safe_dump(_config(workspace, name, **small)))
+    cfg_path = workspace / "killed.yaml"
+    cfg_path.write_text(yaml.safe_dump(_config(workspace, "killed", **small)))
+    killed = _cli(cfg_path)
+    # The uninterrupted reference runs in this process meanwhile (same code, same single thread).
+    straight = RunConfig.model_validate(_config(workspace, "straight", **small))
+    assert run_finetune(straight, RunDir(straight.run_dir), resume=False)["steps"] == 20
+    expected = _losses(straight.run_dir)
 
-    straight = _cli(paths["straight"])
-    killed = _cli(paths["killed"])
     log = workspace / "runs" / "killed" / "logs" / "finetune.jsonl"
     deadline = time.time() + 120
     while time.time() < deadline and killed.poll() is None:
         if log.exists() and len(log.read_text().splitlines()) >= 8:
             break
-        time.sleep(0.02)
+        time.sleep(0.01)
     assert killed.poll() is None, f"the run ended before it could be killed:\n{killed.communicate()[1][-3000:]}"
     killed.send_signal(signal.SIGKILL)
     killed.wait()
     num_logged = len(log.read_text().splitlines())
-    assert killed.returncode == -signal.SIGKILL and 8 <= num_logged < 30
+    assert killed.returncode == -signal.SIGKILL and 8 <= num_logged < 20
     assert not (workspace / "runs" / "killed" / "checkpoints" / "finetune" / "hf").exists()
 
-    resumed = _cli(paths["killed"], "--resume")
-    for proc in (straight, resumed):
-        out, err = proc.communicate(timeout=180)
-        assert proc.returncode == 0, err[-3000:]
-    expected = _losses(workspace / "runs" / "straight")
-    assert len(expected) == 30
-    assert _losses(workspace / "runs" / "killed") == expected
+    resumed = _cli(cfg_path, "--resume")
+    _, err = resumed.communicate(timeout=180)
+    assert resumed.returncode == 0, err[-3000:]
+    assert len(expected) == 20 and _losses(workspace / "runs" / "killed") == expected
     manifest = json.loads((workspace / "runs" / "killed" / "run.json").read_text())
     resumed_from = manifest["stages"]["finetune"]["metrics"]["resumed_from"]
-    assert resumed_from.endswith("step_0000005")
+    assert resumed_from.endswith("step_0000006")

@@ -78,16 +78,24 @@ class SFTDataConfig(StrictModel):
     kind: Literal["medqa", "medmcqa", "pubmedqa", "chat"]
     path: str
     cot: bool = Field(default=False, description="Chain-of-thought variant: explanation before 'the answer is X'")
-    limit: int | None = None
+    limit: int | None = Field(default=None, ge=1, description="Keep the first N examples of the file")
 
 
 class FinetuneConfig(TrainConfig):
-    """The ``finetune`` section: the pretraining engine with chat data, answer-only loss and the paper's SFT recipe."""
+    """The ``finetune`` section: the pretraining engine with chat data, answer-only loss and the paper's SFT recipe.
+
+    The number of steps follows from ``epochs`` × examples (packed rows when ``packing``) / ``global_batch_size``;
+    ``steps`` only caps it. The guard drops training examples sharing ``guard_threshold`` of their word
+    ``guard_ngram``-grams with a test item of the benchmarks under ``guard_benchmarks_dir`` (MEDITRON: 80%, 8-grams).
+    """
 
     datasets: list[SFTDataConfig] = []
-    init_from: str | None = Field(default=None, description="HF directory to start from; default: <run>/hf/pretrain")
+    init_from: str | None = Field(
+        default=None, description="HF directory to start from; default: <run>/checkpoints/pretrain/hf"
+    )
     epochs: float = Field(default=3, gt=0)
-    packing: bool = False
+    steps: int | None = Field(default=None, ge=1, description="Cap on the steps; default: derived from epochs")
+    packing: bool = Field(default=False, description="Pack several examples per sequence (no cross-attention)")
     lr: float = 2e-5
     min_lr: float = 2e-6
     warmup_steps: int = 0
@@ -95,5 +103,5 @@ class FinetuneConfig(TrainConfig):
     global_batch_size: int = 64
     seq_len: int = 2048
     guard_benchmarks_dir: str | None = Field(default=None, description="Benchmark test files to guard against")
-    guard_ngram: int = 8
-    guard_threshold: float = 0.8
+    guard_ngram: int = Field(default=8, ge=1)
+    guard_threshold: float = Field(default=0.8, gt=0, le=1)

@@ -1,6 +1,8 @@
 """The finetuning data source the trainer indexes: ``source[i]`` for any global sample index, epoch by epoch.
 
-Units are single examples (no packing) or packed rows. Index ``i`` falls in epoch ``i // num_units`` and picks
+Units are single examples (no packing) or packed rows. Every sample of a run has the same length (the trainer stacks
+them): ``seq_len`` when packing, else the longest example rounded up to a multiple of 8 — short QA sets do not pay
+for a 2048-token window. Padding has ``seq_id`` -1 and label -100. Index ``i`` falls in epoch ``i // num_units`` and picks
 ``perm_epoch[i % num_units]`` where ``perm_epoch`` is a permutation seeded by ``(seed, epoch)``: the order depends only
 on the seed, so a resumed run, or a run on another number of ranks, reads exactly the same examples at each step
 (the trainer splits global indices ``[step*G, (step+1)*G)`` over ranks). ``steps_for`` gives the number of optimiser
@@ -41,6 +43,8 @@ class SFTSource:
             self.units = pack_first_fit([len(e) for e in self.examples], seq_len)
         else:
             self.units = [[i] for i in range(len(self.examples))]
+        longest = max(len(e) for e in self.examples)
+        self.length = seq_len if packing else min(seq_len, -(-longest // 8) * 8)
         self._perms: dict[int, np.ndarray] = {}
 
     @property
@@ -70,7 +74,7 @@ class SFTSource:
 
     def __getitem__(self, index: int) -> dict[str, np.ndarray]:
         members = [self.examples[k] for k in self.unit_at(index)]
-        return concat_examples(members, self.pad_id, self.seq_len if self.packing else None)
+        return concat_examples(members, self.pad_id, self.length)
 
     def stats(self) -> dict[str, float | int]:
         lengths = np.array([len(e) for e in self.examples])
@@ -82,7 +86,7 @@ class SFTSource:
             "num_label_tokens": label_tokens,
             "max_len": int(lengths.max()),
             "mean_len": round(float(lengths.mean()), 1),
+            "sample_len": self.length,
+            "fill": round(float(lengths.sum()) / (self.num_units * self.length), 4),
         }
-        if self.packing:
-            out["packing_efficiency"] = round(float(lengths.sum()) / (self.num_units * self.seq_len), 4)
         return out

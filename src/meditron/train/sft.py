@@ -1,0 +1,172 @@
+"""``meditron finetune``: supervised finetuning on ChatML QA with answer-only loss, on the pretraining engine.
+
+The glue between the ``finetune`` config, the SFT data (``meditron.data.sft``) and the shared
+:class:`meditron.train.trainer.Trainer`: same launcher (one process or ``torchrun``), FSDP2/TP, DCP checkpoints, exact
+resume and metrics as pretraining. It starts from ``finetune.init_from`` or the pretraining stage's consolidated HF
+directory, gives the tokenizer the ChatML template (saved with every checkpoint and the final HF directory, so
+``apply_chat_template`` at inference renders what training saw), and ends with a consolidated HF directory in
+``<run>/checkpoints/finetune/hf`` whose generation config stops at ``<|im_end|>``.
+
+Files: ``<run>/logs/finetune.jsonl`` (one record per step), ``<run>/logs/finetune_data.json`` (builder counts,
+examples dropped by the contamination guard or for length, token statistics), checkpoints in
+``<run>/checkpoints/finetune/step_XXXXXXX``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from meditron.config import RunConfig, dump_config
+from meditron.errors import InputError
+from meditron.run import RunDir
+
+DATA_REPORT = "finetune_data.json"
+
+
+def init_dir(cfg: RunConfig, run: RunDir) -> Path:
+    """The HF directory finetuning starts from: ``finetune.init_from`` or ``<run>/checkpoints/pretrain/hf``."""
+    from meditron.sample import resolve_path
+
+    if cfg.finetune.init_from:
+        path = Path(resolve_path(cfg.finetune.init_from))
+        if not (path / "config.json").exists():
+            raise InputError("finetune.init_from is not an HF model directory (no config.json)", path=str(path))
+        return path
+    path = run.checkpoints / "pretrain" / "hf"
+    if not (path / "config.json").exists():
+        raise InputError(
+            "no model to finetune: run `meditron pretrain` first (it writes this directory) or set finetune.init_from",
+            path=str(path),
+        )
+    return path
+
+
+def chat_tokenizer(cfg: RunConfig, model_dir: Path):
+    """The model's tokenizer (else ``model.tokenizer``) with MEDITRON's special tokens and the ChatML template."""
+    from meditron.data.sft import install_chat_template
+    from meditron.data.tokenizer import add_special_tokens, load_tokenizer
+    from meditron.sample import resolve_path
+
+    has_own = any((model_dir / f).exists() for f in ("tokenizer.json", "tokenizer_config.json", "tokenizer.model"))
+    if has_own:
+        source = model_dir
+    elif cfg.model.tokenizer:
+        source = Path(resolve_path(cfg.model.tokenizer))
+    else:
+        raise InputError("the model directory has no tokenizer; set model.tokenizer", path=str(model_dir))
+    tok = load_tokenizer(source)
+    add_special_tokens(tok)
+    return install_chat_template(tok)
+
+
+def _load_model(model_dir: Path, cfg: RunConfig, tok):
+    """Full fp32 model with its vocabulary matched to the tokenizer; never eager attention (see below)."""
+    from meditron.train.config import ModelConfig
+    from meditron.train.model import load_full_model
+
+    model = load_full_model(
+        ModelConfig(path=str(model_dir), trust_remote_code=cfg.model.trust_remote_code), tok, cfg.seed
+    )
+    # The trainer hands SFT batches a boolean block-causal 4-D mask. transformers' eager attention *adds* a 4-D mask
+    # to the scores, so a boolean one would mask nothing (the model would see the future and other packed examples);
+    # SDPA reads booleans correctly and gives the same results, so use it.
+    if getattr(model.config, "_attn_implementation", None) == "eager":
+        model.set_attn_implementation("sdpa")
+    return model
+
+
+def finalize_generation_config(hf_dir: Path, tok) -> None:
+    """Generation stops at ``<|im_end|>`` (the end of an assistant turn) as well as at EOS."""
+    from transformers import GenerationConfig
+
+    try:
+        gen = GenerationConfig.from_pretrained(hf_dir)
+    except OSError:
+        gen = GenerationConfig()
+    eos = gen.eos_token_id if isinstance(gen.eos_token_id, list) else [gen.eos_token_id]
+    im_end = tok.convert_tokens_to_ids("<|im_end|>")
+    ids = [i for i in [*eos, tok.eos_token_id, im_end] if i is not None]
+    gen.eos_token_id = list(dict.fromkeys(ids))
+    if gen.pad_token_id is None:
+        gen.pad_token_id = tok.pad_token_id if tok.pad_token_id is not None else gen.eos_token_id[0]
+    gen.save_pretrained(hf_dir)
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def run_finetune(cfg: RunConfig, run: RunDir, resume: bool) -> dict[str, Any]:
+    """Build the SFT data, train, consolidate to HF, record the stage. Every rank calls this; rank 0 writes."""
+    from meditron.data.sft import prepare_sft_data
+    from meditron.sample import resolve_path
+    from meditron.train.hf_export import consolidate_checkpoint
+    from meditron.train.parallelize import init_distributed, shutdown
+    from meditron.train.trainer import Trainer
+
+    fc = cfg.finetune
+    model_dir = init_dir(cfg, run)
+    tok = chat_tokenizer(cfg, model_dir)
+    # Every rank builds the same data (deterministic); only rank 0 writes the report.
+    source, data_report = prepare_sft_data(fc, tok, seed=fc.seed)
+    steps = source.steps_for(fc.epochs, fc.global_batch_size)
+    if fc.steps is not None:
+        steps = min(steps, fc.steps)
+    data_report["schedule"] = {
+        "epochs": fc.epochs,
+        "global_batch_size": fc.global_batch_size,
+        "steps": steps,
+        "samples_per_epoch": source.num_units,
+        "init_from": str(model_dir),
+    }
+    train_cfg = fc.model_copy(update={"steps": steps})
+    ckpt_dir = Path(resolve_path(fc.checkpoint.dir)) if fc.checkpoint.dir else run.checkpoints / "finetune"
+    log_path = run.logs / "finetune.jsonl"
+    env = init_distributed(fc.parallel)
+    try:
+        if env.is_main:
+            _write_json(run.logs / DATA_REPORT, data_report)
+            g = data_report["guard"]
+            env_note = f", guard dropped {g['num_dropped']}" if g else ", no contamination guard"
+            print(
+                f"finetune: {data_report['source']['num_examples']} examples in {source.num_units} samples of "
+                f"{source.length} tokens{env_note}, {data_report['too_long']['num_dropped']} too long; {steps} steps",
+                flush=True,
+            )
+        trainer = Trainer(
+            model_factory=lambda: _load_model(model_dir, cfg, tok),
+            tokenizer=tok,
+            train_data=source,
+            cfg=train_cfg,
+            checkpoint_dir=ckpt_dir,
+            log_path=log_path,
+            run_config=dump_config(cfg),
+            env=env,
+            run_name=f"{cfg.name}-finetune",
+        )
+        summary = trainer.train(resume=resume)
+        summary["data"] = {k: data_report[k] for k in ("source", "schedule")}
+        summary["num_guard_dropped"] = data_report["guard"]["num_dropped"] if data_report["guard"] else None
+        if summary["stopped"] == "completed":
+            hf_dir = run.checkpoints / "finetune" / "hf"
+            env.barrier()
+            if env.is_main:
+                consolidate_checkpoint(summary["checkpoint"], hf_dir)
+                finalize_generation_config(hf_dir, tok)
+                summary["hf"] = str(hf_dir)
+                run.record_stage(
+                    "finetune",
+                    {"checkpoints": ckpt_dir, "hf": hf_dir, "log": log_path, "data_report": run.logs / DATA_REPORT},
+                    metrics={k: v for k, v in summary.items() if k not in ("checkpoint", "data")},
+                    inputs=[resolve_path(d.path) for d in fc.datasets],
+                )
+            env.barrier()
+        return summary
+    finally:
+        shutdown(env)
