@@ -29,7 +29,8 @@ TEXT = [
 
 
 def build_tiny_model(out: Path, *, vocab_size: int = 400, seed: int = 0, tie: bool = False,
-                     chat_template: bool = True) -> Path:
+                     chat_template: bool = True, hidden_size: int = 64, num_layers: int = 2, num_heads: int = 4,
+                     num_kv_heads: int = 2, intermediate_size: int = 128, max_positions: int = 256) -> Path:
     """Write an HF directory (safetensors, config, tokenizer, generation config) to ``out`` and return it."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
@@ -51,8 +52,9 @@ def build_tiny_model(out: Path, *, vocab_size: int = 400, seed: int = 0, tie: bo
 
     torch.manual_seed(seed)
     cfg = LlamaConfig(
-        vocab_size=len(hf_tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-        num_key_value_heads=2, max_position_embeddings=256, rms_norm_eps=1e-5, rope_theta=10000.0,
+        vocab_size=len(hf_tok), hidden_size=hidden_size, intermediate_size=intermediate_size,
+        num_hidden_layers=num_layers, num_attention_heads=num_heads, num_key_value_heads=num_kv_heads,
+        max_position_embeddings=max_positions, rms_norm_eps=1e-5, rope_theta=10000.0,
         tie_word_embeddings=tie, bos_token_id=hf_tok.bos_token_id, eos_token_id=hf_tok.eos_token_id,
         initializer_range=0.25,
     )

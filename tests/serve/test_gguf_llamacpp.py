@@ -1,0 +1,95 @@
+"""The GGUF export checked in llama.cpp itself (llama-cpp-python): same tokenization and same next token as the HF
+model, for f16 and q8_0. transformers' own GGUF loader undoes Q/K permutation errors, so it cannot be the judge; to
+show this test would catch one, a file written without the permutation must disagree."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from meditron.serve import gguf as gguf_mod
+from meditron.serve.gguf import write_gguf
+from tests.testing import requires_module
+
+pytestmark = [pytest.mark.slow, requires_module("llama_cpp", "(pip install llama-cpp-python; builds from source)")]
+
+PROMPTS = [
+    "The patient presented with chest pain radiating to the left arm",
+    "Sepsis guidelines recommend early antibiotics, fluid resuscitation and source control.",
+    "What is the first-line treatment for anaphylaxis? Intramuscular epinephrine 0.5 mg.",
+    "Warfarin requires INR monitoring; DOACs need dose changes in renal failure!",
+    "  Iron deficiency anaemia: low ferritin (12 ng/mL), MCV 71 fL.\nNext step?",
+    "Asthma [bib_ref] exacerbations [/bib_ref] are treated with salbutamol",
+    "<|im_start|>user\nWhat causes pneumonia?<|im_end|>\n<|im_start|>assistant\n",
+    "Hypertension 140/90 mmHg — résumé naïve café 😀 in 2024",
+]
+
+
+@pytest.fixture(scope="module")
+def hf(tiny_model: Path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    return (AutoTokenizer.from_pretrained(tiny_model, local_files_only=True),
+            AutoModelForCausalLM.from_pretrained(tiny_model, local_files_only=True).eval())
+
+
+def _llama(path: Path):
+    from llama_cpp import Llama
+
+    return Llama(model_path=str(path), n_ctx=256, logits_all=True, verbose=False, n_threads=1, seed=0)
+
+
+def _llama_logits(llm, ids: list[int]) -> np.ndarray:
+    llm.reset()
+    llm.eval(ids)
+    return np.array(llm.scores[: len(ids)], dtype=np.float32)
+
+
+def _hf_logits(hf, ids: list[int]) -> np.ndarray:
+    import torch
+
+    with torch.no_grad():
+        return hf[1](torch.tensor([ids])).logits[0].float().numpy()
+
+
+@pytest.fixture(scope="module")
+def files(tiny_model: Path, tmp_path_factory) -> dict[str, Path]:
+    out = tmp_path_factory.mktemp("llamacpp")
+    return {t: write_gguf(tiny_model, out / f"tiny-{t}.gguf", t) for t in ("f16", "q8_0")}
+
+
+@pytest.mark.parametrize("qtype", ["f16", "q8_0"])
+def test_llamacpp_matches_hf(files, hf, qtype):
+    tok = hf[0]
+    llm = _llama(files[qtype])
+    differ = total = 0
+    for text in PROMPTS:
+        ids = tok(text, add_special_tokens=False).input_ids
+        assert llm.tokenize(text.encode("utf-8"), add_bos=False, special=True) == ids, text
+        ref, got = _hf_logits(hf, ids), _llama_logits(llm, ids)
+        # the next token after the prompt must be the same
+        assert int(got[-1].argmax()) == int(ref[-1].argmax()), text
+        # at every position llama.cpp picks HF's token unless HF's top two are within the format's numeric error
+        # (a near-tie), and that error is small: f16 ≈ 0.3% of the logit range here; q8_0, which in llama.cpp's
+        # kernels also quantizes activations, ≈ 10%
+        top2 = np.sort(ref, axis=-1)[:, -2:]
+        err = np.abs(got - ref).max(-1)
+        same = got.argmax(-1) == ref.argmax(-1)
+        assert (same | ((top2[:, 1] - top2[:, 0]) < 2 * err)).all(), text
+        assert err.max() < (0.01 if qtype == "f16" else 0.15) * np.abs(ref).max(), text
+        differ += int((~same).sum())
+        total += len(ids)
+    assert differ / total < (0.02 if qtype == "f16" else 0.15), (differ, total)
+    assert llm.detokenize(tok("Aspirin inhibits cyclooxygenase.").input_ids).decode() == "Aspirin inhibits cyclooxygenase."
+
+
+def test_unpermuted_qk_would_be_caught(tiny_model: Path, hf, tmp_path: Path, monkeypatch):
+    monkeypatch.setattr(gguf_mod, "permute_qk", lambda w, n: w)
+    bad = write_gguf(tiny_model, tmp_path / "bad.gguf", "f16")
+    llm = _llama(bad)
+    ids = hf[0](PROMPTS[0], add_special_tokens=False).input_ids
+    ref, got = _hf_logits(hf, ids), _llama_logits(llm, ids)
+    assert np.abs(got[0] - ref[0]).max() < 0.05 * np.abs(ref).max()  # position 0: RoPE is the identity
+    assert np.abs(got[1:] - ref[1:]).max() > 0.1 * np.abs(ref).max()  # later positions are wrong
