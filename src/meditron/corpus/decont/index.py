@@ -1,35 +1,81 @@
 """An n-gram index of benchmark items, and the lookup of a document's n-grams in it.
 
-Words are lower-cased ``\\w+`` runs. Each word is hashed once (xxh64, the same in every process, unlike ``hash()``),
-and n-gram hashes are rolled over those word hashes with numpy, so checking a 100k-character paper costs a few vector
-operations per n. An item contributes the n-grams of its question and, separately, of its context (PubMedQA's
-contexts are PubMed abstracts); an item shorter than n words is matched whole when it has at least
+Words are lower-cased runs of ASCII letters/digits and non-ASCII characters. All word hashes of a document are
+computed at once with numpy (a polynomial hash from prefix sums; the same in every process, unlike ``hash()``) and
+n-gram hashes are rolled over them, so checking a 100k-character paper is a few vector operations per n. An item
+contributes the n-grams of its question and, separately, of its context (PubMedQA's contexts are PubMed abstracts);
+an item shorter than n words is matched whole when it has at least
 ``min_item_words`` words, otherwise it is listed as unchecked. The index is two sorted arrays (gram hash → item).
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import xxhash
 
 from meditron.errors import InputError
 
-_WORD = re.compile(r"\w+", re.UNICODE)
 _MULT = np.uint64(0x9E3779B97F4A7C15)
 _BITMAP_SIZE = 1 << 23
 _BITMAP_MASK = np.uint64(_BITMAP_SIZE - 1)
+_P = 0x100000001B3  # odd, so invertible modulo 2**64
+
+
+def _inverse(a: int) -> int:
+    x = 1
+    for _ in range(7):  # Newton iteration doubles the correct low bits: 1 → 64+
+        x = (x * (2 - a * x)) % (1 << 64)
+    return x
+
+
+_P64, _Q64 = np.uint64(_P), np.uint64(_inverse(_P))
+#: word bytes: ASCII letters/digits/underscore (after lower-casing) and every non-ASCII byte
+_IS_WORD = np.zeros(256, np.bool_)
+_IS_WORD[np.frombuffer(b"abcdefghijklmnopqrstuvwxyz0123456789_", np.uint8)] = True
+_IS_WORD[0x80:] = True
+
+
+def _word_spans(text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    data = np.frombuffer(text.lower().encode("utf-8", errors="replace"), dtype=np.uint8)
+    edges = np.diff(np.concatenate(([0], _IS_WORD[data].view(np.int8), [0])))
+    return data, np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
 
 
 def normalize_words(text: str) -> list[str]:
-    return _WORD.findall(text.lower())
+    """The words the index sees: lower-cased runs of letters, digits, ``_`` and non-ASCII characters."""
+    data, starts, ends = _word_spans(text)
+    raw = data.tobytes()
+    return [raw[a:b].decode("utf-8", errors="replace") for a, b in zip(starts, ends, strict=True)]
 
 
-def _word_hashes(words: list[str]) -> np.ndarray:
-    return np.fromiter((xxhash.xxh64_intdigest(w) for w in words), dtype=np.uint64, count=len(words))
+_POWERS: list[np.ndarray] = []
+
+
+def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Q**i and P**i for i < n, from a table grown by doubling (shared by all calls in a process)."""
+    if not _POWERS or len(_POWERS[0]) < n:
+        size = max(n, 2 * len(_POWERS[0]) if _POWERS else 1 << 16)
+        with np.errstate(over="ignore"):
+            tables = [np.cumprod(np.concatenate(([np.uint64(1)], np.full(size - 1, x, np.uint64)))) for x in (_Q64, _P64)]
+        _POWERS[:] = tables
+    return _POWERS[0][:n], _POWERS[1][:n]
+
+
+def _word_hashes_of(text: str) -> np.ndarray:
+    """A 64-bit hash per word, all words at once: polynomial hash via prefix sums (uint64 arithmetic wraps)."""
+    data, starts, ends = _word_spans(text)
+    if not len(starts):
+        return np.zeros(0, np.uint64)
+    q_pow, p_pow = _powers(len(data))
+    with np.errstate(over="ignore"):
+        prefix = np.concatenate(([np.uint64(0)], np.cumsum(data.astype(np.uint64) * q_pow, dtype=np.uint64)))
+        h = (prefix[ends] - prefix[starts]) * p_pow[ends - 1]  # = sum b_i P^(end-1-i): position-free
+        h ^= h >> np.uint64(29)
+        h *= _MULT
+        h ^= h >> np.uint64(32)
+    return h
 
 
 def ngram_hashes(word_hashes: np.ndarray, n: int) -> np.ndarray:
@@ -42,6 +88,20 @@ def ngram_hashes(word_hashes: np.ndarray, n: int) -> np.ndarray:
         for i in range(n):
             acc = acc * _MULT + word_hashes[i : i + count]
     return acc
+
+
+def _all_ngram_hashes(word_hashes: np.ndarray, lengths: tuple[int, ...]):
+    """``(n, ngram_hashes(word_hashes, n))`` for each n in ``lengths``, sharing the rolling work (one op per extra n)."""
+    wanted = set(lengths)
+    acc = word_hashes
+    with np.errstate(over="ignore"):
+        for n in range(1, max(lengths, default=0) + 1):
+            if n > 1:
+                acc = acc[:-1] * _MULT + word_hashes[n - 1 :]
+            if n in wanted:
+                yield n, acc
+            if not len(acc):
+                return
 
 
 class BenchmarkNgramIndex:
@@ -82,19 +142,17 @@ class BenchmarkNgramIndex:
         if not len(self.keys):
             return []
         bitmap = self._prefilter()
-        hashes = _word_hashes(normalize_words(text))
+        hashes = _word_hashes_of(text)
+        candidates = [g[bitmap[(g & _BITMAP_MASK).astype(np.int64)]] for _, g in _all_ngram_hashes(hashes, self.lengths)]
+        grams = np.concatenate(candidates) if candidates else np.zeros(0, np.uint64)
+        if not len(grams):
+            return []
+        pos = np.searchsorted(self.keys, grams)
+        pos[pos >= len(self.keys)] = 0
         hits: set[int] = set()
-        for n in self.lengths:
-            grams = ngram_hashes(hashes, n)
-            grams = grams[bitmap[(grams & _BITMAP_MASK).astype(np.int64)]]
-            if not len(grams):
-                continue
-            pos = np.searchsorted(self.keys, grams)
-            pos[pos >= len(self.keys)] = 0
-            found = np.unique(grams[self.keys[pos] == grams])
-            for g in found:
-                lo, hi = np.searchsorted(self.keys, g, "left"), np.searchsorted(self.keys, g, "right")
-                hits.update(int(i) for i in self.items[lo:hi])
+        for g in np.unique(grams[self.keys[pos] == grams]):
+            lo, hi = np.searchsorted(self.keys, g, "left"), np.searchsorted(self.keys, g, "right")
+            hits.update(int(i) for i in self.items[lo:hi])
         return sorted(self.item_ids[i] for i in hits)
 
 
@@ -135,13 +193,13 @@ def build_benchmark_index(
             item_benchmarks.append(name)
             item_grams = []
             for part in (item.question, item.context or ""):
-                words = normalize_words(part)
-                if len(words) >= ngram:
-                    item_grams.append(ngram_hashes(_word_hashes(words), ngram))
+                hashes = _word_hashes_of(part)
+                if len(hashes) >= ngram:
+                    item_grams.append(ngram_hashes(hashes, ngram))
                     lengths.add(ngram)
-                elif len(words) >= min_item_words:
-                    item_grams.append(ngram_hashes(_word_hashes(words), len(words)))
-                    lengths.add(len(words))
+                elif len(hashes) >= min_item_words:
+                    item_grams.append(ngram_hashes(hashes, len(hashes)))
+                    lengths.add(len(hashes))
             if not item_grams:
                 summary["unchecked_items"].append(item.id)
                 continue

@@ -2,8 +2,9 @@
 
 datatrove's ``LanguageFilter`` downloads a fastText model at run time, so the default backend is py3langid, whose
 model ships inside its wheel (an ``.npz``, no pickle). ``backend="fasttext"`` stays available for users who have
-``lid.176.bin`` locally. Only the first ``max_chars`` characters are classified: enough for a stable decision and it
-keeps the cost per document bounded on 100k-character papers.
+``lid.176.bin`` locally. Only the first ``max_chars`` characters (default 1000: a title and the start of the text) are
+classified: py3langid walks its DFA byte by byte in Python (~2 µs/byte here), so this bounds the cost per document
+and 1000 characters are plenty for a stable decision between languages.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ class LanguageIdFilter(BaseFilter):
         ledger_dir: str,
         languages: list[str],
         min_score: float = 0.5,
-        max_chars: int = 5000,
+        max_chars: int = 1000,
         backend: str = "py3langid",
         fasttext_model_path: str | None = None,
     ):

@@ -63,6 +63,10 @@ PHI_PATTERNS: dict[str, tuple[re.Pattern[str], str]] = {
 }
 
 
+#: A type is only searched when its guard substring occurs (cheap ``in`` test; most documents have neither).
+_GUARDS: dict[str, str] = {"email": "@", "url": "="}
+
+
 def _replacer(placeholder: str):
     """Keep a matched label (``Fax: ``) and replace only the identifier after it."""
 
@@ -77,7 +81,7 @@ def scrub(text: str, types: list[str] | tuple[str, ...] | None = None) -> tuple[
     """Replace identifiers by placeholders; returns the new text and the count per type."""
     counts: Counter[str] = Counter()
     for kind, (pattern, placeholder) in PHI_PATTERNS.items():
-        if types is not None and kind not in types:
+        if (types is not None and kind not in types) or (kind in _GUARDS and _GUARDS[kind] not in text):
             continue
         text, n = pattern.subn(_replacer(placeholder), text)
         if n:
