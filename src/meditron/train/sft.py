@@ -63,16 +63,20 @@ def chat_tokenizer(cfg: RunConfig, model_dir: Path):
 
 
 def _load_model(model_dir: Path, cfg: RunConfig, tok):
-    """Full fp32 model with its vocabulary matched to the tokenizer; never eager attention (see below)."""
+    """Full fp32 model with its vocabulary matched to the tokenizer, with an attention that reads boolean masks."""
     from meditron.train.config import ModelConfig
     from meditron.train.model import load_full_model
 
     model = load_full_model(
         ModelConfig(path=str(model_dir), trust_remote_code=cfg.model.trust_remote_code), tok, cfg.seed
     )
-    # The trainer hands SFT batches a boolean block-causal 4-D mask. transformers' eager attention *adds* a 4-D mask
-    # to the scores, so a boolean one would mask nothing (the model would see the future and other packed examples);
-    # SDPA reads booleans correctly and gives the same results, so use it.
+    return ensure_boolean_mask_attention(model)
+
+
+def ensure_boolean_mask_attention(model):
+    """Switch eager attention to SDPA (same results): the trainer gives SFT batches a boolean block-causal 4-D mask,
+    and transformers' eager attention *adds* a 4-D mask to the scores, so a boolean one would mask nothing — the
+    model would see the future and the other packed examples. SDPA reads boolean masks correctly."""
     if getattr(model.config, "_attn_implementation", None) == "eager":
         model.set_attn_implementation("sdpa")
     return model
