@@ -63,3 +63,13 @@ def test_multi_token_continuations_and_greedy_flags(backends):
     a, b = stock.loglikelihood(reqs, disable_tqdm=True), ours.loglikelihood(reqs, disable_tqdm=True)
     assert [x[1] for x in a] == [x[1] for x in b]
     assert torch.allclose(torch.tensor([x[0] for x in a]), torch.tensor([x[0] for x in b]), atol=1e-4)
+
+
+def test_parity_without_logits_to_keep(tiny_model, small_benchmarks):
+    """Models whose forward lacks ``logits_to_keep`` take the full-logits path: same numbers."""
+    ours = PrefixSharingHFLM(pretrained=str(tiny_model), device="cpu", batch_size=3)
+    ours._logits_to_keep = False
+    stock = HFLM(pretrained=str(tiny_model), device="cpu", batch_size=3)
+    items = load_benchmark("medqa4", small_benchmarks).items[:5]
+    pool = FewshotPool(items, "test set", from_test=True)
+    _compare((stock, ours), items, pool)

@@ -52,6 +52,14 @@ class PrefixSharingHFLM(HFLM):
         super().__init__(*args, **kwargs)
         self.prefix_stats = {"prefix_tokens": 0, "row_tokens": 0, "rows": 0}
 
+    def _accepts_logits_to_keep(self) -> bool:
+        """Models whose forward takes per-sample ``logits_to_keep`` positions (transformers >= 5 causal LMs)."""
+        if not hasattr(self, "_logits_to_keep"):
+            import inspect
+
+            self._logits_to_keep = "logits_to_keep" in inspect.signature(self.model.forward).parameters
+        return self._logits_to_keep
+
     def _shortcut_ok(self, requests: list[tuple[tuple[str, str], list[int], list[int]]]) -> bool:
         if self.backend != "causal" or not requests:
             return False
@@ -83,13 +91,18 @@ class PrefixSharingHFLM(HFLM):
                 out = self.model(torch.tensor([row_list[0][:shared]], device=self.device), use_cache=True)
                 prefix_kv = [(layer.keys, layer.values) for layer in out.past_key_values.layers]
             bs = self.batch_size if isinstance(self.batch_size, int) and self.batch_size > 0 else 8
+            # First scored position of each row (suffix coordinates): only those positions go through the LM head.
+            first = [len(r) for r in row_list]
+            for (_, ctx, _), r in zip(requests, row_of, strict=True):
+                first[r] = min(first[r], len(ctx) - 1 - shared)
+            pick = self._accepts_logits_to_keep()
             order = sorted(range(len(row_list)), key=lambda i: (-len(row_list[i]), row_list[i]))
             row_logprobs: dict[int, torch.Tensor] = {}
+            pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
             for start in range(0, len(order), bs):
                 idx = order[start : start + bs]
                 suffixes = [row_list[i][shared:] for i in idx]
                 width = max(len(s) for s in suffixes)
-                pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
                 inp = torch.tensor([list(s) + [pad] * (width - len(s)) for s in suffixes], device=self.device)
                 kwargs: dict[str, Any] = {}
                 if prefix_kv is not None:
@@ -97,6 +110,11 @@ class PrefixSharingHFLM(HFLM):
                     data = [(k.expand(b, -1, -1, -1), v.expand(b, -1, -1, -1)) for k, v in prefix_kv]
                     kwargs["past_key_values"] = DynamicCache(ddp_cache_data=data, config=self.model.config)
                     kwargs["use_cache"] = True
+                spans = [range(first[i], len(s)) for i, s in zip(idx, suffixes, strict=True)]
+                if pick:
+                    count = max(len(sp) for sp in spans)
+                    keep = [list(sp) + [sp[-1]] * (count - len(sp)) for sp in spans]
+                    kwargs["logits_to_keep"] = torch.tensor(keep, device=self.device)
                 with torch.autocast(
                     device_type=self.device.type,
                     dtype=self.mixed_precision_dtype,
@@ -104,18 +122,17 @@ class PrefixSharingHFLM(HFLM):
                 ):
                     logits = self.model(inp, **kwargs).logits
                 logprobs = F.log_softmax(logits, dim=-1, dtype=self.softmax_dtype)
-                for j, i in enumerate(idx):
-                    row_logprobs[i] = logprobs[j, : len(suffixes[j])]
+                for j, (i, sp) in enumerate(zip(idx, spans, strict=True)):
+                    row_logprobs[i] = logprobs[j, : len(sp)] if pick else logprobs[j, sp.start : sp.stop]
                 self.prefix_stats["row_tokens"] += sum(len(s) for s in suffixes)
             self.prefix_stats["prefix_tokens"] += shared
             self.prefix_stats["rows"] += len(row_list)
 
         results: list[tuple[float, bool]] = []
-        for (request_str, _ctx, cont), r in zip(requests, row_of, strict=True):
-            lp = row_logprobs[r]  # positions shared..len(row)-1 of the row
-            n_row = len(row_list[r])
-            start = n_row - len(cont) - shared  # logits at len(ctx)-1 .. len(row)-1, in suffix coordinates
-            sel = lp[start : start + len(cont)]
+        for (request_str, ctx, cont), r in zip(requests, row_of, strict=True):
+            lp = row_logprobs[r]  # log-probs at suffix positions first[r] .. len(row) - 1 - shared
+            begin = len(ctx) - 1 - shared - first[r]
+            sel = lp[begin : begin + len(cont)]
             cont_t = torch.tensor(cont, dtype=torch.long, device=sel.device)
             greedy = bool((sel.argmax(dim=-1) == cont_t).all())
             answer = (float(torch.gather(sel, 1, cont_t.unsqueeze(-1)).sum()), greedy)
