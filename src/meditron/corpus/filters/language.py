@@ -15,6 +15,8 @@ from datatrove.pipeline.filters.base_filter import BaseFilter
 from meditron.corpus.ledger import LedgerWriter
 from meditron.errors import ConfigError
 
+_MODELS: dict[tuple[str, str | None], object] = {}
+
 
 class LanguageIdFilter(BaseFilter):
     """Keep documents whose detected language is in ``languages`` with probability ≥ ``min_score``."""
@@ -42,7 +44,10 @@ class LanguageIdFilter(BaseFilter):
 
     def _classify(self, text: str) -> tuple[str, float]:
         if self._model is None:
-            self._model = self._load()
+            key = (self.backend, self.fasttext_model_path)
+            if key not in _MODELS:  # one load per process: the executor deep-copies the step for every task
+                _MODELS[key] = self._load()
+            self._model = _MODELS[key]
         if self.backend == "fasttext":
             labels, scores = self._model.predict(text.replace("\n", " "), k=1)
             return labels[0].removeprefix("__label__"), float(scores[0])
