@@ -192,10 +192,12 @@ def main() -> None:
                    "--set", f"serve.max_new_tokens={args.max_tokens}"]
             runs.append(bench_server(label, cmd, port, model_id, args, env, tmp))
         if not args.skip_peer:
-            port = free_port()
-            cmd = [str(Path(py).parent / "transformers"), "serve", str(model), "--port", str(port), "--host",
-                   "127.0.0.1", "--device", "cpu", "--dtype", "float32"]
-            runs.append(bench_server("transformers serve", cmd, port, str(model), args, env, tmp))
+            for label, extra in (("transformers serve", []),
+                                 ("transformers serve --continuous-batching", ["--continuous-batching"])):
+                port = free_port()
+                cmd = [str(Path(py).parent / "transformers"), "serve", str(model), "--port", str(port), "--host",
+                       "127.0.0.1", "--device", "cpu", "--dtype", "float32", *extra]
+                runs.append(bench_server(label, cmd, port, str(model), args, env, tmp))
     report = {"machine": f"{platform.machine()} {os.cpu_count()} CPU", "model": str(args.model or f"random {args.size} Llama"),
               "clients": args.clients, "requests_per_client": args.requests, "max_tokens": args.max_tokens, "runs": runs}
     print(json.dumps(report, indent=2))

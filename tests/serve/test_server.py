@@ -185,3 +185,33 @@ def test_load_32_clients_all_answered_or_429(server):
     assert health["status"] == "ok" and health["running"] == 0 and health["queued"] == 0
     assert httpx.post(server + "/v1/completions", json={"model": "tiny-meditron", "prompt": "Aspirin", "max_tokens": 2},
                       headers={"Authorization": f"Bearer {KEY}"}, timeout=60).status_code == 200
+
+
+def test_stop_strings_cut_and_never_leak(client):
+    prompt = "Community-acquired pneumonia in adults"
+    full = client.completions.create(model="tiny-meditron", prompt=prompt, max_tokens=24).choices[0].text
+    stop = full[len(full) // 2: len(full) // 2 + 2]
+    want = full[: full.index(stop)]
+    r = client.completions.create(model="tiny-meditron", prompt=prompt, max_tokens=24, stop=[stop])
+    assert r.choices[0].text == want and r.choices[0].finish_reason == "stop"
+    streamed = "".join(c.choices[0].text for c in client.completions.create(
+        model="tiny-meditron", prompt=prompt, max_tokens=24, stop=stop, stream=True))
+    assert streamed == want
+
+
+def test_fallback_transcript_for_models_without_chat_template():
+    from meditron.serve.engine import fallback_chat_prompt
+
+    text = fallback_chat_prompt([{"role": "system", "content": "Be careful."}, {"role": "user", "content": "Dose?"}])
+    assert text == "System: Be careful.\n\nUser: Dose?\n\nAssistant:"
+
+
+def test_cli_refuses_public_bind_without_key(tiny_model):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "MEDITRON_API_KEY"}
+    r = subprocess.run([sys.executable, "-m", "meditron", "serve", "--model", str(tiny_model), "--host", "0.0.0.0"],
+                       capture_output=True, text=True, timeout=120, env=env)
+    assert r.returncode == 2 and "not a loopback address" in r.stderr
