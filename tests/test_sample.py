@@ -28,17 +28,17 @@ WORD = re.compile(r"\w+")
 # The planted items, as listed in docs/SAMPLE.md.
 SFT_MEDQA_COPY_LINE = 33
 MEDQA_TEST_COPIED_LINE = 8
-GUIDELINE_WITH_MEDQA_TEST = "25cfe8c7822d49608e8e6ea85c79951f4ac5a227"
+GUIDELINE_WITH_MEDQA_TEST = "8c299724d70e8d88596a08005e2e3425f56a06c2"
 MEDQA_TEST_IN_GUIDELINE_LINE = 13
-NEAR_DUPLICATE = ("7282aeb981da3ff6e2e2cff4d30edb2c3d70a626", "08d440a175f5733b029cde42bf2e78d7dc4e20a1")
-GUIDELINE_PHI = "93fac17fa821f03f07ef54546904f935e6fc9df3"
-REPLAY_COPY = ("replay-0042", "228aae6dc8e14d37db6207f9f1d2ac3019e5003e")
+NEAR_DUPLICATE = ("41f0318460cc53a8bff8cf8b8aa6072d1a6a4164", "089aa8cc7eef75ffe94f81450b02a6418d557ebd")
+GUIDELINE_PHI = "c9a174c3e42635db88a1d28303dd960b83df33ec"
+REPLAY_COPY = ("replay-0042", "fa3f1aa08338b8c40501e5aa4d3616fc88482a05")
 MEDLINE_PUBMEDQA_PMID = "32426592"
 MEDLINE_DELETED = "31586856"
 MEDLINE_REISSUED = ("29808422", "26485724")
 MEDLINE_FRENCH = "17184222"
 MEDLINE_NO_ABSTRACT = "29584251"
-JATS_WITH_ABSTRACT = {"21658036": "PMC10713870", "25077762": "PMC9068750", "23785173": "PMC9355542"}
+JATS_WITH_ABSTRACT = {"21658036": "PMC10713870", "25077762": "PMC7522994", "23785173": "PMC9227431"}
 
 
 def jsonl(path: Path) -> list[dict]:
@@ -151,13 +151,16 @@ def test_guidelines_jsonl_layout():
         assert set(r) - {"clean_text", "overview"} == {"id", "source", "title", "url", "raw_text"}
         text = r["raw_text"]
         assert 1500 <= len(text) <= 5000, r["id"]
+        if r["id"] == REPLAY_COPY[1]:  # the plain patient page: nothing for the cleaners to change
+            assert not re.search(r"\[\d+\]|https?://|^#{3,} |^\s+o |References|Disclaimer", text, re.M)
+            continue
         assert re.search(r"^#{1,2} ", text, re.M) and re.search(r"^#{3,5} ", text, re.M)
         assert re.search(r"\[\d+\]", text) and "https://" in text and re.search(r"\]\(https://", text)
         assert re.search(r"^#+ References$", text, re.M) and re.search(r"^#+ Disclaimer$", text, re.M)
         assert re.search(r"^[-*•] ", text, re.M)
         often += bool(re.search(r"^often ", text, re.M))
         o_bullets += bool(re.search(r"^\s+o \w", text, re.M))
-    assert often >= 10 and o_bullets >= 20
+    assert often >= 10 and o_bullets >= 19
     assert sum("clean_text" in r for r in rows) >= 5 and sum("overview" in r for r in rows) >= 3
 
 

@@ -16,6 +16,7 @@ import io
 import json
 import random
 import re
+import shutil
 from pathlib import Path
 
 from meditron.sample import SAMPLE_DIR
@@ -34,7 +35,8 @@ PLANTS = {
     "guideline_with_medqa_test": 12,  # test item index whose question a guideline quotes verbatim
     "guideline_near_duplicate_of": 3,  # row index copied with a few words changed (appended as the last row)
     "guideline_phi": 17,  # row index that carries an e-mail address, a phone and a fax number
-    "replay_copy_of_guideline": 42,  # replay-0042's text is the raw_text of the shortest guideline row
+    "replay_copy_of_guideline": 42,  # replay-0042's text is the raw_text of the patient page below
+    "guideline_plain": 25,  # row index of the plain patient-information page (no references, URLs or end matter)
     "medline_pubmedqa_test": 5,  # citation position that reprints a PubMedQA test abstract (its PMID too)
     "medline_deleted": 9,  # citation position deleted by the update file's <DeleteCitation>
     "medline_reissued": (2, 11),  # citation positions re-issued with revised text in the update file
@@ -220,25 +222,29 @@ class Sample:
         for i, cond in enumerate(chosen):
             source = guidelines.SOURCES[i % len(guidelines.SOURCES)]
             case = "@@CASE@@" if cond.key == planted_key else ""
-            row = guidelines.render(cond, source, rng, extra_case=case, contact=i == PLANTS["guideline_phi"])
-            raw = self.scrub_lines(row["raw_text"])
+            for _attempt in range(100):  # redraw the wording until the page fits 1,500-4,700 characters
+                if i == PLANTS["guideline_plain"]:
+                    row = guidelines.render_plain(cond, source, rng)
+                else:
+                    row = guidelines.render(cond, source, rng, extra_case=case, contact=i == PLANTS["guideline_phi"])
+                raw = self.scrub_lines(row["raw_text"])
+                if 1500 <= len(raw) <= 4700:
+                    break
+            else:
+                raise AssertionError(f"guideline {i} ({cond.key}) never fits 1,500-4,700 characters")
             if case:
                 question = self.medqa["test4"][PLANTS["guideline_with_medqa_test"]]["question"]
                 raw = raw.replace("@@CASE@@", question)
                 self.planted_guideline_id = row["id"]
             row["raw_text"] = raw
-            if i % 3 == 1:
+            if i % 3 == 1 and i != PLANTS["guideline_plain"]:
                 row["clean_text"] = guidelines.simple_clean(raw)
-            if i % 5 == 2:
+            if i % 5 == 2 and i != PLANTS["guideline_plain"]:
                 row["overview"] = raw.split("\n\n")[3][:400]
             rows.append(row)
         src = rows[PLANTS["guideline_near_duplicate_of"]]
         near = {k: v for k, v in src.items() if k not in ("clean_text", "overview")}
-        text = src["raw_text"]
-        for old, new in (("This guideline covers", "This document covers"), ("It aims to", "Its aim is to"),
-                         ("and give written information", "and provide written information"),
-                         ("Arrange follow-up", "Organise follow-up")):
-            text = text.replace(old, new, 1)
+        text = guidelines.reword(src["raw_text"])
         near.update(id=hashlib.sha1(("republished:" + src["id"]).encode()).hexdigest(), source="wikidoc",
                     url=src["url"].replace(src["source"], "wikidoc"), raw_text=text)
         rows.append(near)
@@ -266,9 +272,9 @@ class Sample:
 
     def replay(self, rows: list[dict]) -> None:
         docs = replay.build(SEED)
-        shortest = min(rows[:-1], key=lambda r: len(r["raw_text"]))
-        docs[PLANTS["replay_copy_of_guideline"] - 1]["text"] = shortest["raw_text"]
-        self.replay_copied_guideline_id = shortest["id"]
+        plain = rows[PLANTS["guideline_plain"]]
+        docs[PLANTS["replay_copy_of_guideline"] - 1]["text"] = plain["raw_text"]
+        self.replay_copied_guideline_id = plain["id"]
         _write(self.out / "replay/replay.jsonl", _jsonl(docs, ensure_ascii=False))
 
     # ---------------------------------------------------------------- PMC JATS
@@ -371,6 +377,11 @@ class Sample:
         }
 
     def build(self, parts: tuple[str, ...] = ("benchmarks", "sft", "corpus")) -> None:
+        """Write the parts; generated folders are emptied first so renamed files leave nothing stale behind."""
+        folders = {"benchmarks": ("benchmarks",), "sft": ("sft",), "corpus": ("guidelines", "pubmed", "replay")}
+        for part in parts:
+            for folder in folders[part]:
+                shutil.rmtree(self.out / folder, ignore_errors=True)
         for part in parts:
             getattr(self, part)()
 

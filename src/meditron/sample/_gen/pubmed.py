@@ -250,41 +250,79 @@ LICENCES = {
 
 
 def _intro(s: Study, rng: random.Random, cite) -> list[str]:
-    d = s.domain
+    d, pick = s.domain, rng.choice
     return [
-        f"{background(s, rng)} Previous studies of {s.intervention} have reported inconsistent results "
-        f"{cite(0)}{cite(1)}, partly because they were small or recruited selected groups of patients.",
-        f"In {s.population}, {s.outcome} matters to patients and to health services alike {cite(2)}. "
-        f"However, the evidence available when we designed this study did not allow a firm "
-        f"recommendation, and clinical guidelines in {d} care differed in their advice {cite(3)}.",
-        f"We therefore conducted a {s.design} to compare {s.intervention} with {s.comparator}. Our hypothesis was "
-        f"that {s.intervention} would {s.verb} {s.outcome}.",
+        f"{background(s, rng)} " + pick((
+            f"Previous studies of {s.intervention} have reported inconsistent results {cite(0)}{cite(1)}, partly "
+            f"because they were small or recruited selected groups of patients.",
+            f"Trials of {s.intervention} published so far {cite(0)}{cite(1)} were short, and few measured "
+            f"{s.outcome}.",
+            f"Observational reports {cite(0)} and one pilot study {cite(1)} suggested a benefit, but they were "
+            f"prone to bias.",
+        )),
+        pick((
+            f"In {s.population}, {s.outcome} matters to patients and to health services alike {cite(2)}. However, "
+            f"the evidence available when we designed this study did not allow a firm recommendation, and clinical "
+            f"guidelines in {d} care differed in their advice {cite(3)}.",
+            f"{s.outcome[0].upper()}{s.outcome[1:]} is an outcome that patients rank highly {cite(2)}, yet national "
+            f"recommendations on {d} are silent on {s.intervention} {cite(3)}.",
+            f"Poor {s.outcome.split(' at ')[0].split(' within ')[0]} carries a substantial cost {cite(2)}. Several "
+            f"{d} guidelines call for better evidence before {s.intervention} is adopted {cite(3)}.",
+        )),
+        pick((
+            f"We therefore conducted a {s.design} to compare {s.intervention} with {s.comparator}. Our hypothesis "
+            f"was that {s.intervention} would {s.verb} {s.outcome}.",
+            f"This {s.design} tested whether {s.intervention}, compared with {s.comparator}, would {s.verb} "
+            f"{s.outcome}.",
+            f"Here we report a {s.design} of {s.intervention} against {s.comparator} in routine practice.",
+        )),
     ]
 
 
 def _methods(s: Study, rng: random.Random, cite) -> list[tuple[str, list[str]]]:
+    pick = rng.choice
     return [
-        ("Study design and participants", [
-            f"{methods(s, rng)} Eligible participants were {s.population} who were able to give informed consent. "
-            f"We excluded people with a life expectancy of less than 6 months and those already taking part in "
-            f"another interventional study.",
-            "The protocol was approved by the regional research ethics committee, and all participants gave written "
-            "informed consent before any study procedure.",
+        (pick(("Study design and participants", "Design, setting and participants", "Participants")), [
+            f"{methods(s, rng)} " + pick((
+                f"Eligible participants were {s.population} who were able to give informed consent. We excluded "
+                f"people with a life expectancy of less than 6 months and those already taking part in another "
+                f"interventional study.",
+                "People who could not communicate in the local language without an interpreter, or who were "
+                "expected to move away during follow-up, were not eligible.",
+                f"All consecutive {s.population} seen during the recruitment period were screened by a research "
+                f"nurse.",
+            )),
+            pick((
+                "The protocol was approved by the regional research ethics committee, and all participants gave "
+                "written informed consent before any study procedure.",
+                "Ethical approval was granted by the institutional review board; the need for individual consent "
+                "was waived for the analysis of routinely collected data.",
+                "The study was registered before the first participant was enrolled and was approved by the "
+                "national ethics board.",
+            )),
         ]),
-        ("Intervention and comparator", [
+        (pick(("Intervention and comparator", "Interventions", "Study procedures")), [pick((
             f"Participants in the intervention group received {s.intervention}, delivered by trained staff "
             f"following a written manual {cite(4)}. Participants in the comparison group received {s.comparator}. "
             f"Adherence was recorded at each contact.",
-        ]),
-        ("Outcomes", [
+            f"{s.intervention[0].upper()}{s.intervention[1:]} followed a standard operating procedure {cite(4)}; "
+            f"fidelity was checked on a random tenth of sessions. The comparison group continued with "
+            f"{s.comparator}.",
+        ))]),
+        ("Outcomes", [pick((
             f"The primary outcome was {s.outcome}. Secondary outcomes included adverse events, use of health "
             f"services and patient-reported experience, measured with validated instruments {cite(5)}.",
-        ]),
-        ("Statistical analysis", [
+            f"We prespecified {s.outcome} as the primary outcome. Other outcomes were safety events and costs; "
+            f"questionnaires had been validated in this population {cite(5)}.",
+        ))]),
+        (pick(("Statistical analysis", "Statistical methods", "Analysis")), [pick((
             f"We estimated that {s.n1 + s.n2} participants would give 80% power to detect a clinically important "
             f"difference at a two-sided significance level of 0.05. Continuous outcomes were compared with linear "
             f"models and binary outcomes with log-binomial or logistic regression {cite(6)}.",
-        ]),
+            f"Binary outcomes were analysed with generalised linear models {cite(6)} and continuous ones with "
+            f"analysis of covariance adjusted for the baseline value. Missing data were handled by multiple "
+            f"imputation.",
+        ))]),
     ]
 
 
@@ -294,10 +332,28 @@ def _discussion(s: Study, rng: random.Random, cite) -> list[str]:
     return [
         f"In this {s.design}, {s.intervention} {verdict} for {s.outcome} in {s.population}. "
         f"{conclusion(s, rng)}",
-        f"Our findings are broadly consistent with earlier work {cite(0)}{cite(7)}, although the size of the "
-        f"effect differs between studies. Differences in the populations recruited, in the intensity of the "
-        f"intervention and in the comparator are the most likely explanations {cite(8)}.",
+        rng.choice((
+            f"Our findings are broadly consistent with earlier work {cite(0)}{cite(7)}, although the size of the "
+            f"effect differs between studies. Differences in the populations recruited, in the intensity of the "
+            f"intervention and in the comparator are the most likely explanations {cite(8)}.",
+            f"Earlier reports {cite(0)}{cite(7)} used shorter follow-up, which may explain why they found larger "
+            f"effects. A further trial with longer follow-up is under way {cite(8)}.",
+            f"The result fits with the mechanism proposed in earlier work {cite(0)}. Comparison with {cite(7)} is "
+            f"limited because outcome definitions differed {cite(8)}.",
+        )),
     ]
+
+
+def _limitations(rng: random.Random, cite) -> str:
+    return rng.choice((
+        "The main strengths of the study are its pragmatic design and the small number of participants lost to "
+        "follow-up. Its limitations include the impossibility of blinding participants to the intervention and the "
+        f"recruitment of participants from a single health system, which may limit generalisability {cite(8)}.",
+        "Outcome assessors were unaware of allocation, but participants and staff were not. Follow-up was "
+        f"complete for most participants. The setting may not represent rural services {cite(8)}.",
+        "We could not measure adherence directly, and some outcomes were self-reported. On the other hand, the "
+        f"sample was large and broadly representative {cite(8)}.",
+    ))
 
 
 def ref_titles(s: Study, rng: random.Random) -> list[str]:
@@ -427,7 +483,7 @@ def jats_article(s: Study, pmid: str, pmcid: str, doi: str, rng: random.Random, 
     x.append('<sec id="s2" sec-type="methods"><title>Methods</title>')
     for j, (sub, paras) in enumerate(_methods(s, rng, cite)):
         x.append(f'<sec id="s2-{j + 1}"><title>{sub}</title>' + "".join(f"<p>{scrub(p)}</p>" for p in paras))
-        if sub == "Statistical analysis":
+        if j == 3:
             x.append(_formulas(s, rng))
         x.append("</sec>")
     x.append("</sec>")
@@ -444,15 +500,17 @@ def jats_article(s: Study, pmid: str, pmcid: str, doi: str, rng: random.Random, 
     x.append("</sec>")
     x.append('<sec id="s4" sec-type="discussion"><title>Discussion</title>')
     x += [f"<p>{scrub(p)}</p>" for p in _discussion(s, rng, cite)]
-    x.append('<sec id="s4-1"><title>Strengths and limitations</title><p>The main strengths of the study are its '
-             'pragmatic design and the small number of participants lost to follow-up. Its limitations include the '
-             'impossibility of blinding participants to the intervention and the recruitment of participants from '
-             f'a single health system, which may limit generalisability {cite(8)}.</p></sec>')
+    x.append(f'<sec id="s4-1"><title>{rng.choice(("Strengths and limitations", "Limitations"))}</title>'
+             f'<p>{_limitations(rng, cite)}</p></sec>')
     x.append("</sec>")
     x.append(f'<sec id="s5" sec-type="conclusions"><title>Conclusions</title><p>{e(scrub(conclusion(s, rng)))}</p></sec>')
     x.append("</body><back>")
-    x.append("<ack><p>We thank the participants and the staff of the participating sites, and the members of the "
-             "trial steering committee.</p></ack>")
+    x.append("<ack><p>" + rng.choice((
+        "We thank the participants and the staff of the participating sites, and the members of the trial "
+        "steering committee.",
+        "We are grateful to the research nurses who recruited participants and to the patient advisory group.",
+        "The authors thank the data management team and the independent data monitoring committee.",
+    )) + "</p></ack>")
     x.append('<fn-group><fn fn-type="financial-disclosure"><p>This study was funded by a research grant from a '
              'national health research programme. The funder had no role in study design, data collection and '
              'analysis, decision to publish, or preparation of the manuscript.</p></fn></fn-group>')
