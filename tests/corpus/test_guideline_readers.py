@@ -123,7 +123,7 @@ def test_every_cdc_page_is_clean_and_utf8_pages_lose_their_mojibake():
     raw = (CDC_DIR / "mmwr_volumes_71_wr_mm7153a1.htm").read_bytes().decode("utf-8")
     assert "COVID-19\u00e2\u0080\u0093Associated" in raw  # the page really is double-encoded
     covid = docs["cdc-mmwr_volumes_71_wr_mm7153a1"]
-    assert covid.metadata["encoding"] == "utf-8"
+    assert covid.metadata["encoding"] == "utf-8" and "Tenforde" not in covid.text  # author line dropped
     assert covid.text.startswith(
         "# Early Estimates of Bivalent mRNA Vaccine Effectiveness in Preventing COVID-19–Associated"
     )

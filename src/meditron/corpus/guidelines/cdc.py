@@ -26,7 +26,7 @@ RULES = SiteRules(
         "//*[contains(concat(' ', normalize-space(@class), ' '), ' sr-only ')]",
         "//a[@href='#' or @href='#top']",
         f"//div[contains(@class, 'card')][div[contains(@class, 'card-header')][{_CARD_HEADERS}]]",
-        "//a[contains(normalize-space(.), 'View author affiliations')]",
+        "//p[.//a[contains(normalize-space(.), 'View author affiliations')]]",  # the author line of new pages
         "//div[contains(@class, 'tp-on-this-page')]",
         "//*[@id='suggestedcitation']",
         "//*[contains(@class, 'page-format')]",
