@@ -181,3 +181,32 @@ def test_record_without_pmid_is_quarantined_and_does_not_shadow_the_next(tmp_pat
     docs = read([tmp_path / "noid.xml"])
     assert docs[0].metadata["quarantined"]["error"] == "ValueError: citation has no numeric PMID (got '')"
     assert [(d.id, d.metadata.get("drop_reason")) for d in docs[1:]] == [("pmid1002", None), ("pmid1004", None)]
+
+
+def test_runs_inside_a_datatrove_executor(tmp_path):
+    """The reader is a real datatrove step: 2 tasks, each writes its share; together every record, once."""
+    import json as _json
+
+    from datatrove.executor import LocalPipelineExecutor
+    from datatrove.pipeline.writers import JsonlWriter
+
+    (tmp_path / "in").mkdir()
+    files = _update_files(tmp_path / "in")
+    reader = build_reader(SourceConfig(name="abstracts", kind="medline", paths=[str(f) for f in files]))
+    executor = LocalPipelineExecutor(
+        pipeline=[reader, JsonlWriter(str(tmp_path / "out"), compression=None)],
+        tasks=2,
+        workers=1,
+        logging_dir=str(tmp_path / "logs"),
+    )
+    executor.run()
+    rows = [
+        _json.loads(line) for f in sorted((tmp_path / "out").glob("*.jsonl")) for line in f.read_text().splitlines()
+    ]
+    assert sorted((r["id"], r["metadata"].get("drop_reason")) for r in rows) == [
+        ("pmid1001@pubmed25n0001.xml#0", DELETED),
+        ("pmid1002", None),
+        ("pmid1002@pubmed25n0001.xml#1", SUPERSEDED),
+        ("pmid1003", NO_ABSTRACT),
+        ("pmid1004", None),
+    ]
