@@ -68,8 +68,8 @@ def vignette_a(cond: Condition, rng: random.Random) -> str:
     parts = [first, cond.history]
     if cond.vitals:
         t, p, r, bp = cond.vitals
-        vit = f"{his} temperature is {t:.1f}°C ({_f(t)}°F), pulse is {p}/min, respirations are {r}/min"
-        vit += f", and blood pressure is {bp} mm Hg." if bp else "."
+        vit = f"{his} temperature is {t:.1f}°C ({_f(t)}°F), pulse is {p}/min, "
+        vit += f"respirations are {r}/min, and blood pressure is {bp} mm Hg." if bp else f"and respirations are {r}/min."
         parts.append(vit.replace(f"{his} temperature", "Temperature") if rng.random() < 0.5 else vit)
     parts.append(f"Physical examination shows the following: {cond.exam}" if rng.random() < 0.2 else cond.exam)
     if cond.labs:

@@ -288,15 +288,21 @@ class Study:
     mesh: tuple[str, ...]
 
     @property
+    def plural(self) -> bool:
+        """Whether the intervention phrase is grammatically plural ("text-message reminders")."""
+        last = self.intervention.split()[-1]
+        return last.endswith("s") and not last.endswith("ss")
+
+    @property
     def question(self) -> str:
         if self.design.startswith(("prospective", "retrospective")):
             return f"Is {self.intervention} associated with {'better' if self.verb in ('improve', 'increase') else 'lower'} {self.outcome} in {self.population}?"
-        return f"Does {self.intervention} {self.verb} {self.outcome} in {self.population}?"
+        return f"{'Do' if self.plural else 'Does'} {self.intervention} {self.verb} {self.outcome} in {self.population}?"
 
     @property
     def title(self) -> str:
-        verb = {"reduce": "reduces", "shorten": "shortens", "improve": "improves", "increase": "increases",
-                "lower": "lowers"}[self.verb]
+        verb = self.verb if self.plural else {"reduce": "reduces", "shorten": "shortens", "improve": "improves",
+                                              "increase": "increases", "lower": "lowers"}[self.verb]
         if self.decision == "yes":
             return f"{self.intervention[0].upper()}{self.intervention[1:]} {verb} {self.outcome} in {self.population}: a {self.design}."
         if self.decision == "no":
@@ -424,12 +430,12 @@ def conclusion(s: Study, rng: random.Random) -> str:
     if s.decision == "yes":
         return rng.choice((
             f"In {s.population}, {s.intervention} {dict(reduce='reduced', shorten='shortened', improve='improved', increase='increased', lower='lowered')[s.verb]} {s.outcome} compared with {s.comparator}.",
-            f"{s.intervention[0].upper()}{s.intervention[1:]} is an effective way to {s.verb} {s.outcome} in {s.population} and should be considered in routine care.",
+            f"{s.intervention[0].upper()}{s.intervention[1:]} {'are' if s.plural else 'is'} an effective way to {s.verb} {s.outcome} in {s.population} and should be considered in routine care.",
         ))
     if s.decision == "no":
         return rng.choice((
             f"{s.intervention[0].upper()}{s.intervention[1:]} did not {s.verb} {s.outcome} in {s.population}.",
-            f"We found no evidence that {s.intervention} {s.verb}s {s.outcome}; its routine use in {s.population} is not supported.",
+            f"We found no evidence that {s.intervention} {s.verb if s.plural else s.verb + 's'} {s.outcome}; routine use in {s.population} is not supported.",
         ))
     return rng.choice((
         f"{s.intervention[0].upper()}{s.intervention[1:]} may {s.verb} {s.outcome} in some {s.population}, but the evidence is inconclusive and a larger trial is needed.",
