@@ -188,3 +188,23 @@ def test_ray_executor_gives_the_same_shards_as_local(first_run, corpus):
         ray.shutdown()
     assert report["totals"]["input"] == report["totals"]["kept"] + report["totals"]["dropped"] + 1
     assert shard_bytes(ray_run.shards) == shard_bytes(local.shards)
+
+
+def test_slurm_stages_chain_as_dependent_arrays(corpus, tmp_path):
+    """Built, not submitted (no Slurm here): six stages, each depending on the previous, with the right task counts."""
+    from meditron.corpus.pipeline import _executor, build_source_reader, build_stages, corpus_paths, input_files
+
+    root, _, tok, bench = corpus
+    cfg = load_config(write_config(root / "data", tmp_path / "slurm", tok, bench, tasks=4,
+                                   executor={"kind": "slurm", "tasks": 4, "workers": 2, "slurm_partition": "cpu"}))
+    run_dir = RunDir.from_config(cfg).create()
+    readers = [build_source_reader(s) for s in cfg.corpus.sources]
+    paths = corpus_paths(cfg, run_dir, input_files(readers))
+    stages = build_stages(cfg, run_dir, paths, readers)
+    assert [(name, tasks) for name, _, tasks in stages] == [
+        ("filter", 4), ("dedup-buckets", 15), ("dedup-clusters", 1), ("shards", 4), ("replay", 1), ("finalize", 1)]
+    previous = None
+    for name, steps, tasks in stages:
+        ex = _executor(cfg.corpus.executor, steps, tasks, paths.logs(name), name, depends=previous)
+        assert ex.depends is previous and ex.tasks == tasks and ex.partition == "cpu"
+        previous = ex
