@@ -230,3 +230,22 @@ def test_embedded_sample_parses():
     assert docs and not [d for d in docs if "quarantined" in d.metadata]
     assert all(d.text and d.id.startswith("pmc") and d.metadata["license"] for d in docs)
     assert len({d.id for d in docs}) == len(docs)
+
+
+def test_big_files_stream_article_by_article_with_the_same_output(tmp_path):
+    articleset = FIXTURES / "articleset_nlm23.xml"
+    whole = [(d.id, d.text, d.metadata.get("quarantined")) for d in read([articleset])]
+    streaming = JatsReader([str(articleset)], source="papers")
+    streaming.stream_threshold_bytes = 0  # every file counts as big
+    assert [(d.id, d.text, d.metadata.get("quarantined")) for d in streaming()] == whole
+
+    gz = tmp_path / "set.xml.gz"
+    gz.write_bytes(gzip.compress(articleset.read_bytes()[:-200]))  # truncated inside the second article
+    (tmp_path / "other.xml").write_text("<html><body><p>not a paper</p></body></html>")
+    streaming = JatsReader([str(tmp_path)], source="papers")
+    streaming.stream_threshold_bytes = 0
+    other, first, broken = streaming()
+    assert "root element <html>" in other.metadata["quarantined"]["error"]
+    assert first.id == "jats-pmid90000002" and first.text == whole[0][1]
+    assert broken.metadata["quarantined"]["position"] == 1
+    assert "articles after #1 lost" in broken.metadata["quarantined"]["error"]

@@ -35,6 +35,7 @@ def iterparse_kwargs() -> dict:
         "load_dtd": False,
         "huge_tree": True,
         "remove_comments": True,
+        "remove_pis": True,
     }
 
 

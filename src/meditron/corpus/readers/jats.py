@@ -12,7 +12,7 @@ from datatrove.data import Document
 from lxml import etree
 
 from meditron.corpus.cleaners.jats import article_to_text
-from meditron.corpus.cleaners.xml import describe_xml_error, xml_parser
+from meditron.corpus.cleaners.xml import describe_xml_error, iterparse_kwargs, xml_parser
 from meditron.corpus.readers.base import CorpusReader
 
 JATS_SUFFIXES = (".nxml", ".xml", ".nxml.gz", ".xml.gz", ".tar.gz", ".tgz", ".tar")
@@ -38,12 +38,18 @@ class JatsReader(CorpusReader):
     kind = "jats"
     suffixes = JATS_SUFFIXES
 
+    # files larger than this (on disk) are streamed article by article instead of parsed whole (efetch sets)
+    stream_threshold_bytes: int = 32 * 1024 * 1024
+
     def read_file(self, path: Path) -> Iterator[Document]:
         name = path.name.lower()
         if name.endswith((".tar.gz", ".tgz", ".tar")):
             yield from self._read_tar(path)
             return
         try:
+            if path.stat().st_size > self.stream_threshold_bytes:
+                yield from self._read_stream(path)
+                return
             data = path.read_bytes()
             if name.endswith(".gz"):
                 data = gzip.decompress(data)
@@ -74,25 +80,56 @@ class JatsReader(CorpusReader):
         except (etree.XMLSyntaxError, ValueError) as err:
             yield self.quarantine(where, 0, describe_xml_error(err))
             return
-        tag = root.tag if isinstance(root.tag, str) else ""
-        local = tag.rsplit("}", 1)[-1]
+        local = _local(root)
         if local == "article":
             articles = [root]
-        elif local in ("pmc-articleset", "articles", "article-set"):
-            articles = [a for a in root if isinstance(a.tag, str) and a.tag.rsplit("}", 1)[-1] == "article"]
+        elif local in _SET_TAGS:
+            articles = [a for a in root if _local(a) == "article"]
         else:
             yield self.quarantine(where, 0, f"not a JATS article: root element <{local}>")
             return
-        multi = len(articles) > 1
         for position, article in enumerate(articles):
-            try:
-                text, metadata = article_to_text(article)
-            except Exception as err:  # noqa: BLE001 - one bad article never stops the file
-                yield self.quarantine(where, position, err)
-                continue
-            metadata["source"] = self.source
-            metadata["kind"] = self.kind
-            metadata["file_path"] = where
-            doc_id = paper_id(metadata, f"{fallback_id}-{position}" if multi else fallback_id)
-            yield Document(text=text, id=doc_id, metadata=metadata)
-            article.clear()
+            yield self._render(article, where, position, fallback_id)
+
+    def _read_stream(self, path: Path) -> Iterator[Document]:
+        """``iterparse`` over a big file: each ``<article>`` is rendered at its end tag, then freed."""
+        opener = gzip.open if path.name.lower().endswith(".gz") else open
+        position = 0
+        etree.clear_error_log()
+        try:
+            with opener(path, "rb") as handle:
+                context = etree.iterparse(handle, events=("end",), tag="article", **iterparse_kwargs())
+                for _, article in context:
+                    yield self._render(article, str(path), position, path.name)
+                    position += 1
+                    parent = article.getparent()
+                    if parent is not None:
+                        while article.getprevious() is not None:
+                            del parent[0]
+                if position == 0:
+                    root = context.root
+                    yield self.quarantine(path, 0, f"not a JATS article: root element <{_local(root)}>")
+        except (etree.XMLSyntaxError, OSError, EOFError, ValueError) as err:
+            yield self.quarantine(path, position, f"{describe_xml_error(err)} (articles after #{position} lost)")
+
+    def _render(self, article: etree._Element, where: str, position: int, fallback_id: str) -> Document:
+        try:
+            text, metadata = article_to_text(article)
+        except Exception as err:  # noqa: BLE001 - one bad article never stops the file
+            return self.quarantine(where, position, err)
+        metadata["source"] = self.source
+        metadata["kind"] = self.kind
+        metadata["file_path"] = where
+        in_set = article.getparent() is not None
+        article.clear()
+        return Document(
+            text=text, id=paper_id(metadata, f"{fallback_id}-{position}" if in_set else fallback_id), metadata=metadata
+        )
+
+
+_SET_TAGS = ("pmc-articleset", "articles", "article-set")
+
+
+def _local(el: etree._Element | None) -> str:
+    tag = el.tag if el is not None and isinstance(el.tag, str) else ""
+    return tag.rsplit("}", 1)[-1]
