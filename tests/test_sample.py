@@ -327,6 +327,23 @@ def test_only_the_planted_documents_contain_benchmark_test_items():
     assert test4[MEDQA_TEST_IN_GUIDELINE_LINE - 1]["question"] in guideline["raw_text"]
 
 
+def test_no_accidental_near_duplicates():
+    """Apart from the planted pair and the planted copy, no two corpus documents come close to MinHash's
+    threshold (5-gram Jaccard ~0.7 for datatrove's default 14 buckets x 8 hashes)."""
+    shingles = []
+    for name, text in _corpus_documents():
+        w = re.findall(r"[a-z]+", text.lower())
+        shingles.append((name, {tuple(w[i : i + 5]) for i in range(len(w) - 4)}))
+    planted = {frozenset((f"guideline:{NEAR_DUPLICATE[0]}", f"guideline:{NEAR_DUPLICATE[1]}")),
+               frozenset((REPLAY_COPY[0], f"guideline:{REPLAY_COPY[1]}"))}
+    close = []
+    for i, (a, x) in enumerate(shingles):
+        for b, y in shingles[i + 1 :]:
+            if len(x & y) > 0.45 * len(x | y):
+                close.append(frozenset((a, b)))
+    assert set(close) == planted
+
+
 def test_planted_duplicates_and_phi():
     rows = {r["id"]: r for r in jsonl(S / "guidelines/guidelines.jsonl")}
     replay = {d["id"]: d["text"] for d in jsonl(S / "replay/replay.jsonl")}

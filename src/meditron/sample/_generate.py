@@ -321,7 +321,7 @@ class Sample:
                 pmid, _ = next(own)
                 cites.append((pmid, dict(title=pubmed.FRENCH["title"], sections=pubmed.FRENCH["sections"], s=None,
                                          language="fre", vernacular=pubmed.FRENCH["vernacular"],
-                                         mesh=pubmed.FRENCH["mesh"],
+                                         mesh=pubmed.FRENCH["mesh"], year=2021,
                                          pubtypes=(("D016428", "Journal Article"),
                                                    ("D064888", "Observational Study")))))
             elif pos == PLANTS["medline_no_abstract"]:

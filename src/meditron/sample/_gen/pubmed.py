@@ -95,9 +95,10 @@ def _date(tag: str, y: int, m: int, d: int, indent: str) -> str:
 def medline_citation(pmid: str, title: str, sections: list[tuple[str, str]] | None, s: Study | None,
                      rng: random.Random, *, structured: bool = True, medline_date: bool = False,
                      language: str = "eng", vernacular: str = "", pubtypes=None, mesh=None,
-                     revised_year: int | None = None, comment_on: str = "", pmc: str = "", doi: str = "") -> str:
+                     revised_year: int | None = None, comment_on: str = "", pmc: str = "", doi: str = "",
+                     year: int | None = None) -> str:
     """One ``<PubmedArticle>`` in the 2024 DTD, tab-indented like NLM's own pretty-printed files."""
-    year = s.year if s else rng.randint(2010, 2023)
+    year = year or (s.year if s else rng.randint(2010, 2023))
     journal = rng.choice(JOURNALS)
     doi = doi or f"10.{rng.randint(1000, 9999)}/{journal[1].split()[0].lower()}.{year}.{rng.randint(100, 999)}"
     t = "\t"
@@ -266,8 +267,9 @@ def _intro(s: Study, rng: random.Random, cite) -> list[str]:
             f"guidelines in {d} care differed in their advice {cite(3)}.",
             f"{s.outcome[0].upper()}{s.outcome[1:]} is an outcome that patients rank highly {cite(2)}, yet national "
             f"recommendations on {d} are silent on {s.intervention} {cite(3)}.",
-            f"Poor {s.outcome.split(' at ')[0].split(' within ')[0]} carries a substantial cost {cite(2)}. Several "
-            f"{d} guidelines call for better evidence before {s.intervention} is adopted {cite(3)}.",
+            f"The {s.outcome.split(' at ')[0].split(' within ')[0]} of {s.population} has consequences for "
+            f"patients and for services {cite(2)}. Several {d} guidelines call for better evidence before "
+            f"{s.intervention} is adopted {cite(3)}.",
         )),
         pick((
             f"We therefore conducted a {s.design} to compare {s.intervention} with {s.comparator}. Our hypothesis "
@@ -360,7 +362,7 @@ def ref_titles(s: Study, rng: random.Random) -> list[str]:
     return [
         f"{s.intervention[0].upper()}{s.intervention[1:]} in {s.population}: a systematic review",
         f"A pilot study of {s.intervention}",
-        f"Burden of poor {s.outcome.split(' at ')[0].split(' within ')[0]} in routine care",
+        f"The burden of {s.outcome.split(' at ')[0].split(' within ')[0]} in routine care",
         f"Variation between clinical guidelines in {s.domain}",
         f"Training manual for the delivery of {s.intervention}",
         f"Validation of patient-reported outcome measures in {s.domain}",

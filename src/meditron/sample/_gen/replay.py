@@ -6,6 +6,7 @@ hand-written seeds expanded by small templates, so that 80 documents of 300 to 2
 
 from __future__ import annotations
 
+import itertools
 import random
 
 RECIPES = (
@@ -243,6 +244,10 @@ MATCH_OPEN = (
     "The home side pressed high from the first whistle and pinned their opponents back.",
     "It took almost twenty minutes for either team to string three passes together.",
     "Both sides were missing their captains through injury, and it showed early on.",
+    "A minute's applause for a former player preceded a frantic start.",
+    "The pitch had been relaid in the summer and the ball zipped across it.",
+    "Kick-off was delayed by a quarter of an hour while fans queued at the turnstiles.",
+    "A new formation with three centre-backs took the visitors a while to get used to.",
 )
 MATCH_EVENTS = (
     "A curling free kick from the edge of the area struck the crossbar.",
@@ -254,6 +259,13 @@ MATCH_EVENTS = (
     "The substitute made an immediate impact, setting up a chance with his first touch.",
     "A mistake at the back gifted the opposition a simple tap-in.",
     "The goalkeeper saved a penalty, diving low to his left.",
+    "A red card for a late tackle left the away side with ten men.",
+    "The video review overturned a goal for a handball nobody in the stands had seen.",
+    "A counter-attack from a home corner ended with a shot into the empty net.",
+    "The captain limped off after an hour and the rhythm of the game changed.",
+    "A volley from twenty yards flew into the top corner.",
+    "Floodlight failure stopped play for ten minutes midway through the half.",
+    "A back-post header was cleared off the line by the full-back.",
 )
 MATCH_CLOSE = (
     "Both managers praised the effort of their players afterwards.",
@@ -262,26 +274,38 @@ MATCH_CLOSE = (
     "The two clubs meet again in the cup quarter-final next month.",
     "Attention now turns to a midweek trip that could decide the season.",
     "The home manager admitted afterwards that his side had not done enough.",
+    "A crowd of young fans waited by the tunnel for autographs.",
+    "The league will review the incidents that led to the late bookings.",
+    "It was a fourth game without defeat for the winners.",
+    "Ticket sales for the next home game rose sharply the following morning.",
 )
 
 
-def _match(rng: random.Random) -> str:
+def _match(rng: random.Random, used: set[frozenset[str]]) -> str:
+    """A match report; no two reports share more than one of their stock sentences (no accidental near-dups)."""
     home, away = rng.sample(SPORTS_TEAMS, 2)
     hg, ag = rng.randint(0, 4), rng.randint(0, 3)
     crowd = rng.randint(4000, 31000)
     day = rng.choice(("Saturday", "Sunday", "Tuesday night", "Friday evening"))
     if hg > ag:
         verdict = rng.choice((f"{home} beat {away} {hg}-{ag} on {day}",
-                              f"A {hg}-{ag} home win over {away} lifted {home} up the table on {day}"))
+                              f"A {hg}-{ag} home win over {away} lifted {home} up the table on {day}",
+                              f"Goals flowed at {home}, who saw off {away} {hg}-{ag} on {day}"))
     elif hg < ag:
         verdict = rng.choice((f"{away} won {ag}-{hg} at {home} on {day}",
-                              f"{home} slipped to a {hg}-{ag} home defeat against {away} on {day}"))
+                              f"{home} slipped to a {hg}-{ag} home defeat against {away} on {day}",
+                              f"Travelling fans celebrated as {away} took a {ag}-{hg} win from {home} on {day}"))
     else:
         verdict = rng.choice((f"{home} and {away} drew {hg}-{ag} on {day}",
-                              f"There was nothing to separate {home} and {away} on {day}, the game ending {hg}-{ag}"))
-    events = " ".join(rng.sample(MATCH_EVENTS, 2))
-    return (f"{verdict}, watched by {crowd:,} spectators. {rng.choice(MATCH_OPEN)} {events} "
-            f"{rng.choice(MATCH_CLOSE)}")
+                              f"There was nothing to separate {home} and {away} on {day}, the game ending {hg}-{ag}",
+                              f"A share of the spoils, {hg}-{ag}, was a fair result for {home} and {away} on {day}"))
+    while True:
+        parts = [rng.choice(MATCH_OPEN), *rng.sample(MATCH_EVENTS, 2), rng.choice(MATCH_CLOSE)]
+        pairs = {frozenset(p) for p in itertools.combinations(parts, 2)}
+        if not pairs & used:
+            used.update(pairs)
+            break
+    return f"{verdict}, watched by {crowd:,} spectators. {' '.join(parts)}"
 
 
 def _travel(rng: random.Random, city: str, country: str, sights: str, food: str, season: str) -> str:
@@ -329,6 +353,7 @@ def _merge_short(texts: list[str], floor: int = 300) -> list[str]:
 def build(seed: int = 5) -> list[dict]:
     """80 distinct documents of 300-2,000 characters, ids ``replay-0001``..``replay-0080``."""
     rng = random.Random(seed)
+    used: set[frozenset[str]] = set()
     texts: list[str] = [_recipe(rng, dish, ing, steps) for dish, ing, steps in RECIPES]
     texts += _merge_short(list(HISTORY))
     texts += [f"How to {topic}\n\n{a}\n\n{b}" for topic, a, b in TECH]
@@ -340,10 +365,10 @@ def build(seed: int = 5) -> list[dict]:
     week = 1
     while len(texts) < 80:
         if len(texts) % 4 == 0:
-            reports = "\n\n".join(_match(rng) for _ in range(rng.randint(3, 4)))
+            reports = "\n\n".join(_match(rng, used) for _ in range(rng.randint(3, 4)))
             texts.append(f"Weekend round-up, week {week}\n\n{reports}")
             week += 1
         else:
-            texts.append(_match(rng))
+            texts.append(_match(rng, used))
     rng.shuffle(texts)
     return [{"id": f"replay-{i:04d}", "text": t} for i, t in enumerate(texts, start=1)]
