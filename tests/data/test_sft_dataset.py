@@ -85,3 +85,32 @@ def test_prepare_from_config_reports_everything(tmp_path):
         prepare_sft_data(short, tok, seed=3)
     with pytest.raises(ConfigError, match="finetune.datasets is empty"):
         prepare_sft_data(FinetuneConfig(), tok, seed=3)
+
+
+def test_tokenized_data_cache_hits_and_invalidates(tmp_path):
+    from meditron.data.sft import build_examples, tokenize_example, tokenize_examples
+
+    tok = build_tokenizer()
+    train = write_medqa(tmp_path / "phrases_no_exclude_train.jsonl", 20, seed=1)
+    examples, _ = build_examples("medqa", train)
+    batched = tokenize_examples(tok, examples, batch_size=7)
+    single = [tokenize_example(tok, e) for e in examples]
+    assert [(b.input_ids.tolist(), b.labels.tolist()) for b in batched] == [
+        (s.input_ids.tolist(), s.labels.tolist()) for s in single
+    ]
+
+    cfg = FinetuneConfig(datasets=[{"kind": "medqa", "path": str(train)}], seq_len=256)
+    first, r1 = prepare_sft_data(cfg, tok, seed=3, cache_dir=tmp_path / "cache")
+    second, r2 = prepare_sft_data(cfg, tok, seed=3, cache_dir=tmp_path / "cache")
+    assert (r1["cache"]["hit"], r2["cache"]["hit"]) == (False, True) and r1["cache"]["dir"] == r2["cache"]["dir"]
+    assert {k: v for k, v in r1.items() if k != "cache"} == {k: v for k, v in r2.items() if k != "cache"}
+    for i in range(first.num_units * 2):
+        a, b = first[i], second[i]
+        assert all(np.array_equal(a[k], b[k]) for k in a)
+    assert [e.id for e in second.examples] == [e.id for e in first.examples]
+
+    with open(train, "a") as fh:  # the input changed: a new key, a fresh build
+        fh.write(train.read_text().splitlines()[0] + "\n")
+    third, r3 = prepare_sft_data(cfg, tok, seed=3, cache_dir=tmp_path / "cache")
+    assert r3["cache"]["hit"] is False and r3["cache"]["dir"] != r1["cache"]["dir"] and third.num_units == 21
+    assert len(list((tmp_path / "cache").iterdir())) == 2  # complete caches only, no temp dirs left

@@ -171,6 +171,8 @@ def test_resume_after_kill_mid_epoch_gives_the_same_losses(workspace):
     assert [r["data_checksum"] for r in got] == [r["data_checksum"] for r in expected]
     assert [r["loss"] for r in got[:6]] == [r["loss"] for r in expected[:6]]  # before the checkpoint: bit-identical
     assert [r["loss"] for r in got[6:]] == pytest.approx([r["loss"] for r in expected[6:]], rel=1e-6)
+    data_report = json.loads((workspace / "runs" / "killed" / "logs" / "finetune_data.json").read_text())
+    assert data_report["cache"]["hit"] is True  # the resumed run loaded the tokenized data instead of rebuilding
     manifest = json.loads((workspace / "runs" / "killed" / "run.json").read_text())
     resumed_from = manifest["stages"]["finetune"]["metrics"]["resumed_from"]
     assert resumed_from.endswith("step_0000006")

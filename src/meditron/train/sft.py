@@ -9,7 +9,7 @@ directory, gives the tokenizer the ChatML template (saved with every checkpoint 
 
 Files: ``<run>/logs/finetune.jsonl`` (one record per step), ``<run>/logs/finetune_data.json`` (builder counts,
 examples dropped by the contamination guard or for length, token statistics), checkpoints in
-``<run>/checkpoints/finetune/step_XXXXXXX``.
+``<run>/checkpoints/finetune/step_XXXXXXX``, the tokenized data cache in ``<run>/checkpoints/finetune/sft_data/``.
 """
 
 from __future__ import annotations
@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from meditron.config import RunConfig, dump_config
-from meditron.errors import InputError
+from meditron.errors import InputError, MeditronError
 from meditron.run import RunDir
 
 DATA_REPORT = "finetune_data.json"
+CACHE_DIR = "sft_data"
 
 
 def init_dir(cfg: RunConfig, run: RunDir) -> Path:
@@ -117,30 +118,46 @@ def run_finetune(cfg: RunConfig, run: RunDir, resume: bool) -> dict[str, Any]:
     fc = cfg.finetune
     model_dir = init_dir(cfg, run)
     tok = chat_tokenizer(cfg, model_dir)
-    # Every rank builds the same data (deterministic); only rank 0 writes the report.
-    source, data_report = prepare_sft_data(fc, tok, seed=fc.seed)
-    steps = source.steps_for(fc.epochs, fc.global_batch_size)
-    if fc.steps is not None:
-        steps = min(steps, fc.steps)
-    data_report["schedule"] = {
-        "epochs": fc.epochs,
-        "global_batch_size": fc.global_batch_size,
-        "steps": steps,
-        "samples_per_epoch": source.num_units,
-        "init_from": str(model_dir),
-    }
-    train_cfg = fc.model_copy(update={"steps": steps})
     ckpt_dir = Path(resolve_path(fc.checkpoint.dir)) if fc.checkpoint.dir else run.checkpoints / "finetune"
     log_path = run.logs / "finetune.jsonl"
     env = init_distributed(fc.parallel)
     try:
+        # Rank 0 builds, guards and tokenizes, and caches the result; the other ranks (and a resumed run) load it.
+        # A rank that cannot see the cache (no shared filesystem) builds the identical data itself.
+        cache_dir = ckpt_dir / CACHE_DIR
+        failure: Exception | None = None
+        if env.is_main:
+            try:
+                source, data_report = prepare_sft_data(fc, tok, seed=fc.seed, cache_dir=cache_dir)
+            except Exception as e:  # tell the other ranks instead of leaving them at a barrier
+                failure = e
+        message = env.broadcast_object(f"{type(failure).__name__}: {failure}" if failure else None)
+        if failure is not None:
+            raise failure
+        if message is not None:
+            raise MeditronError(f"rank 0 could not prepare the finetuning data: {message}")
+        if not env.is_main:
+            source, data_report = prepare_sft_data(fc, tok, seed=fc.seed, cache_dir=cache_dir)
+        steps = source.steps_for(fc.epochs, fc.global_batch_size)
+        if fc.steps is not None:
+            steps = min(steps, fc.steps)
+        data_report["schedule"] = {
+            "epochs": fc.epochs,
+            "global_batch_size": fc.global_batch_size,
+            "steps": steps,
+            "samples_per_epoch": source.num_units,
+            "init_from": str(model_dir),
+        }
+        train_cfg = fc.model_copy(update={"steps": steps})
         if env.is_main:
             _write_json(run.logs / DATA_REPORT, data_report)
             g = data_report["guard"]
-            env_note = f", guard dropped {g['num_dropped']}" if g else ", no contamination guard"
+            guard_note = f", guard dropped {g['num_dropped']}" if g else ", no contamination guard"
+            cached = " (tokenized data from the cache)" if data_report.get("cache", {}).get("hit") else ""
             print(
                 f"finetune: {data_report['source']['num_examples']} examples in {source.num_units} samples of "
-                f"{source.length} tokens{env_note}, {data_report['too_long']['num_dropped']} too long; {steps} steps",
+                f"{source.length} tokens{guard_note}, {data_report['too_long']['num_dropped']} too long; "
+                f"{steps} steps{cached}",
                 flush=True,
             )
         trainer = Trainer(

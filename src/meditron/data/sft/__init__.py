@@ -6,7 +6,14 @@ trainer epoch by epoch, and ``prepare`` runs them in that order from the ``finet
 """
 
 from .builders import build_examples
-from .chat_template import CHATML_TEMPLATE, IGNORE_INDEX, install_chat_template, tokenize_example, tokenize_messages
+from .chat_template import (
+    CHATML_TEMPLATE,
+    IGNORE_INDEX,
+    install_chat_template,
+    tokenize_example,
+    tokenize_examples,
+    tokenize_messages,
+)
 from .dataset import SFTSource
 from .guard import ContaminationGuard, guard_examples
 from .packing import block_causal_mask, collate, pack_first_fit
@@ -28,5 +35,6 @@ __all__ = [
     "pack_first_fit",
     "prepare_sft_data",
     "tokenize_example",
+    "tokenize_examples",
     "tokenize_messages",
 ]

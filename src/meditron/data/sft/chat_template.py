@@ -76,8 +76,32 @@ def tokenize_messages(tok: PreTrainedTokenizerBase, messages: list[dict[str, str
 def tokenize_example(tok: PreTrainedTokenizerBase, ex: ChatExample) -> TokenizedExample:
     """Render one example with the tokenizer's template; the labels keep only the assistant tokens."""
     ids, mask = tokenize_messages(tok, ex.messages)
+    return _to_example(ex.id, ids, mask)
+
+
+def _to_example(ex_id: str, ids: list[int], mask: list[int]) -> TokenizedExample:
     if not any(mask):
-        raise InputError("the rendered conversation has no assistant token to learn from", record=ex.id)
+        raise InputError("the rendered conversation has no assistant token to learn from", record=ex_id)
     input_ids = np.asarray(ids, dtype=np.int64)
     labels = np.where(np.asarray(mask, dtype=bool), input_ids, IGNORE_INDEX).astype(np.int64)
-    return TokenizedExample(ex.id, input_ids, labels)
+    return TokenizedExample(ex_id, input_ids, labels)
+
+
+def tokenize_examples(
+    tok: PreTrainedTokenizerBase, examples: list[ChatExample], batch_size: int = 256
+) -> list[TokenizedExample]:
+    """``tokenize_example`` for many examples, rendered and encoded in batches (the Rust encoder runs them in
+    parallel when ``TOKENIZERS_PARALLELISM`` allows); the result is identical to one-by-one tokenization."""
+    out: list[TokenizedExample] = []
+    for start in range(0, len(examples), batch_size):
+        chunk = examples[start : start + batch_size]
+        enc = tok.apply_chat_template(
+            [e.messages for e in chunk],
+            tokenize=True,
+            return_dict=True,
+            return_assistant_tokens_mask=True,
+            add_generation_prompt=False,
+        )
+        for e, ids, mask in zip(chunk, enc["input_ids"], enc["assistant_masks"], strict=True):
+            out.append(_to_example(e.id, list(ids), list(mask)))
+    return out

@@ -3,18 +3,23 @@
 The report (saved by the finetuning stage as ``<run>/logs/finetune_data.json``) holds every count a user needs to
 trust the data: records read and examples built per file, skips per reason, the examples dropped by the contamination
 guard with the test item each overlaps, the examples too long for ``seq_len``, and token statistics.
+
+With ``cache_dir``, the tokenized examples and the report are cached under a key of all their inputs (``cache.py``):
+a resumed run, or the other ranks of a distributed one, load them instead of tokenizing again.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from transformers import PreTrainedTokenizerBase
 
 from meditron.errors import ConfigError
 
+from . import cache
 from .builders import build_examples
-from .chat_template import TokenizedExample, tokenize_example
+from .chat_template import TokenizedExample, tokenize_examples
 from .dataset import SFTSource
 from .guard import guard_examples
 
@@ -23,13 +28,31 @@ if TYPE_CHECKING:
 
 
 def prepare_sft_data(
-    cfg: FinetuneConfig, tok: PreTrainedTokenizerBase, *, seed: int
+    cfg: FinetuneConfig, tok: PreTrainedTokenizerBase, *, seed: int, cache_dir: Path | None = None
 ) -> tuple[SFTSource, dict[str, Any]]:
     """The finetuning data source for ``cfg.datasets`` and the data report. The tokenizer must have the template."""
     if not cfg.datasets:
         raise ConfigError(
             "finetune.datasets is empty: list at least one {kind, path} (medqa, medmcqa, pubmedqa, chat)"
         )
+    key = cache.cache_key(cfg, tok) if cache_dir is not None else None
+    cached = cache.load(Path(cache_dir) / key) if key is not None else None
+    if cached is not None:
+        tokenized, report = cached
+        report["cache"] = {"dir": str(Path(cache_dir) / key), "hit": True}
+    else:
+        tokenized, report = _tokenized(cfg, tok)
+        if key is not None:
+            cache.save(Path(cache_dir) / key, tokenized, report)
+            report["cache"] = {"dir": str(Path(cache_dir) / key), "hit": False}
+    pad_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id or 0
+    source = SFTSource(tokenized, seq_len=cfg.seq_len, seed=seed, packing=cfg.packing, pad_id=pad_id)
+    report["source"] = source.stats()
+    return source, report
+
+
+def _tokenized(cfg: FinetuneConfig, tok: PreTrainedTokenizerBase) -> tuple[list[TokenizedExample], dict[str, Any]]:
+    """Build → guard → tokenize; examples longer than ``seq_len`` are dropped and listed."""
     examples = []
     builds = []
     for ds in cfg.datasets:
@@ -57,11 +80,9 @@ def prepare_sft_data(
 
     tokenized: list[TokenizedExample] = []
     too_long: list[dict[str, Any]] = []
-    pad_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id or 0
-    for ex in examples:
-        t = tokenize_example(tok, ex)
+    for t in tokenize_examples(tok, examples):
         if len(t) > cfg.seq_len:
-            too_long.append({"example": ex.id, "num_tokens": len(t)})
+            too_long.append({"example": t.id, "num_tokens": len(t)})
             continue
         tokenized.append(t)
     report["too_long"] = {"seq_len": cfg.seq_len, "num_dropped": len(too_long), "examples": too_long}
@@ -71,6 +92,4 @@ def prepare_sft_data(
             f"{len(report['guard']['dropped']) if report['guard'] else 0}, {len(too_long)} longer than seq_len "
             f"{cfg.seq_len})"
         )
-    source = SFTSource(tokenized, seq_len=cfg.seq_len, seed=seed, packing=cfg.packing, pad_id=pad_id)
-    report["source"] = source.stats()
-    return source, report
+    return tokenized, report
