@@ -264,7 +264,7 @@ class Sample:
     def html_pages(self) -> None:
         rng = random.Random(SEED + 5)
         for i, cond in enumerate(self.html_conditions):
-            row = guidelines.render(cond, "generic", rng)
+            row = guidelines.render(cond, "nhg", rng)  # the pages of one site, "Northfield Health Guidance"
             md = self.scrub_lines(row["raw_text"])
             encoding = {0: "windows-1252", 1: "utf-8-mojibake"}.get(i, "utf-8")
             data = render_page(row["title"], md, encoding, rng, page=i)

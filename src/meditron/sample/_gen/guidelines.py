@@ -85,6 +85,9 @@ def fragments(text: str) -> list[str]:
     features ("first metatarsophalangeal joint; erythematous; warm"), they do not retell a case."""
     out = []
     for sentence in _sentences(text):
+        if "no history of" in sentence:  # "He has no history of serious illness" is no feature to list
+            out.append("previous illnesses, injuries and regular medicines")
+            continue
         chunks = [c for c in metamap_phrases(sentence) if c.lower() not in ("he", "she", "there", "shows")]
         if chunks:
             out.append(lower_first("; ".join(chunks)))
@@ -161,9 +164,12 @@ def render(cond: Condition, source: str, rng: random.Random, extra_case: str = "
                       f"Common presenting complaints are {feats}"))
     else:
         intro = f"Consider {dxl} in any person with the examination findings listed below"
-    lines += _bullets(rng, [f"{intro} {cite()}.", pick(("Take a focused history, including:", "Ask about:",
-                                                        "Relevant history includes:", "Enquire specifically about:"))])
-    lines += _sub(rng, fragments(cond.history))
+    first = f"{intro} {cite()}."
+    ask = pick(("Take a focused history, including:", "Ask about:", "Relevant history includes:",
+                "Enquire specifically about:"))
+    history = fragments(cond.history)
+    lines += _bullets(rng, [first, ask if history else "Take a focused history."])
+    lines += _sub(rng, history)
     lines += _bullets(rng, [pick(("Examine the person and record the findings. Typical findings are:",
                                   "On examination, look for:", "Signs that support the diagnosis:"))])
     lines += _sub(rng, fragments(cond.exam))

@@ -106,7 +106,8 @@ def render_page(title: str, md: str, encoding: str, rng: random.Random, page: in
             else f'<meta charset="{charset}">')
     nav = "".join(f'<li><a href="/{n.lower().replace(" ", "-") if n != "Home" else ""}">{n}</a></li>' for n in NAV)
     crumb = html.escape(title.split(":")[0].split(" — ")[0])
-    article = f"{note}\n{body}\n{ack}"
+    first_p = body.find("</p>") + len("</p>")  # the note sits under the date line, as on real pages
+    article = f"{body[:first_p]}\n{note}{body[first_p:]}\n{ack}"
     if encoding == "utf-8-mojibake":
         article = _mojibake(article)
     updated = f"{rng.randint(1, 28)}/{rng.randint(1, 12)}/{rng.randint(2015, 2023)}"
