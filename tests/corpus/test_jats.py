@@ -82,7 +82,8 @@ def test_fixture_renders_exact_meditron_layout():
 
 def test_removed_parts_are_absent():
     (doc,) = read([THYROID])
-    for absent in ("Zorbaugh", "Quillfeather", "petra@example.org", "footnote", "nurses", "SECRET-CELL", "J Thyroid"):
+    for absent in ("Zorbaugh", "Quillfeather", "petra@example.org", "footnote", "nurses", "SECRET-CELL", "J Thyroid",
+                   "None declared", "PZ wrote"):  # fmt: skip
         assert absent not in doc.text
 
 
@@ -209,6 +210,7 @@ def test_real_licences_and_nlm23_articles():
     (doc,) = read([REAL_JATS / "1472-6831-8-11.nxml"])  # NLM DTD 2.3
     assert "[bib_ref] Measuring oral health: a conceptual framework, Locker [/bib_ref]" in doc.text
     assert "\n## Translation into Dutch\n" in doc.text
+    assert "Pre-publication history" not in doc.text and "Authors' contributions" not in doc.text
 
 
 def test_boxed_text_keeps_its_title(tmp_path):

@@ -47,6 +47,27 @@ _DROP_XREF = frozenset({"fn", "aff", "corresp", "author-notes", "contrib", "tabl
 _BRACKETED_REFS = re.compile(r"[\[(]((?:\s*\[bib_ref\][^\[]*\[/bib_ref\]\s*[,;–—-]?\s*)+)[\])]")
 
 
+# Sections that are publishing administration, not prose (typed by sec-type or only by their title in older files).
+_ADMIN_SEC_TYPES = frozenset(
+    {"coi-statement", "author-contributions", "contributions", "supplementary-material", "data-availability",
+     "funding", "ethics-statement", "abbreviations", "pre-publication-history", "display-objects"}
+)  # fmt: skip
+_ADMIN_TITLES = re.compile(
+    r"(?:pre-?publication history|authors?['’]? contributions?|contributions? of authors|competing interests?"
+    r"|conflicts? of interests?|declaration of (?:competing )?interests?|funding(?: sources?| information)?"
+    r"|supplementary (?:material|information|data)|additional files?|abbreviations?|data availability(?: statement)?)"
+    r"[.:]?",
+    re.IGNORECASE,
+)
+
+
+def _is_admin_section(sec: etree._Element) -> bool:
+    if (sec.get("sec-type") or "").lower() in _ADMIN_SEC_TYPES:
+        return True
+    title = next((c for c in sec if c.tag == "title"), None)
+    return title is not None and _ADMIN_TITLES.fullmatch(_text(title)) is not None
+
+
 class EmptyArticleError(ValueError):
     """The article has no abstract and no body text: nothing to train on."""
 
@@ -202,8 +223,9 @@ class _Renderer:
                 pass
             elif tag == "sec" or tag == "app":
                 self.flush()
-                self.heading(child, depth + 1)
-                self.container(child, depth + 1)
+                if not _is_admin_section(child):
+                    self.heading(child, depth + 1)
+                    self.container(child, depth + 1)
             elif tag in _BLOCKS or tag in _CONTAINERS:
                 self.flush()
                 self.block(child, depth)
@@ -232,8 +254,9 @@ class _Renderer:
                 if term or definition:
                     self.blocks.append(f"- {term}: {definition}" if term else f"- {definition}")
         elif tag == "sec" or tag == "app":
-            self.heading(el, depth + 1)
-            self.container(el, depth + 1)
+            if not _is_admin_section(el):
+                self.heading(el, depth + 1)
+                self.container(el, depth + 1)
         elif tag in ("title", "label", "caption"):
             pass
         else:  # boxed-text, disp-quote, statement…: their own title/label become a paragraph
