@@ -170,7 +170,7 @@ HAND: tuple[tuple[str, str | None, str, str, str, str, str, str, str], ...] = (
      "Central retinal vein occlusion", "Retinal detachment", "Diabetic retinopathy",
      "The ischaemic retina turns opaque white while the thin fovea shows the intact choroidal circulation as a red "
      "spot.", "single"),
-    ("ENT", "Ear", "Little's area is located in the:", "Anterior part of the nasal septum", "Lateral nasal wall",
+    ("ENT", "Nose", "Little's area is located in the:", "Anterior part of the nasal septum", "Lateral nasal wall",
      "Floor of the nose", "Posterior part of the nasal septum",
      "Kiesselbach's plexus in the anteroinferior septum is the commonest site of epistaxis in the young.",
      "single"),

@@ -221,7 +221,7 @@ MMLU: dict[str, tuple[tuple[str, str, str, str, str, str], ...]] = {
          "mellitus; his CHA2DS2-VASc score is 2. Which of the following is the most appropriate measure to "
          "prevent stroke?", "Aspirin alone", "No treatment", "Clopidogrel alone", "A direct oral anticoagulant",
          "D"),
-        ("A 19-year-old woman has had fever, dysuria and a new cardiac murmur after injecting drugs. Blood cultures "
+        ("A 19-year-old woman who injects drugs has fever, pleuritic chest pain and a new cardiac murmur. Blood cultures "
          "grow gram-positive cocci in clusters. Which valve is most commonly affected in this setting?",
          "Tricuspid valve", "Mitral valve", "Aortic valve", "Pulmonary valve", "A"),
         ("A 52-year-old man has a blood pressure of 158/98 mm Hg on three visits. He has no other conditions. "
