@@ -14,7 +14,7 @@ from .clinical import CONDITIONS, Condition, Kind
 
 LETTERS5 = "ABCDE"
 LETTERS4 = "ABCD"
-STEP1_KINDS = {"cause", "organism"}
+STEP1_KINDS = {"cause", "organism", "dx"}  # basic-science and diagnosis items; management is step 2&3
 
 _STOP = {
     "a", "an", "the", "of", "and", "or", "with", "is", "are", "was", "were", "has", "have", "had", "his", "her",
