@@ -34,8 +34,16 @@ def _cfg(model, data, out, **kw) -> EvalConfig:
 
 def test_all_modes_reports_and_byte_identical_results(tiny_model, tiny_tokenizer, small_benchmarks, tmp_path):
     index = tmp_path / "contamination.json"
+    # The corpus stage's format: items → documents, plus items too short to check.
     index.write_text(
-        json.dumps({"medqa4-0001": ["pubmed-1", "pmc-9"], "medqa4-0002": [], "pubmedqa-1000": ["pubmed-1000"]})
+        json.dumps(
+            {
+                "ngram": 13,
+                "items": {"medqa4-0001": ["pubmed-1", "pmc-9"], "medqa4-0002": [], "pubmedqa-1000": ["pubmed-1000"]},
+                "unchecked_items": ["pubmedqa-1001"],
+                "skipped": {},
+            }
+        )
     )
     run = RunDir(tmp_path / "run")
     doc = run_eval(_cfg(tiny_model, small_benchmarks, tmp_path / "a", contamination_index=str(index)), run=run)
@@ -50,13 +58,12 @@ def test_all_modes_reports_and_byte_identical_results(tiny_model, tiny_tokenizer
         r = res["medqa4"][mode]
         assert {"accuracy", "ci95", "n", "unparsed"} <= set(r) and r["n"] == 12
     assert res["medqa4"]["top_token"]["contamination"]["contaminated"]["n"] == 1
-    assert res["pubmedqa"]["chat"]["contamination"] == {
-        "clean": {"accuracy": pytest.approx(res["pubmedqa"]["chat"]["contamination"]["clean"]["accuracy"]), "n": 3},
-        "contaminated": {
-            "accuracy": pytest.approx(res["pubmedqa"]["chat"]["contamination"]["contaminated"]["accuracy"]),
-            "n": 1,
-        },
-    }
+    cont = res["pubmedqa"]["chat"]["contamination"]
+    pq = [json.loads(x) for x in (tmp_path / "a/items/pubmedqa/chat.jsonl").read_text().splitlines()]
+    clean = [r["correct"] for r in pq if r["id"] in ("pubmedqa-1002", "pubmedqa-1003")]
+    assert cont["clean"] == {"accuracy": round(sum(clean) / 2, 6), "n": 2}
+    assert cont["contaminated"]["n"] == 1 and cont["unchecked"] == 1
+    assert doc["contamination"]["contaminated_items"] == 2
     assert doc["data"]["medqa4"]["fewshot_source"].startswith(
         "train/dev file (phrases_no_exclude_train.jsonl, 6 items)"
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -42,8 +43,21 @@ def breakdowns(records: list[dict[str, Any]], benchmark: str) -> dict[str, dict[
     return {g: {"accuracy": _r(accuracy(v)), "n": len(v)} for g, v in sorted(groups.items())}
 
 
-def load_contamination_index(path: str | Path) -> dict[str, list[str]]:
-    """The corpus stage's index ``{item id: [document ids]}``; an item with at least one document is contaminated."""
+@dataclass
+class ContaminationIndex:
+    """The corpus stage's decontamination index: which documents contain each benchmark item.
+
+    ``items`` maps item id → document ids (an item with at least one is contaminated); ``unchecked`` items were too
+    short to test and ``skipped`` benchmarks were not checked at all, so neither is counted as clean.
+    """
+
+    items: dict[str, list[str]]
+    unchecked: set[str]
+    skipped: dict[str, str]
+
+
+def load_contamination_index(path: str | Path) -> ContaminationIndex:
+    """Read ``contamination_index.json`` (the corpus report's ``{"items": {...}, ...}`` or a bare ``{id: [docs]}``)."""
     p = Path(path)
     try:
         data = json.loads(p.read_text(encoding="utf-8"))
@@ -51,24 +65,33 @@ def load_contamination_index(path: str | Path) -> dict[str, list[str]]:
         raise InputError("contamination index not found", path=str(p)) from None
     except json.JSONDecodeError as e:
         raise InputError(f"not valid JSON ({e.msg})", path=str(p), record=f"line {e.lineno}") from None
-    if isinstance(data, dict) and isinstance(data.get("items"), dict):
-        data = data["items"]  # tolerate a wrapper {"items": {...}, ...}
     if not isinstance(data, dict):
         raise InputError("expected an object {item id: [document ids]}", path=str(p))
+    unchecked: set[str] = set()
+    skipped: dict[str, str] = {}
+    if isinstance(data.get("items"), dict):
+        unchecked = {str(x) for x in data.get("unchecked_items") or []}
+        skipped = {str(k): str(v) for k, v in (data.get("skipped") or {}).items()}
+        data = data["items"]
     for item_id, docs in data.items():
         if not isinstance(docs, list):
             raise InputError(
                 f"value must be a list of document ids, got {type(docs).__name__}", path=str(p), record=item_id
             )
-    return {k: [str(d) for d in v] for k, v in data.items()}
+    return ContaminationIndex({k: [str(d) for d in v] for k, v in data.items()}, unchecked, skipped)
 
 
-def contamination_split(records: list[dict[str, Any]], index: dict[str, list[str]]) -> dict[str, Any]:
-    clean = [float(r["correct"]) for r in records if not index.get(r["id"])]
-    dirty = [float(r["correct"]) for r in records if index.get(r["id"])]
+def contamination_split(records: list[dict[str, Any]], index: ContaminationIndex, benchmark: str) -> dict[str, Any]:
+    """Accuracy on clean vs contaminated items; unchecked items and unchecked benchmarks are reported, not guessed."""
+    if benchmark in index.skipped:
+        return {"not_checked": index.skipped[benchmark]}
+    clean = [float(r["correct"]) for r in records if not index.items.get(r["id"]) and r["id"] not in index.unchecked]
+    dirty = [float(r["correct"]) for r in records if index.items.get(r["id"])]
+    unchecked = sum(1 for r in records if r["id"] in index.unchecked and not index.items.get(r["id"]))
     return {
         "clean": {"accuracy": _r(accuracy(clean)), "n": len(clean)},
         "contaminated": {"accuracy": _r(accuracy(dirty)), "n": len(dirty)},
+        "unchecked": unchecked,
     }
 
 
@@ -172,14 +195,16 @@ def markdown(doc: dict[str, Any]) -> str:
                 lines.append(f"- {bench} / {mode}: {parts}")
     if doc.get("contamination"):
         lines += ["", "## Clean vs contaminated items", "", f"Index: `{doc['contamination']['index']}`", ""]
-        lines += ["| benchmark | mode | clean % (n) | contaminated % (n) |", "|---|---|---|---|"]
+        lines += ["| benchmark | mode | clean % (n) | contaminated % (n) | unchecked |", "|---|---|---|---|---|"]
         for bench, modes in doc["results"].items():
             for mode, r in modes.items():
                 c = r.get("contamination")
-                if c:
+                if c and "not_checked" in c:
+                    lines.append(f"| {bench} | {mode} | not checked: {c['not_checked']} | |")
+                elif c:
                     lines.append(
                         f"| {bench} | {mode} | {_pct(c['clean']['accuracy'])} ({c['clean']['n']}) | "
-                        f"{_pct(c['contaminated']['accuracy'])} ({c['contaminated']['n']}) |"
+                        f"{_pct(c['contaminated']['accuracy'])} ({c['contaminated']['n']}) | {c['unchecked']} |"
                     )
     comp = doc["paper"]
     lines += ["", "## Compared with the MEDITRON paper", "", comp["source"], ""]

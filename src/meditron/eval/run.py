@@ -128,7 +128,7 @@ def run_eval(cfg: EvalConfig, run: RunDir | None = None) -> dict[str, Any]:
                 R.write_jsonl(items_dir / name / f"{mode}.jsonl", records)
             summary["breakdown"] = R.breakdowns(records, name)
             if contamination is not None:
-                summary["contamination"] = R.contamination_split(records, contamination)
+                summary["contamination"] = R.contamination_split(records, contamination, name)
             results[name][mode] = summary
             timing[f"{name}/{mode}_seconds"] = time.perf_counter() - tm
             log.info("%s %s: accuracy %.4f (n=%d)", name, mode, summary["accuracy"], summary["n"])
@@ -142,7 +142,9 @@ def run_eval(cfg: EvalConfig, run: RunDir | None = None) -> dict[str, Any]:
     if contamination is not None:
         doc["contamination"] = {
             "index": Path(str(cfg.contamination_index)).name,
-            "contaminated_items": sum(1 for v in contamination.values() if v),
+            "contaminated_items": sum(1 for v in contamination.items.values() if v),
+            "unchecked_items": len(contamination.unchecked),
+            "skipped_benchmarks": contamination.skipped,
         }
     R.write_json(out / "results.json", doc)
     (out / "report.md").write_text(R.markdown(doc), encoding="utf-8")
