@@ -128,3 +128,31 @@ def test_bad_inputs_are_clear_errors(tmp_path: Path, tiny_model: Path):
         run_export(tmp_path / "empty", tmp_path / "out", "hf")
     with pytest.raises(InputError, match="unknown export format"):
         run_export(tiny_model, tmp_path / "out", "onnx")
+
+
+def test_export_consolidates_the_latest_dcp_checkpoint(tiny_model: Path, tmp_path: Path):
+    """A checkpoints folder of DCP step dirs (as the trainer writes them) → the latest one, consolidated."""
+    from types import SimpleNamespace
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from meditron.train.checkpoint import CheckpointManager, TrainerState
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model, local_files_only=True)
+    tok = AutoTokenizer.from_pretrained(tiny_model, local_files_only=True)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    env = SimpleNamespace(is_main=True, distributed=False, world_size=1, tp=1, barrier=lambda: None)
+    mgr = CheckpointManager(tmp_path / "checkpoints" / "pretrain", env, keep_last=2)
+    mgr.save(model, opt, None, TrainerState(step=1), hf_config=model.config, tokenizer=tok)
+    with torch.no_grad():
+        model.model.norm.weight.mul_(1.5)  # step 2 differs from step 1
+    last = mgr.save(model, opt, None, TrainerState(step=2), hf_config=model.config, tokenizer=tok)
+    out = run_export(tmp_path / "checkpoints" / "pretrain", tmp_path / "release", "hf")
+    ids = tok("Aspirin inhibits cyclooxygenase", return_tensors="pt").input_ids
+    exported = AutoModelForCausalLM.from_pretrained(out, local_files_only=True).eval()
+    with torch.no_grad():
+        assert torch.allclose(exported(ids).logits, model.eval()(ids).logits, atol=1e-6)
+    lineage = json.loads((out / "lineage.json").read_text())
+    assert lineage["checkpoint"]["kind"] == "dcp" and lineage["checkpoint"]["path"] == str(last)
+    assert lineage["checkpoint"]["files"][".metadata"] == sha256_file(last / ".metadata")
+    assert verify_lineage(out) == []

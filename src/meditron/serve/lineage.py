@@ -36,7 +36,7 @@ def hash_files(root: Path, *, exclude: set[str] = _NOT_HASHED) -> dict[str, str]
         return {root.name: sha256_file(root)}
     out = {}
     for f in sorted(root.rglob("*")):
-        if f.is_file() and f.name not in exclude and not f.name.startswith("."):
+        if f.is_file() and f.name not in exclude:
             out[f.relative_to(root).as_posix()] = sha256_file(f)
     return out
 
@@ -83,10 +83,23 @@ def build_lineage(*, run: RunDir | None, checkpoint: Path, checkpoint_kind: str,
             "versions": manifest.get("versions", {}),
         },
         "data": data,
-        "checkpoint": {"path": _rel(checkpoint, run), "kind": checkpoint_kind, "files": hash_files(checkpoint)},
+        "checkpoint": _checkpoint_entry(checkpoint, checkpoint_kind, run),
         "export": {"format": export_format, "files": hash_files(export_dir)},
         "results": {"path": _rel(res, run), "sha256": sha256_file(res)} if res else None,
     }
+
+
+def _checkpoint_entry(checkpoint: Path, kind: str, run: RunDir | None) -> dict[str, Any]:
+    """Hashes of the checkpoint; for an HF dir consolidated by the trainer, also of the DCP step it came from."""
+    entry: dict[str, Any] = {"path": _rel(checkpoint, run), "kind": kind, "files": hash_files(checkpoint)}
+    marker = Path(checkpoint) / "meditron_checkpoint.txt"  # written by train.hf_export.consolidate_checkpoint
+    if kind == "hf" and marker.is_file():
+        lines = marker.read_text(encoding="utf-8").splitlines()
+        source = Path(lines[0].strip()) if lines else None
+        if source is not None and source.is_dir():
+            entry["consolidated_from"] = {"path": _rel(source, run), "kind": "dcp", "files": hash_files(source),
+                                          "step": lines[1].removeprefix("step ").strip() if len(lines) > 1 else None}
+    return entry
 
 
 def write_lineage(lineage: dict[str, Any], out_dir: Path) -> Path:

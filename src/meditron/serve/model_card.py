@@ -203,6 +203,10 @@ def _lineage_section(lineage: dict[str, Any]) -> list[str]:
     ck = lineage["checkpoint"]
     for name, h in sorted(ck["files"].items())[:8]:
         rows.append([f"checkpoint ({ck['kind']})", f"`{ck['path']}/{name}`", f"`{h[:16]}`"])
+    src = ck.get("consolidated_from")
+    if src:
+        for name, h in sorted(src["files"].items())[:8]:
+            rows.append([f"checkpoint (dcp, step {src.get('step')})", f"`{src['path']}/{name}`", f"`{h[:16]}`"])
     for name, h in sorted(lineage["export"]["files"].items()):
         if name.endswith((".safetensors", ".gguf")):
             rows.append(["export", f"`{name}`", f"`{h[:16]}`"])

@@ -243,7 +243,10 @@ def create_app(cfg: ServeConfig, engine: Any = None):
         messages = [{"role": "system" if m.role == "developer" else m.role, "content": m.text()} for m in req.messages]
         if cfg.system_prompt and not any(m["role"] == "system" for m in messages):
             messages.insert(0, {"role": "system", "content": cfg.system_prompt})
-        prompt_ids, extra_stop = engine.encode_chat(messages)
+        try:
+            prompt_ids, extra_stop = engine.encode_chat(messages)
+        except Exception as e:  # e.g. a template that requires alternating user/assistant turns
+            raise ApiError(400, f"the model's chat template rejected these messages: {e}", param="messages") from None
         params = _params(req, len(prompt_ids), extra_stop)
         rid = f"chatcmpl-{uuid.uuid4().hex[:24]}"
         if cfg.log_prompts:
