@@ -208,3 +208,29 @@ def test_slurm_stages_chain_as_dependent_arrays(corpus, tmp_path):
         ex = _executor(cfg.corpus.executor, steps, tasks, paths.logs(name), name, depends=previous)
         assert ex.depends is previous and ex.tasks == tasks and ex.partition == "cpu"
         previous = ex
+
+
+def test_config_errors_name_the_key(corpus, tmp_path):
+    from meditron.errors import ConfigError
+
+    root, _, tok, bench = corpus
+    cases = [
+        (["corpus.tokenizer=null"], "corpus.tokenizer is not set"),
+        ([f"corpus.decontamination.benchmarks_dir={tmp_path / 'nope'}"], "corpus.decontamination.benchmarks_dir"),
+        (["corpus.language.backend=fasttext"], "corpus.language.fasttext_model_path is required"),
+        (["corpus.sources=[]"], "corpus.sources is empty"),
+    ]
+    for i, (overrides, message) in enumerate(cases):
+        cfg = load_config(write_config(root / "data", tmp_path / f"bad{i}", tok, bench), overrides)
+        with pytest.raises(ConfigError, match=message):
+            run_corpus(cfg, RunDir.from_config(cfg).create())
+
+
+def test_everything_dropped_still_gives_a_consistent_report(corpus, tmp_path):
+    root, _, tok, bench = corpus
+    cfg = load_config(write_config(root / "data", tmp_path / "empty", tok, bench, quality={"min_chars": 10**6}))
+    report, run_dir = run_corpus(cfg, RunDir.from_config(cfg).create()), RunDir.from_config(cfg)
+    t = report["totals"]
+    assert t == {"input": 101, "kept": 0, "dropped": 100, "quarantined": 1}
+    assert report["drop_reasons"] == {"length": 100}
+    assert TokenShards(run_dir.shards).sources("train") == []

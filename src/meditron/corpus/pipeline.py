@@ -230,6 +230,8 @@ def build_stages(
     index_summary: dict[str, Any] = {"enabled": False}
     if c.decontamination.enabled and c.decontamination.benchmarks_dir:
         d = c.decontamination
+        if not resolve_path(d.benchmarks_dir).is_dir():
+            raise ConfigError(f"corpus.decontamination.benchmarks_dir {d.benchmarks_dir!r} is not a folder")
         index = build_benchmark_index(d.benchmarks_dir, list(d.benchmarks), d.ngram, d.min_item_words)
         index_summary = {
             "enabled": True,
