@@ -117,3 +117,34 @@ def test_resume_on_another_world_size_consumes_the_same_tokens(setup, reference)
     assert [r["data_checksum"] for r in log] == [r["data_checksum"] for r in reference[5:]]
     assert [r["tokens_seen"] for r in log] == [r["tokens_seen"] for r in reference[5:]]
     np.testing.assert_allclose(_losses(log), _losses(reference, 6), rtol=1e-5)
+
+
+def test_tied_qwen2_from_an_hf_dir_matches_under_fsdp(setup):
+    """A tied LM head (Qwen2) must stay one parameter once sharded: 2 processes match 1 for every step."""
+    import yaml
+    from transformers import AutoModelForCausalLM, Qwen2Config
+
+    root, shards = setup
+    torch.manual_seed(0)
+    base = Qwen2Config(
+        vocab_size=84,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        tie_word_embeddings=True,
+    )
+    AutoModelForCausalLM.from_config(base).save_pretrained(root / "qwen")
+    losses = {}
+    for nproc in (1, 2):
+        name = f"qwen{nproc}"
+        path = write_config(root / f"{name}.yaml", root / "runs", shards, steps=4)
+        cfg = yaml.safe_load(path.read_text())
+        cfg["name"], cfg["model"] = name, {"path": str(root / "qwen")}
+        path.write_text(yaml.safe_dump(cfg))
+        run_cli(["pretrain", "--config", str(path)], nproc=nproc)
+        losses[nproc] = _losses(read_log(root / "runs" / name))
+    np.testing.assert_allclose(losses[2], losses[1], rtol=1e-5)
+    hf = AutoModelForCausalLM.from_pretrained(root / "runs" / "qwen2" / "checkpoints" / "pretrain" / "hf")
+    assert hf.lm_head.weight.data_ptr() == hf.model.embed_tokens.weight.data_ptr() and hf.config.vocab_size == 96

@@ -34,6 +34,7 @@ def load_checkpoint_model(checkpoint_dir: str | Path, dtype: torch.dtype = torch
     config = AutoConfig.from_pretrained(meta, local_files_only=True)
     with init_empty_weights(include_buffers=False):
         model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    model.tie_weights()
     buffers = {n: b.detach().clone() for n, b in model.named_buffers()}
     model.to_empty(device="cpu")
     with torch.no_grad():

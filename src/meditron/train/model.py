@@ -142,6 +142,7 @@ def load_full_model(model_cfg: ModelConfig, tokenizer: PreTrainedTokenizerBase, 
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+        model.tie_weights()
     else:
         path = _resolve(model_cfg.path)  # type: ignore[arg-type]
         base_config = AutoConfig.from_pretrained(
@@ -173,6 +174,7 @@ def empty_model(config: PretrainedConfig) -> PreTrainedModel:
 
     with init_empty_weights(include_buffers=False):
         model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    model.tie_weights()  # from_config leaves a tied LM head untied in transformers 5; FSDP must see one parameter
     return model
 
 
@@ -210,15 +212,3 @@ def match_vocabulary(model: PreTrainedModel, vocab_size: int) -> int:
     if hasattr(model.config, "get_text_config"):
         model.config.get_text_config().vocab_size = vocab_size
     return added
-
-
-def count_parameters(model: torch.nn.Module, exclude_embeddings: bool = True) -> int:
-    """Parameters entering the 6·N FLOPs estimate (embedding lookups cost no matmul FLOPs)."""
-    total = 0
-    emb = model.get_input_embeddings() if hasattr(model, "get_input_embeddings") else None
-    emb_ids = {id(p) for p in emb.parameters()} if (emb is not None and exclude_embeddings) else set()
-    for p in model.parameters():
-        if id(p) in emb_ids:
-            continue
-        total += p.numel() if not hasattr(p, "full_tensor") else int(torch.Size(p.shape).numel())
-    return total

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from meditron.data.loader import PrefetchLoader, SampleSource, accumulation_steps, rank_indices
+from meditron.data.loader import PrefetchLoader, SampleSource, accumulation_steps, collate, rank_indices
 from meditron.errors import MeditronError
 from meditron.train.checkpoint import CheckpointManager, TrainerState, find_latest_checkpoint
 from meditron.train.config import TrainConfig
@@ -126,6 +126,12 @@ class Trainer:
         )
         self.peak_flops = device_peak_flops(env.device)
         self.resumed_from: Path | None = None
+        existing = find_latest_checkpoint(self.checkpoints.dir)
+        if existing is not None and not resume:
+            self._print(
+                f"[yellow]warning:[/] {self.checkpoints.dir} has checkpoints (latest {existing.name}); starting from "
+                "step 0 and replacing them as the run goes. Pass --resume to continue instead."
+            )
         if resume:
             latest = find_latest_checkpoint(self.checkpoints.dir)
             if latest is None:
@@ -270,12 +276,11 @@ class Trainer:
             inputs["attention_mask"] = packed_causal_mask(mb["seq_ids"].to(self.env.device))
         elif "attention_mask" in mb:
             inputs["attention_mask"] = mb["attention_mask"].to(self.env.device)
-        labels = mb["labels"].to(self.env.device)
+        # Shift the labels, not the logits: slicing the [B, L, V] logits would copy the largest tensor of the step.
+        labels = F.pad(mb["labels"], (0, 1), value=-100)[:, 1:].to(self.env.device)
         with self.env.autocast():
             logits = self.model(**inputs, use_cache=False).logits
-        return F.cross_entropy(
-            logits[:, :-1].flatten(0, 1).float(), labels[:, 1:].flatten(), ignore_index=-100, reduction="sum"
-        )
+        return F.cross_entropy(logits.flatten(0, 1).float(), labels.flatten(), ignore_index=-100, reduction="sum")
 
     @torch.no_grad()
     def evaluate(self) -> float:
@@ -288,8 +293,6 @@ class Trainer:
         total = torch.zeros(2, dtype=torch.float64)
         for step in range(num_steps):
             for idx in rank_indices(step, cfg.global_batch_size, cfg.micro_batch_size, env.dp_rank, env.dp_size):
-                from meditron.data.loader import collate
-
                 mb = collate([self.val_data[i % self.val_size] for i in idx])
                 total[0] += self._forward_loss(mb).double().cpu()
                 total[1] += _num_label_tokens(mb["labels"])
@@ -319,6 +322,8 @@ class Trainer:
             "tokens_per_s": tokens_per_s,
             "tokens_seen": self.state.tokens_seen,
             "step_time_s": elapsed,
+            "wall_time": time.time(),
+            "process_cpu_s": time.process_time(),
             "data_wait_s": data_wait,
             "flops_per_s": flops,
             "data_checksum": out["data_checksum"],
