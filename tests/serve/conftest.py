@@ -31,8 +31,9 @@ SHARDS_MANIFEST = {
 }
 RESULTS = {
     "results": {
-        "medqa4": {"top_token": {"accuracy": 0.2867, "ci_low": 0.2616, "ci_high": 0.3118, "n": 1273, "std": 0.0042},
-                   "chat": {"accuracy": 0.3012, "ci95": [0.2757, 0.3268], "n": 1273}},
+        "medqa4": {"top_token": {"accuracy": 0.2867, "ci95": [0.2616, 0.3118], "n": 1273, "std": 0.0042, "unparsed": 0,
+                                 "num_fewshot": 3, "zero_shot": {"accuracy": 0.2585, "ci95": [0.2349, 0.2828], "n": 1273}},
+                   "chat": {"accuracy": 0.3012, "ci95": [0.2757, 0.3268], "n": 1273, "unparsed": 41}},
         "pubmedqa": {"top_token": {"accuracy": 0.552, "ci_low": 0.508, "ci_high": 0.596, "n": 500}},
     }
 }

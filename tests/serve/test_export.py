@@ -72,9 +72,10 @@ def test_card_figures_are_the_files_figures(exported: Path):
     assert NOT_FOR_CLINICAL_USE in card and "## Intended use" in card
     assert "| 1,500 | 1,203 | 277 | 20 |" in card  # ledger totals
     assert "| abstracts | train | 787 | 210,344 |" in card and "| replay | train | 70 | 7,102 |" in card
-    assert "| medqa4 | top_token | 28.7 ± 0.4 | 26.2–31.2 | 1,273 |" in card
-    assert "| medqa4 | chat | 30.1 | 27.6–32.7 | 1,273 |" in card
-    assert "| pubmedqa | top_token | 55.2 | 50.8–59.6 | 500 |" in card
+    assert "| medqa4 | top_token (3-shot) | 28.7 ± 0.4 | 26.2–31.2 | 1,273 | 0 |" in card
+    assert "| medqa4 | top_token (0-shot) | 25.9 | 23.5–28.3 | 1,273 | — |" in card
+    assert "| medqa4 | chat | 30.1 | 27.6–32.7 | 1,273 | 41 |" in card
+    assert "| pubmedqa | top_token | 55.2 | 50.8–59.6 | 500 | — |" in card
     assert "| EMAIL | 12 |" in card and "| documents_flagged | 19 |" in card and "| quality | 118 |" in card
     assert "NLM terms (MEDLINE/PubMed)" in card
     assert "| lr | 0.003 |" in card  # train config from run.json (quickstart preset: 3.0e-3)

@@ -158,21 +158,31 @@ def _eval_section(results: dict[str, Any] | None) -> list[str]:
         for mode, r in sorted(modes.items()):
             if not isinstance(r, dict):
                 continue
-            lo, hi = _ci(r)
-            ci = f"{pct(lo)}–{pct(hi)}" if lo is not None and hi is not None else "—"
-            std = f" ± {pct(r['std'])}" if isinstance(r.get("std"), (int, float)) else ""
-            rows.append([fmt(bench), fmt(mode), pct(r.get("accuracy")) + std, ci, fmt(_n(r))])
-    lines += _table(["benchmark", "mode", "accuracy (%)", "95% CI (%)", "items"], rows) + [""]
+            shots = r.get("num_fewshot")
+            label = f"{mode} ({shots}-shot)" if isinstance(shots, int) and shots > 0 else mode
+            rows.append(_eval_row(bench, label, r))
+            if isinstance(r.get("zero_shot"), dict) and shots:
+                rows.append(_eval_row(bench, f"{mode} (0-shot)", r["zero_shot"]))
+    lines += _table(["benchmark", "mode", "accuracy (%)", "95% CI (%)", "items", "unparsed answers"], rows) + [""]
+    lines += ["Accuracy ± std is over few-shot seeds where several were run. Unparsed answers count as wrong.", ""]
     return lines
+
+
+def _eval_row(bench: str, label: str, r: dict[str, Any]) -> list[str]:
+    lo, hi = _ci(r)
+    ci = f"{pct(lo)}–{pct(hi)}" if lo is not None and hi is not None else "—"
+    std = f" ± {pct(r['std'])}" if isinstance(r.get("std"), (int, float)) else ""
+    return [fmt(bench), fmt(label), pct(r.get("accuracy")) + std, ci, fmt(_n(r)), fmt(r.get("unparsed"))]
 
 
 def _training_section(manifest: dict[str, Any]) -> list[str]:
     lines = ["## Training", ""]
     cfg = manifest.get("config") or {}
     model = cfg.get("model") or {}
-    base = model.get("path") or (f"fresh `{model['preset']}` preset" if model.get("preset") else None)
-    if base:
-        lines += [f"Base model: `{fmt(base)}`.", ""]
+    if model.get("path"):
+        lines += [f"Base model: `{fmt(model['path'])}`.", ""]
+    elif model.get("preset"):
+        lines += [f"Base model: a freshly initialised `{fmt(model['preset'])}` preset (no pretrained weights).", ""]
     for section in ("train", "finetune"):
         sec = cfg.get(section)
         if not isinstance(sec, dict):
