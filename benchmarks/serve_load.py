@@ -158,7 +158,7 @@ def build_model(size: str, out: Path) -> Path:
 
     if size == "tiny":
         return build_tiny_model(out)
-    # ~4M parameters: enough compute per token that the engine, not HTTP, dominates on 2 cores
+    # 3.1M parameters: enough compute per token that the engine, not HTTP, dominates on 2 cores
     return build_tiny_model(out, hidden_size=256, num_layers=4, num_heads=8, num_kv_heads=4, intermediate_size=688,
                             max_positions=1024)
 
