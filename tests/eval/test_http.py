@@ -50,3 +50,17 @@ def test_chat_mode_over_http_matches_local(served, tiny_model, small_benchmarks,
     assert [json.loads(r["prompt"]) for r in rows[0]][0][0]["role"] == "system"
     assert [r["output"].strip() for r in rows[0]] == [r["output"].strip() for r in rows[1]]
     assert remote["results"]["medqa4"]["chat"]["accuracy"] == local["results"]["medqa4"]["chat"]["accuracy"]
+
+
+@requires_module("tenacity", "(lm-eval's API models need it)")
+def test_top_token_over_http_needs_prompt_logprobs(served, tiny_model, small_benchmarks, tmp_path):
+    from meditron.errors import ConfigError, MeditronError
+
+    common = dict(data_dir=str(small_benchmarks), benchmarks=["medqa4"], modes=["top_token"], limit=2, num_fewshot=0)
+    with pytest.raises(ConfigError, match="eval.tokenizer"):
+        run_eval(EvalConfig(model="tiny", backend="openai", base_url=served, out=tmp_path / "a", **common))
+    with pytest.raises(MeditronError, match="prompt log-probabilities"):
+        cfg = EvalConfig(
+            model="tiny", tokenizer=str(tiny_model), backend="openai", base_url=served, out=tmp_path, **common
+        )
+        run_eval(cfg)

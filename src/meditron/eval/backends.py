@@ -142,7 +142,15 @@ class PrefixSharingHFLM(HFLM):
         return results
 
 
-def make_lm(backend: str, model: str | None, *, base_url: str | None, batch_size: int, generative: bool) -> Any:
+def make_lm(
+    backend: str,
+    model: str | None,
+    *,
+    base_url: str | None,
+    batch_size: int,
+    generative: bool,
+    tokenizer: str | None = None,
+) -> Any:
     """The lm-eval ``LM`` for a config's backend; errors name the config key and the fix."""
     if backend in ("meditron", "hf", "vllm") and not model:
         raise ConfigError("eval.model is required: a local Hugging Face model directory (config.json + weights)")
@@ -173,10 +181,15 @@ def make_lm(backend: str, model: str | None, *, base_url: str | None, batch_size
             return get_model("local-chat-completions")(
                 model=model or "default", base_url=f"{root}/chat/completions", tokenized_requests=False
             )
+        if not tokenizer:
+            raise ConfigError(
+                "top_token over HTTP scores prompt tokens locally: set eval.tokenizer to the served model's "
+                "tokenizer directory (or use modes cot/sc_cot/chat, which need no local tokenizer)"
+            )
         return get_model("local-completions")(
             model=model or "default",
             base_url=f"{root}/completions",
-            tokenizer_backend="huggingface" if model else None,
-            tokenizer=model,
+            tokenizer_backend="huggingface",
+            tokenizer=tokenizer,
         )
     raise ConfigError(f"unknown eval.backend {backend!r}; valid: meditron, hf, vllm, openai")

@@ -14,20 +14,34 @@ Mode = Literal["top_token", "cot", "sc_cot", "chat"]
 
 
 class EvalConfig(StrictModel):
+    """What ``meditron eval`` scores, how, and where it writes (docs/EVALUATION.md)."""
+
     model: str | None = Field(default=None, description="HF directory, or model name for an HTTP backend")
-    backend: Literal["meditron", "hf", "vllm", "openai"] = "meditron"
-    base_url: str | None = Field(default=None, description="OpenAI-compatible endpoint for backend=openai")
+    backend: Literal["meditron", "hf", "vllm", "openai"] = Field(
+        default="meditron", description="meditron (prefix-sharing HF), hf (lm-eval stock), vllm (GPU), openai (HTTP)"
+    )
+    base_url: str | None = Field(default=None, description="OpenAI-compatible endpoint for backend=openai (…/v1)")
+    tokenizer: str | None = Field(
+        default=None, description="Local tokenizer dir for top_token over HTTP (default: model, when it is a dir)"
+    )
     data_dir: str | None = Field(default=None, description="Folder with the official benchmark files (recursive)")
-    benchmarks: list[Benchmark] = ["medqa4", "medmcqa", "pubmedqa", "mmlu_medical"]
-    modes: list[Mode] = ["top_token"]
-    num_fewshot: int = Field(default=3, ge=0)
-    fewshot_file_dir: str | None = Field(default=None, description="Training/dev files to draw few-shot examples from")
-    seeds: list[int] = [1234, 432, 32]
-    limit: int | None = Field(default=None, ge=1)
-    sc_samples: int = 5
-    sc_temperature: float = 0.8
-    max_new_tokens: int = 256
-    batch_size: int = 8
-    bootstrap_samples: int = 1000
-    contamination_index: str | None = None
+    benchmarks: list[Benchmark] = Field(default=["medqa4", "medmcqa", "pubmedqa", "mmlu_medical"], min_length=1)
+    modes: list[Mode] = Field(default=["top_token"], min_length=1)
+    num_fewshot: int = Field(default=3, ge=0, description="Shots for top_token (MEDITRON: 3 for 7B, 5 for 70B)")
+    fewshot_file_dir: str | None = Field(
+        default=None, description="Folder with the official train/dev files for demonstrations (default: data_dir)"
+    )
+    seeds: list[int] = Field(
+        default=[1234, 432, 32], min_length=1, description="Few-shot draws; seeds[0] seeds sc_cot"
+    )
+    limit: int | None = Field(default=None, ge=1, description="First N items per benchmark (quick runs)")
+    sc_samples: int = Field(default=5, ge=1, description="Samples per question in sc_cot")
+    sc_temperature: float = Field(default=0.8, gt=0, description="Sampling temperature in sc_cot")
+    max_new_tokens: int = Field(default=256, ge=1, description="Generation budget in cot, sc_cot and chat")
+    batch_size: int = Field(default=8, ge=1)
+    bootstrap_samples: int = Field(default=1000, ge=10, description="Resamples for the 95% confidence intervals")
+    contamination_index: str | None = Field(
+        default=None,
+        description="The corpus stage's contamination_index.json: accuracy on clean vs contaminated items",
+    )
     out: Path | None = Field(default=None, description="Default: <run>/eval")

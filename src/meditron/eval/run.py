@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from meditron.errors import ConfigError
+from meditron.errors import ConfigError, MeditronError
 from meditron.eval.benchmarks import BenchmarkSet, load_benchmark
 from meditron.eval.config import EvalConfig
 from meditron.sample import resolve_path
@@ -48,6 +48,20 @@ def _data_entry(bset: BenchmarkSet, items: list, pool_source: str) -> dict[str, 
     }
 
 
+def _scored(fn, lm, items, cfg: EvalConfig, **kw):
+    """Run a top_token pass; an HTTP server without prompt log-probabilities gets a clear error, not a KeyError."""
+    if cfg.backend != "openai":
+        return fn(lm, items, **kw)
+    try:
+        return fn(lm, items, **kw)
+    except Exception as e:  # lm-eval raises assorted errors when a server returns no prompt logprobs
+        raise MeditronError(
+            f"top_token over HTTP failed ({type(e).__name__}: {e}); it needs a /v1/completions endpoint that returns "
+            f"prompt log-probabilities (echo=true, logprobs>=1) at {cfg.base_url}. meditron serve does not; use modes "
+            "cot/sc_cot/chat there, or a local --backend meditron for top_token"
+        ) from None
+
+
 def run_eval(cfg: EvalConfig, run: RunDir | None = None) -> dict[str, Any]:
     """Evaluate ``cfg.model`` on ``cfg.benchmarks`` in ``cfg.modes``; write the reports; return results.json's dict."""
     from meditron.eval import modes as M
@@ -73,8 +87,9 @@ def run_eval(cfg: EvalConfig, run: RunDir | None = None) -> dict[str, Any]:
     sets = {name: load_benchmark(name, data_dir) for name in cfg.benchmarks}  # fail on bad data before loading a model
     generative = [m for m in cfg.modes if m != "top_token"]
     chat_api = cfg.backend == "openai"
+    tok = str(resolve_path(cfg.tokenizer)) if cfg.tokenizer else (model if model and Path(model).is_dir() else None)
     lm_ll = (
-        make_lm(cfg.backend, model, base_url=cfg.base_url, batch_size=cfg.batch_size, generative=False)
+        make_lm(cfg.backend, model, base_url=cfg.base_url, batch_size=cfg.batch_size, generative=False, tokenizer=tok)
         if "top_token" in cfg.modes
         else None
     )
@@ -98,11 +113,13 @@ def run_eval(cfg: EvalConfig, run: RunDir | None = None) -> dict[str, Any]:
         for mode in cfg.modes:
             tm = time.perf_counter()
             if mode == "top_token":
-                zero = M.top_token(lm_ll, items, k=0, seed=None, pool=None)
+                zero = _scored(M.top_token, lm_ll, items, cfg, k=0, seed=None, pool=None)
                 runs = {}
                 if cfg.num_fewshot and pool is not None:
                     for seed in cfg.seeds:
-                        runs[str(seed)] = M.top_token(lm_ll, items, k=cfg.num_fewshot, seed=seed, pool=pool)
+                        runs[str(seed)] = _scored(
+                            M.top_token, lm_ll, items, cfg, k=cfg.num_fewshot, seed=seed, pool=pool
+                        )
                 merged = M.per_item_mean(runs) if runs else zero
                 summary = R.top_token_summary(zero, runs, merged, bootstrap_samples=cfg.bootstrap_samples)
                 ece_bins[name] = summary["ece"]["bins"] if runs else summary["zero_shot"]["ece"]["bins"]
