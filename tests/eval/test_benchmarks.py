@@ -123,3 +123,17 @@ def test_unknown_benchmark_and_ambiguous_files(tmp_path):
         (tmp_path / sub / "dev.json").write_text("")
     with pytest.raises(ConfigError, match="several files"):
         load_benchmark("medmcqa", tmp_path)
+
+
+def test_embedded_sample_loads_through_sample_prefix():
+    """``sample:`` paths resolve inside the package; every benchmark and its few-shot file load, all 9 MMLU subjects."""
+    found = find_benchmark_files("sample:benchmarks")
+    assert set(found) == {"medqa4", "medqa5", "medmcqa", "pubmedqa", "mmlu_medical"}
+    for name in found:
+        test = load_benchmark(name, "sample:benchmarks")
+        shots = load_benchmark(name, "sample:benchmarks", split="fewshot")
+        assert test.items and shots.items and test.missing == [] and shots.missing == []
+        ids = [i.id for i in test.items]
+        assert len(set(ids)) == len(ids) and not set(ids) & {i.id for i in shots.items}
+        assert all(i.answer in i.options for i in test.items + shots.items)
+    assert {len(i.options) for i in load_benchmark("medqa5", "sample:benchmarks").items} == {5}
