@@ -73,3 +73,29 @@ def test_parity_without_logits_to_keep(tiny_model, small_benchmarks):
     items = load_benchmark("medqa4", small_benchmarks).items[:5]
     pool = FewshotPool(items, "test set", from_test=True)
     _compare((stock, ours), items, pool)
+
+
+def test_mmlu_demonstrations_come_from_the_question_subject(backends):
+    from meditron.eval.benchmarks import BenchmarkItem
+
+    def item(subject: str, n: int, split: str = "") -> BenchmarkItem:
+        opts = {k: f"{subject} option {k}" for k in "ABCD"}
+        return BenchmarkItem(
+            f"mmlu-{subject}-{split}{n:04d}",
+            "mmlu_medical",
+            f"A {subject} question {n}?",
+            opts,
+            "ABCD"[n % 4],
+            subject=subject,
+        )
+
+    tests = [item("anatomy", i) for i in range(3)] + [item("virology", i) for i in range(3)]
+    pool = FewshotPool([item(s, i, "dev-") for s in ("anatomy", "virology") for i in range(4)], "dev", from_test=False)
+    stock, ours = backends
+    before = ours.prefix_stats["prefix_tokens"]
+    _compare(backends, tests, pool)
+    recs = top_token(ours, tests, k=2, seed=432, pool=pool)
+    for r in recs:
+        demos = r["prompt"].split("\n\n")[1:3]
+        assert len(demos) == 2 and all(r["subject"] in d for d in demos)
+    assert ours.prefix_stats["prefix_tokens"] > before  # one shared prefix per subject

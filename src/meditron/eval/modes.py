@@ -105,8 +105,15 @@ def top_token(
                     (item.benchmark, i, 1),
                 )
             )
-    # Requests are sent in prompt order, so one call per seed shares the few-shot prefix in the prefix-sharing backend.
-    scores = lm.loglikelihood(requests, disable_tqdm=True) if requests else []
+    # One call per demonstration group (the whole set, or one MMLU subject): every request of a call shares the
+    # group's few-shot prefix, which the prefix-sharing backend encodes once. Any backend gives the same numbers.
+    by_group: dict[str, list[int]] = defaultdict(list)
+    for req in requests:
+        by_group[_group_key(items[req.doc_id])].append(req.idx)
+    scores: list[tuple[float, bool]] = [(0.0, False)] * len(requests)
+    for idxs in by_group.values():
+        for j, res in zip(idxs, lm.loglikelihood([requests[j] for j in idxs], disable_tqdm=True), strict=True):
+            scores[j] = res
     records, pos = [], 0
     for item, context in zip(items, prompts_of, strict=True):
         keys = list(item.options)
