@@ -42,6 +42,10 @@ LETTER_CASES = [
     ("(A) burst suppression", "A"),
     ("The most likely answer is B) periodic lateralizing discharges.", "B"),
     ("Thus, the answer is C\n\nExplanation: the glomerulus ...", "C"),
+    ("The answer is B. Option C is incorrect because it causes bleeding.", "B"),
+    ("Option A is wrong. Option D is wrong. So the answer is C.", "C"),
+    ("The answer is C. So A is wrong, and D is too.", "C"),
+    ("Therefore, B.", "B"),
     ("The answer is B or C.", None),
     ("I am not sure.", None),
     ("", None),
@@ -66,6 +70,7 @@ YNM_CASES = [
     ("Based on the context, there is no clear evidence; the answer is maybe", "maybe"),
     ("Therefore, the answer is no.", "no"),
     ("YES", "yes"),
+    ("The answer is yes. So no further trials are needed.", "yes"),
     ("The results are inconclusive.", None),
 ]
 

@@ -12,13 +12,18 @@ import re
 from collections.abc import Mapping, Sequence
 
 # "the answer is", "answer:", "final answer", "correct option", "I choose" ... followed by the choice.
+_VERB = r"(?:\s+(?:is|would\s+be|will\s+be|should\s+be|must\s+be|=|choice\s+is|option\s+is))?"
 _CUE = (
-    r"(?:(?:final|correct|best|right|most\s+likely)\s+)?(?:answer|option|choice|response)"
-    r"(?:\s+(?:is|would\s+be|will\s+be|should\s+be|must\s+be|=|choice\s+is|option\s+is))?"
+    # "the (final/correct/best) answer is", "answer:", "correct option:"; a bare "option C" is not a conclusion
+    # ("Option C is wrong because..."), so option/choice need a qualifier.
+    rf"(?:(?:final|correct|best|right|most\s+likely)\s+)?answer{_VERB}"
+    rf"|(?:final|correct|best|right|most\s+likely)\s+(?:option|choice|response){_VERB}"
     r"|\b(?:i\s+(?:would\s+)?(?:choose|pick|select|go\s+with))"
-    r"|\btherefore|\bthus|\bhence|\bso"
 )
-_OPEN = r"[\s:=\-–—]*(?:\*\*|__|\*|`)?\s*(?:option|choice|letter)?\s*[\(\[\{]?\s*(?:\*\*)?"
+# Weaker conclusions ("Therefore, B.") count only when no explicit answer statement exists ("The answer is C. So A
+# is wrong" is C).
+_WEAK_CUE = r"\btherefore|\bthus|\bhence|\bso"
+_OPEN = r"[\s:=\-–—,]*(?:\*\*|__|\*|`)?\s*(?:option|choice|letter)?\s*[\(\[\{]?\s*(?:\*\*)?"
 _MARKDOWN = re.compile(r"(\*\*|__)")
 
 
@@ -34,10 +39,17 @@ def _parse_letter(text: str, letters: Sequence[str], options: Mapping[str, str] 
     lset = _letters_regex([c.upper() for c in letters] + [c.lower() for c in letters])
     # The letter must not run on into a word: "B)", "B.", "(B)", "B," or end; "A 45-year-old" is an article.
     end = r"(?=\s*(?:[\)\]\}\.,:;!?\*`'\"]|$|\s+(?:is|because|as|since|which|-|–|—)\b|\s*\n))"
-    cue = re.compile(rf"(?:{_CUE})\s*{_OPEN}({lset}){end}", re.IGNORECASE)
-    hits = list(cue.finditer(text))
-    # Upper-case "the answer is A" only when the letter is upper case or clearly delimited, to avoid "so a ..." prose.
-    hits = [m for m in hits if m.group(1).isupper() or text[m.end(1) : m.end(1) + 1] in (")", ".", "", "\n", "*", "]")]
+    hits = []
+    for cues in (_CUE, _WEAK_CUE):
+        cue = re.compile(rf"(?:{cues})\s*{_OPEN}({lset}){end}", re.IGNORECASE)
+        # A lower-case letter counts only when clearly delimited, to avoid prose such as "so a patient ...".
+        hits = [
+            m
+            for m in cue.finditer(text)
+            if m.group(1).isupper() or text[m.end(1) : m.end(1) + 1] in (")", ".", "", "\n", "*", "]")
+        ]
+        if hits:
+            break
     if hits:
         last = hits[-1]
         tail = text[last.end(1) : last.end(1) + 12]
@@ -75,10 +87,11 @@ def _parse_letter(text: str, letters: Sequence[str], options: Mapping[str, str] 
 def _parse_label(text: str, labels: Sequence[str]) -> str | None:
     alts = "|".join(re.escape(x) for x in labels)
     lowered = _MARKDOWN.sub("", text).lower()
-    cue = re.compile(rf"(?:{_CUE})\s*[\s:=\-–—\"'`\(\[]*({alts})\b", re.IGNORECASE)
-    hits = list(cue.finditer(lowered))
-    if hits:
-        return hits[-1].group(1)
+    for cues in (_CUE, _WEAK_CUE):
+        cue = re.compile(rf"(?:{cues})\s*[\s:=\-–—\"'`\(\[]*({alts})\b", re.IGNORECASE)
+        hits = list(cue.finditer(lowered))
+        if hits:
+            return hits[-1].group(1)
     m = re.match(rf"[\s\"'`\(\[]*({alts})\b", lowered)
     if m:
         return m.group(1)
