@@ -31,7 +31,7 @@ class LanguageConfig(StrictModel):
     backend: Literal["py3langid", "fasttext"] = "py3langid"
     languages: list[str] = ["en"]
     min_score: float = Field(default=0.5, ge=0.0, le=1.0, description="Minimum probability of the detected language")
-    max_chars: int = Field(default=1000, ge=100, description="Characters (from the start) the identifier looks at")
+    max_chars: int = Field(default=400, ge=100, description="Characters (from the start) the identifier looks at")
     fasttext_model_path: str | None = Field(default=None, description="lid.176.bin path, needed by backend=fasttext")
 
 
@@ -112,4 +112,4 @@ class CorpusConfig(StrictModel):
     phi: PhiConfig = PhiConfig()
     replay_share: float = Field(default=0.01, ge=0.0, lt=1.0, description="Target share of tokens from replay sources")
     executor: ExecutorConfig = ExecutorConfig()
-    batch_size: int = Field(default=1000, ge=1, description="Documents tokenized per batch")
+    batch_size: int = Field(default=256, ge=1, description="Documents tokenized per batch")

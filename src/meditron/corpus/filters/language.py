@@ -2,9 +2,10 @@
 
 datatrove's ``LanguageFilter`` downloads a fastText model at run time, so the default backend is py3langid, whose
 model ships inside its wheel (an ``.npz``, no pickle). ``backend="fasttext"`` stays available for users who have
-``lid.176.bin`` locally. Only the first ``max_chars`` characters (default 1000: a title and the start of the text) are
-classified: py3langid walks its DFA byte by byte in Python (~2 µs/byte here), so this bounds the cost per document
-and 1000 characters are plenty for a stable decision between languages.
+``lid.176.bin`` locally. Only the first ``max_chars`` characters (default 400: a title and the start of the text) are
+classified: py3langid walks its DFA byte by byte in Python (~1.3 µs/byte here), so this bounds the cost per
+document. On the real PubMed/CDC documents 400 characters gave no wrong decision while 1000 gave two (CDC pages
+taken for Nigerian Pidgin at 1000 characters of boilerplate-heavy text) and 200 gave two low-confidence ones.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ class LanguageIdFilter(BaseFilter):
         ledger_dir: str,
         languages: list[str],
         min_score: float = 0.5,
-        max_chars: int = 1000,
+        max_chars: int = 400,
         backend: str = "py3langid",
         fasttext_model_path: str | None = None,
     ):

@@ -24,6 +24,14 @@ from meditron.corpus.ledger import LedgerWriter
 from meditron.data.shards import token_dtype
 
 
+def _clear_bpe_cache(tokenizer) -> None:
+    """Empty the BPE word cache. Llama/SentencePiece-style tokenizers have no pre-tokenizer, so a "word" is a whole
+    document and the cache (10,000 entries) would hold thousands of documents: memory would grow with the input."""
+    clear = getattr(tokenizer.model, "_clear_cache", None)
+    if clear is not None:
+        clear()
+
+
 class ShardFile:
     """An append-only ``.ds`` file with its ``.ds.index`` (uint64 cumulative ends) and optional ``.ids`` lines."""
 
@@ -67,7 +75,7 @@ class ShardWriter(PipelineStepWithTokenizer):
         counts_dir: str | Path,
         replay_dir: str | Path,
         replay_sources: list[str],
-        batch_size: int = 1000,
+        batch_size: int = 256,
     ):
         super().__init__(str(tokenizer_json), eos_token)
         self.shards_dir = Path(shards_dir)
@@ -84,6 +92,7 @@ class ShardWriter(PipelineStepWithTokenizer):
             for batch in batched(data, self.batch_size):
                 with self.track_time(unit="batch"):
                     encoded = self.tokenizer.encode_batch([doc.text for doc in batch])
+                    _clear_bpe_cache(self.tokenizer)
                 for doc, enc in zip(batch, encoded, strict=False):
                     self._write(doc, enc.ids, rank, files, ledger)
         for (split, source), f in sorted(files.items()):
