@@ -62,3 +62,26 @@ def test_replay_selector_copies_selected_documents(tmp_path):
     assert out.tolist() == [t for i in kept for t in docs[i]]
     assert summary["sources"]["replay"]["train"]["num_docs"] == len(kept)
     assert 0.5 * 1000 < out.size < 1.5 * 1000  # ≈ 0.1/0.9 · 9000 = 1000 tokens in expectation
+
+
+def test_replay_readers_jsonl_and_parquet(tmp_path):
+    import gzip
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from meditron.corpus.mixing import ReplayJsonlReader, ReplayParquetReader
+
+    lines = [json.dumps({"id": "a", "text": "alpha", "meta": "x"}), "{not json", json.dumps({"url": "u", "content": "b"}),
+             json.dumps({"title": "no text"}), json.dumps(["a", "list"])]
+    (tmp_path / "r.jsonl.gz").write_bytes(gzip.compress(("\n".join(lines) + "\n").encode()))
+    docs = list(ReplayJsonlReader([str(tmp_path / "r.jsonl.gz")], "replay").run())
+    assert [d.id for d in docs] == ["replay:a", f"{tmp_path / 'r.jsonl.gz'}#2", "replay:u",
+                                    f"{tmp_path / 'r.jsonl.gz'}#4", f"{tmp_path / 'r.jsonl.gz'}#5"]
+    assert docs[0].text == "alpha" and docs[0].metadata["meta"] == "x" and docs[0].metadata["source"] == "replay"
+    assert [bool(d.metadata.get("quarantined")) for d in docs] == [False, True, False, True, True]
+    pq.write_table(pa.table({"id": ["p1", "p2"], "text": ["one", "two"]}), tmp_path / "r.parquet")
+    (tmp_path / "bad.parquet").write_bytes(b"not parquet")
+    docs = list(ReplayParquetReader([str(tmp_path)], "replay").run())
+    assert [(d.id, d.text) for d in docs] == [(f"{tmp_path / 'bad.parquet'}#0", ""), ("replay:p1", "one"),
+                                            ("replay:p2", "two")]
