@@ -114,3 +114,10 @@ def test_tokenized_data_cache_hits_and_invalidates(tmp_path):
     third, r3 = prepare_sft_data(cfg, tok, seed=3, cache_dir=tmp_path / "cache")
     assert r3["cache"]["hit"] is False and r3["cache"]["dir"] != r1["cache"]["dir"] and third.num_units == 21
     assert len(list((tmp_path / "cache").iterdir())) == 2  # complete caches only, no temp dirs left
+
+
+def test_an_example_listed_twice_is_refused(tmp_path):
+    train = write_medqa(tmp_path / "phrases_no_exclude_train.jsonl", 3, seed=1)
+    cfg = FinetuneConfig(datasets=[{"kind": "medqa", "path": str(train)}] * 2, seq_len=256)
+    with pytest.raises(ConfigError, match="appears twice"):
+        prepare_sft_data(cfg, build_tokenizer(), seed=0)

@@ -55,16 +55,19 @@ def _tokenized(cfg: FinetuneConfig, tok: PreTrainedTokenizerBase) -> tuple[list[
     """Build → guard → tokenize; examples longer than ``seq_len`` are dropped and listed."""
     examples = []
     builds = []
+    seen: dict[str, str] = {}
     for ds in cfg.datasets:
         exs, rep = build_examples(ds.kind, ds.path, cot=ds.cot, limit=ds.limit)
+        for ex in exs:  # the same file listed twice, or one PMID/id in two files: it would be trained on twice
+            if ex.id in seen:
+                raise ConfigError(
+                    f"finetune.datasets: example id {ex.id!r} appears twice (in {seen[ex.id]} and {rep.path}); "
+                    "list each file once, and give same-named files distinct names"
+                )
+            seen[ex.id] = rep.path
         examples.extend(exs)
         builds.append(rep.to_dict())
     report: dict[str, Any] = {"datasets": builds, "num_built": len(examples)}
-    seen: set[str] = set()
-    for ex in examples:
-        if ex.id in seen:  # the same file listed twice, or two files with one PMID: both would be trained on
-            raise ConfigError(f"finetune.datasets: example {ex.id!r} appears twice; list each file once")
-        seen.add(ex.id)
 
     if cfg.guard_benchmarks_dir:
         examples, guard = guard_examples(
