@@ -15,7 +15,8 @@ from tests.testing import SHARED_DATA, requires_shared_data
 def test_planted_question_found_with_its_id(tmp_path):
     index = build_benchmark_index(write_benchmarks(tmp_path), ["medqa4", "pubmedqa"], ngram=13)
     assert index.summary["benchmarks"]["medqa4"]["checked"] == 3
-    assert "pubmedqa" in index.summary["skipped"]
+    assert "pubmedqa" in index.summary["skipped"]  # listed but its files are absent
+    assert index.summary["skipped"]["medmcqa"] == "not listed in corpus.decontamination.benchmarks"
     doc = "Clinical vignette used in teaching.\n\n" + PLANTED_QUESTION.upper() + "\nAnswer: aspirin."
     assert index.lookup(doc) == ["medqa4-0001"]
     both = PLANTED_QUESTION + " " + OTHER_QUESTIONS[1]

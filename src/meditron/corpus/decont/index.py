@@ -164,7 +164,7 @@ def build_benchmark_index(
     A benchmark whose files are absent is reported in ``summary["skipped"]`` (the run goes on, and the report says
     which benchmarks were not checked); a malformed file raises the loader's ``InputError``.
     """
-    from meditron.eval.benchmarks import find_benchmark_files, load_benchmark
+    from meditron.eval.benchmarks import BENCHMARKS, find_benchmark_files, load_benchmark
 
     found = find_benchmark_files(benchmarks_dir)
     item_ids: list[str] = []
@@ -213,6 +213,9 @@ def build_benchmark_index(
             "source_files": [str(p) for p in bset.source_files],
             "missing": list(bset.missing),
         }
+    for name in BENCHMARKS:  # so the evaluation stage never counts an unchecked benchmark's items as clean
+        if name not in names:
+            summary["skipped"][name] = "not listed in corpus.decontamination.benchmarks"
     if not keys:
         return BenchmarkNgramIndex(ngram, item_ids, item_benchmarks, summary=summary)
     all_keys, all_items = np.concatenate(keys), np.concatenate(owners)
