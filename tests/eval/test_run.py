@@ -89,7 +89,9 @@ def test_all_modes_reports_and_byte_identical_results(tiny_model, tiny_tokenizer
     assert len(seeds) == 12 and all(r["seed"] == 432 and r["prompt"].count("\nAnswer:") == 3 for r in seeds)
     sc = [json.loads(x) for x in (out / "items/medqa4/sc_cot.jsonl").read_text().splitlines()]
     assert all(len(r["output"]) == 3 and len(r["votes"]) == 3 for r in sc)
-    assert "| medqa4 | top_token |" in (out / "report.md").read_text()
+    md = (out / "report.md").read_text()
+    assert "| medqa4 | top_token |" in md and "top-token zero-shot and 2-shot over seeds 1234, 432, 32" in md
+    assert "majority of 3 samples at temperature 0.8" in md
     assert run.read_manifest()["stages"]["eval"]["metrics"]["medqa4/top_token"] == top["accuracy"]
 
     # Same config and seed → byte-identical results.json (timings live in timing.json).

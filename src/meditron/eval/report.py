@@ -160,10 +160,14 @@ def markdown(doc: dict[str, Any]) -> str:
     """A human-readable report of results.json: headline table, seeds, breakdowns, contamination, paper, data."""
     lines = ["# Evaluation report", ""]
     cfg = doc["config"]
+    shots = (
+        f"top-token zero-shot and {cfg['num_fewshot']}-shot over seeds {', '.join(map(str, cfg['seeds']))}"
+        if cfg["num_fewshot"]
+        else "top-token zero-shot"
+    )
+    limit = f" · first {cfg['limit']} items per benchmark" if cfg.get("limit") else ""
     lines += [
-        f"Model `{cfg['model']}` · backend `{cfg['backend']}` · modes {', '.join(cfg['modes'])} · "
-        f"{cfg['num_fewshot']}-shot top-token over seeds {', '.join(map(str, cfg['seeds']))}"
-        + (f" · first {cfg['limit']} items per benchmark" if cfg.get("limit") else ""),
+        f"Model `{cfg['model']}` · backend `{cfg['backend']}` · modes {', '.join(cfg['modes'])} · {shots}{limit}",
         "",
         "| benchmark | mode | accuracy % | 95% CI | n | unparsed | notes |",
         "|---|---|---|---|---|---|---|",
@@ -176,6 +180,8 @@ def markdown(doc: dict[str, Any]) -> str:
                 note = f"zero-shot {_pct(z['accuracy'])}; ECE {z['ece']['ece']:.3f}"
                 if r.get("seeds"):
                     note = f"{r['num_fewshot']}-shot mean {_pct(r['mean'])} ± {_pct(r['std'])} over seeds; " + note
+            if mode == "sc_cot":
+                note = f"majority of {r['samples']} samples at temperature {r['temperature']}"
             lo, hi = r["ci95"]
             lines.append(
                 f"| {bench} | {mode} | {_pct(r['accuracy'])} | {_pct(lo)}–{_pct(hi)} | {r['n']} | {r['unparsed']} | {note} |"
