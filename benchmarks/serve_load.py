@@ -173,10 +173,14 @@ def main() -> None:
     ap.add_argument("--max-concurrency", type=int, default=4)
     ap.add_argument("--timeout", type=float, default=600)
     ap.add_argument("--skip-peer", action="store_true")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="OMP_NUM_THREADS for every server (same for all; default: inherit)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
 
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    if args.threads:
+        env["OMP_NUM_THREADS"] = str(args.threads)
     py = sys.executable
     with tempfile.TemporaryDirectory(prefix="serve-load-") as tmp_s:
         tmp = Path(tmp_s)
@@ -184,12 +188,15 @@ def main() -> None:
         model_id = model.resolve().name
         runs = []
         queue = args.clients * args.requests
-        for label, mq in ((f"meditron serve ({args.max_concurrency} running, queue {queue})", queue),
-                          (f"meditron serve ({args.max_concurrency} running, queue 8: overload → 429)", 8)):
+        for label, mq, batching in (
+            (f"meditron serve (batches of {args.max_concurrency}, queue {queue})", queue, True),
+            (f"meditron serve --set serve.batching=false ({args.max_concurrency} threads, queue {queue})", queue, False),
+            (f"meditron serve (batches of {args.max_concurrency}, queue 8: overload → 429)", 8, True),
+        ):
             port = free_port()
             cmd = [py, "-m", "meditron", "serve", "--model", str(model), "--port", str(port),
                    "--set", f"serve.max_concurrency={args.max_concurrency}", "--set", f"serve.max_queue={mq}",
-                   "--set", f"serve.max_new_tokens={args.max_tokens}"]
+                   "--set", f"serve.max_new_tokens={args.max_tokens}", "--set", f"serve.batching={str(batching).lower()}"]
             runs.append(bench_server(label, cmd, port, model_id, args, env, tmp))
         if not args.skip_peer:
             for label, extra in (("transformers serve", []),
@@ -198,7 +205,7 @@ def main() -> None:
                 cmd = [str(Path(py).parent / "transformers"), "serve", str(model), "--port", str(port), "--host",
                        "127.0.0.1", "--device", "cpu", "--dtype", "float32", *extra]
                 runs.append(bench_server(label, cmd, port, str(model), args, env, tmp))
-    report = {"machine": f"{platform.machine()} {os.cpu_count()} CPU", "model": str(args.model or f"random {args.size} Llama"),
+    report = {"machine": f"{platform.machine()} {os.cpu_count()} CPU", "omp_threads": env.get("OMP_NUM_THREADS"), "model": str(args.model or f"random {args.size} Llama"),
               "clients": args.clients, "requests_per_client": args.requests, "max_tokens": args.max_tokens, "runs": runs}
     print(json.dumps(report, indent=2))
     if args.json:

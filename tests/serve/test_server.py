@@ -215,3 +215,48 @@ def test_cli_refuses_public_bind_without_key(tiny_model):
     r = subprocess.run([sys.executable, "-m", "meditron", "serve", "--model", str(tiny_model), "--host", "0.0.0.0"],
                        capture_output=True, text=True, timeout=120, env=env)
     assert r.returncode == 2 and "not a loopback address" in r.stderr
+
+
+def test_concurrent_requests_are_batched_and_answer_as_alone(server):
+    """Requests running together share one batched generate (left-padded rows) and get the same greedy answers as
+    when sent alone, whatever their prompt lengths and max_tokens."""
+    questions = ["Define sepsis.", "Aspirin mechanism?", "First-line therapy for type 2 diabetes mellitus in adults?",
+                 "Iron deficiency signs", "x", "Warfarin monitoring and dose changes"]
+
+    async def ask(c: httpx.AsyncClient, q: str) -> str:
+        body = {"model": "tiny-meditron", "messages": [{"role": "user", "content": q}], "max_tokens": 12 + len(q) % 9}
+        r = await c.post("/v1/chat/completions", json=body)
+        assert r.status_code == 200, r.text
+        return r.json()["choices"][0]["message"]["content"]
+
+    async def main():
+        async with httpx.AsyncClient(base_url=server, timeout=120, headers={"Authorization": f"Bearer {KEY}"}) as c:
+            alone = [await ask(c, q) for q in questions]
+            before = (await c.get("/health")).json()
+            together = await asyncio.gather(*(ask(c, q) for q in questions[:5]))  # 2 running + 3 queued
+            return alone, before, together, (await c.get("/health")).json()
+
+    alone, before, together, after = asyncio.run(main())
+    assert together == alone[:5]
+    assert after["engine"] == "transformers-batched" and after["largest_batch"] == 2
+    assert after["num_batches"] - before["num_batches"] < 5  # fewer generate calls than requests
+
+
+def test_unbatched_engine_gives_the_same_answers(tiny_model, client):
+    """serve.batching=false: one generate thread per running request; same answers as the batched engine."""
+    import openai
+
+    msgs = [[{"role": "user", "content": q}] for q in ("Define sepsis.", "Aspirin mechanism?", "x")]
+    want = [client.chat.completions.create(model="tiny-meditron", messages=m, max_tokens=10).choices[0].message.content
+            for m in msgs]
+    cfg = ServeConfig(model=str(tiny_model), port=0, max_new_tokens=16, max_concurrency=2, batching=False)
+    with serve_in_thread(cfg) as url:
+        c = openai.AsyncOpenAI(base_url=url + "/v1", api_key="none", max_retries=0)
+
+        async def main():
+            rs = await asyncio.gather(*(c.chat.completions.create(model="tiny-meditron", messages=m, max_tokens=10)
+                                        for m in msgs))
+            return [r.choices[0].message.content for r in rs]
+
+        assert asyncio.run(main()) == want
+        assert httpx.get(url + "/health", timeout=30).json()["engine"] == "transformers"

@@ -106,8 +106,12 @@ def create_app(cfg: ServeConfig, engine: Any = None):
     if engine is None:
         if not cfg.model:
             raise ConfigError("serve.model is not set: pass --model DIR (an exported HF directory)")
+        if cfg.num_threads:
+            import torch
+
+            torch.set_num_threads(cfg.num_threads)
         engine = load_engine(str(cfg.model), cfg.backend, max_workers=cfg.max_concurrency,
-                             max_context=cfg.max_context)
+                             max_context=cfg.max_context, batching=cfg.batching)
     model_id = model_id_for(cfg)
     created = int(time.time())
     app = FastAPI(title="meditron serve", version="1", docs_url=None, redoc_url=None)
@@ -156,8 +160,9 @@ def create_app(cfg: ServeConfig, engine: Any = None):
     @app.get("/health")
     async def health():
         a = adm()
-        return {"status": "ok", "model": model_id, "running": a.running, "queued": a.queued,
-                "served": a.served, "refused": a.refused}
+        stats = {k: getattr(engine, k) for k in ("num_batches", "largest_batch") if hasattr(engine, k)}
+        return {"status": "ok", "model": model_id, "engine": engine.name, "running": a.running, "queued": a.queued,
+                "served": a.served, "refused": a.refused, **stats}
 
     @app.get("/config")
     async def page_config():
