@@ -38,8 +38,8 @@ EXPLANATION = (
     "On small inputs the whole-run ratio is dominated by fixed start-up work stock does not do (~5 s: loading the "
     "language model, indexing 7,045 benchmark items, converting/saving the tokenizer, six stages instead of five). "
     "Memory: ours streams (index written as it goes, tokenizer BPE cache cleared per batch — with a Llama-style "
-    "tokenizer a cache 'word' is a whole document); stock's `DocumentTokenizer` keeps document ends and "
-    "10,000-document batches, hence its growth."
+    "tokenizer a cache 'word' is a whole document); stock's `DocumentTokenizer` keeps that cache (up to 10,000 "
+    "whole documents), its document ends in a list and 10,000-document batches, hence its growth."
 )
 
 
