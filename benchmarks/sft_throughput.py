@@ -3,7 +3,7 @@
 Same examples, tokenizer, model, answer-only labels, batch of 8 sequences, fp32, one process on CPU. The peer is the
 standard HF recipe: ``transformers.Trainer`` with ``DataCollatorForSeq2Seq`` (dynamic padding to the longest
 sequence of each batch). Ours: ``meditron.train.trainer.Trainer`` on ``SFTSource`` without packing (every sample
-padded to the longest example of the set) and with packing (first-fit-decreasing rows of ``--seq-len`` tokens, a
+padded to the longest example of the set) and with packing (best-fit-decreasing rows of ``--seq-len`` tokens, a
 block-diagonal mask). Each variant trains one epoch over the same ``--examples`` examples; the figure is examples
 (and real, non-padding tokens) per second of wall-clock and per CPU-second, best of ``--rounds`` alternating rounds.
 

@@ -1,4 +1,4 @@
-"""Packing: first-fit bins, and no attention leakage — a packed row gives each example its own logits (fp32)."""
+"""Packing: best-fit bins, and no attention leakage — a packed row gives each example its own logits (fp32)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 import torch
 from transformers import LlamaForCausalLM
 
-from meditron.data.sft import IGNORE_INDEX, block_causal_mask, collate, pack_first_fit
+from meditron.data.sft import IGNORE_INDEX, block_causal_mask, collate, pack_best_fit
 from meditron.data.sft.chat_template import TokenizedExample
 from meditron.data.sft.packing import concat_examples
 from tests.fixtures.synthetic_qa import tiny_llama_config
@@ -23,15 +23,15 @@ def _examples(lengths, vocab=97, seed=0):
     return out
 
 
-def test_first_fit_decreasing_bins():
-    assert pack_first_fit([5, 3, 8, 2, 4], 10) == [[2, 3], [0, 4], [1]]
+def test_best_fit_decreasing_bins():
+    assert pack_best_fit([5, 3, 8, 2, 4], 10) == [[2, 3], [0, 4], [1]]
     lengths = list(np.random.default_rng(1).integers(1, 60, 200))
-    bins = pack_first_fit(lengths, 64)
+    bins = pack_best_fit(lengths, 64)
     assert sorted(i for b in bins for i in b) == list(range(200))
     assert all(sum(lengths[i] for i in b) <= 64 for b in bins)
     assert len(bins) <= int(np.ceil(sum(lengths) / 64 * 1.25))
     with pytest.raises(ValueError, match="more than the sequence length"):
-        pack_first_fit([65], 64)
+        pack_best_fit([65], 64)
 
 
 def test_concat_layout():
@@ -62,7 +62,7 @@ def test_packed_logits_equal_single_examples(attn, path):
     model = LlamaForCausalLM(tiny_llama_config(97, max_position_embeddings=128, attn_implementation=attn)).eval()
     assert model.config._attn_implementation == attn
     examples = _examples([11, 7, 19, 5, 9, 13])
-    bins = pack_first_fit([len(e) for e in examples], 32)
+    bins = pack_best_fit([len(e) for e in examples], 32)
     assert max(len(b) for b in bins) >= 2  # the test really packs
     batch = collate([concat_examples([examples[i] for i in b], pad_id=0, length=32) for b in bins], pad_id=0)
     # Without a mask, transformers derives the blocks from restarting position ids only when no KV cache is made:

@@ -16,7 +16,7 @@ from .chat_template import (
 )
 from .dataset import SFTSource
 from .guard import ContaminationGuard, guard_examples
-from .packing import block_causal_mask, collate, pack_first_fit
+from .packing import block_causal_mask, collate, pack_best_fit
 from .prepare import prepare_sft_data
 from .records import BuildReport, ChatExample
 
@@ -32,7 +32,7 @@ __all__ = [
     "collate",
     "guard_examples",
     "install_chat_template",
-    "pack_first_fit",
+    "pack_best_fit",
     "prepare_sft_data",
     "tokenize_example",
     "tokenize_examples",

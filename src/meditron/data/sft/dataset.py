@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .chat_template import TokenizedExample
-from .packing import concat_examples, pack_first_fit
+from .packing import concat_examples, pack_best_fit
 
 
 class SFTSource:
@@ -40,7 +40,7 @@ class SFTSource:
         if too_long:
             raise ValueError(f"{len(too_long)} examples exceed seq_len {seq_len} (first: {too_long[0]})")
         if packing:
-            self.units = pack_first_fit([len(e) for e in self.examples], seq_len)
+            self.units = pack_best_fit([len(e) for e in self.examples], seq_len)
         else:
             self.units = [[i] for i in range(len(self.examples))]
         longest = max(len(e) for e in self.examples)

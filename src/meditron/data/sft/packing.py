@@ -6,12 +6,13 @@ attend: same example and not in the future; the dtype's minimum elsewhere), whic
 the eager and SDPA attention; with flash-attention the restarting ``position_ids`` alone select the varlen path.
 So a packed row gives each example the same logits it gets alone (a test checks this to 1e-5 in fp32).
 
-Packing is first-fit decreasing over the examples' lengths: deterministic, and nearly as tight as optimal for
-many short QA examples. It is computed once; the per-epoch shuffle then permutes packed rows.
+Packing is best-fit decreasing over the examples' lengths: deterministic, O(n log n), and nearly as tight as optimal
+for many short QA examples. It is computed once; the per-epoch shuffle then permutes packed rows.
 """
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 
 import numpy as np
@@ -20,23 +21,29 @@ import torch
 from .chat_template import IGNORE_INDEX, TokenizedExample
 
 
-def pack_first_fit(lengths: Sequence[int], capacity: int) -> list[list[int]]:
-    """Group example indices into bins of total length ≤ ``capacity`` (first-fit decreasing, stable on ties)."""
+def pack_best_fit(lengths: Sequence[int], capacity: int) -> list[list[int]]:
+    """Group example indices into bins of total length ≤ ``capacity``: best-fit decreasing, deterministic.
+
+    Longest first, each into the open bin with the least room that still fits it (ties: the oldest bin). The open
+    bins are kept sorted by free room, so 160K MedMCQA examples pack in about a second.
+    """
     order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
     bins: list[list[int]] = []
-    free: list[int] = []
+    free: list[tuple[int, int]] = []  # (free room, bin index), sorted
     for i in order:
-        n = lengths[i]
+        n = int(lengths[i])
         if n > capacity:
             raise ValueError(f"example {i} has {n} tokens, more than the sequence length {capacity}")
-        for b, room in enumerate(free):
-            if n <= room:
-                bins[b].append(i)
-                free[b] -= n
-                break
+        k = bisect.bisect_left(free, (n, -1))
+        if k < len(free):
+            room, b = free.pop(k)
+            bins[b].append(i)
+            if room - n > 0:
+                bisect.insort(free, (room - n, b))
         else:
             bins.append([i])
-            free.append(capacity - n)
+            if capacity - n > 0:
+                bisect.insort(free, (capacity - n, len(bins) - 1))
     return [sorted(b) for b in bins]
 
 
