@@ -5,7 +5,7 @@ same prompt text as ``meditron eval``'s zero-shot top_token mode, so ``lm_eval -
 what ``meditron eval --num-fewshot 0`` scores (a test pins the equality). MEDITRON's fixed-per-seed few-shot prefix is
 not expressible in lm-eval's per-document sampler, so few-shot runs belong to ``meditron eval``.
 
-    lm_eval --model meditron-hf --model_args pretrained=DIR --include_path src/meditron/eval/tasks \\
+    lm_eval --model hf --model_args pretrained=DIR --include_path src/meditron/eval/tasks \\
         --tasks meditron_medqa4 --metadata '{"data_dir": "../shared/data/benchmarks"}'
 """
 
