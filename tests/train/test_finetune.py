@@ -1,5 +1,6 @@
 """``meditron finetune`` end to end on a tiny Llama: it learns a synthetic QA rule (scored by the evaluation stage's
-chat mode), the finetuned HF directory carries the ChatML template, and a run killed mid-epoch resumes exactly."""
+chat and CoT modes), the finetuned HF directory carries the ChatML template, and a run killed mid-epoch resumes
+exactly, on another number of processes."""
 
 from __future__ import annotations
 
@@ -74,7 +75,7 @@ def _free_port() -> int:
 
 
 @pytest.mark.slow
-def test_tiny_model_learns_the_rule_through_eval_chat_mode(workspace):
+def test_tiny_model_learns_the_rule_through_eval_chat_and_cot_modes(workspace):
     from meditron.eval.config import EvalConfig
     from meditron.eval.run import run_eval
 
@@ -102,16 +103,17 @@ def test_tiny_model_learns_the_rule_through_eval_chat_mode(workspace):
             model=str(hf),
             data_dir=str(workspace / "bench"),
             benchmarks=["medqa4"],
-            modes=["chat"],
-            max_new_tokens=8,
+            modes=["chat", "cot"],
+            max_new_tokens=16,
             batch_size=25,
             bootstrap_samples=50,
             out=workspace / "eval",
         )
     )
-    chat = results["results"]["medqa4"]["chat"]
-    assert chat["n"] == 50 and chat["unparsed"] == 0
-    assert chat["accuracy"] >= 0.9, chat
+    for mode in ("chat", "cot"):  # cot: the same chat template with "Let's think step by step." appended
+        res = results["results"]["medqa4"][mode]
+        assert res["n"] == 50 and res["unparsed"] == 0
+        assert res["accuracy"] >= 0.9, (mode, res)
 
 
 def test_missing_model_is_a_clear_error(workspace):
