@@ -133,6 +133,25 @@ def run_cli(args: list[str], nproc: int = 1, timeout: int = 240, check: bool = T
     return proc
 
 
+def run_pretrain_here(config: Path, resume: bool = False) -> dict:
+    """``meditron pretrain`` in this process (one thread, like the CLI runs): a reference without a launch's start-up."""
+    import torch
+
+    from meditron.config import load_config
+    from meditron.run import RunDir
+    from meditron.train.pretrain import run_pretrain
+
+    cfg = load_config(config)
+    run = RunDir.from_config(cfg)
+    run.start(cfg, "pretrain")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return run_pretrain(cfg, run, resume=resume)
+    finally:
+        torch.set_num_threads(threads)
+
+
 def _free_port() -> int:
     import socket
 

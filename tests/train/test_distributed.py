@@ -1,6 +1,7 @@
 """`meditron pretrain` under torchrun (gloo, CPU): FSDP2 and TP match one process; kills and resumes are exact.
 
-One uninterrupted single-process run is the reference for every comparison; each other run is a real CLI launch.
+One uninterrupted single-process run (in the test process, one thread, as the CLI runs) is the reference for every
+comparison; every other run is a real CLI launch.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.train.helpers import REPO, make_shards, read_log, run_cli, write_config
+from tests.train.helpers import REPO, make_shards, read_log, run_cli, run_pretrain_here, write_config
 
 pytestmark = [pytest.mark.slow, pytest.mark.distributed]
 
@@ -45,7 +46,7 @@ def _config(root, shards, name, **train):
 @pytest.fixture(scope="module")
 def reference(setup):
     root, shards = setup
-    run_cli(["pretrain", "--config", str(_config(root, shards, "ref"))])
+    run_pretrain_here(_config(root, shards, "ref"))
     return read_log(root / "runs" / "ref")
 
 
@@ -97,7 +98,7 @@ def test_sigkill_during_a_save_then_resume_is_identical(setup, reference):
         proc.wait()
     assert tmp.exists() and not (ckpts / "step_0000006").exists(), "the kill did not land inside the save"
     assert sorted(p.name for p in ckpts.glob("step_*")) == ["step_0000003"]
-    run_cli(["pretrain", "--config", str(config), "--resume"])
+    run_pretrain_here(config, resume=True)
     log = read_log(root / "runs" / "kill")
     assert [r["step"] for r in log] == list(range(1, STEPS + 1))  # re-run steps 4-6 logged once
     assert _losses(log, 4) == _losses(reference, 4)  # bit-identical, not just close
@@ -143,7 +144,10 @@ def test_tied_qwen2_from_an_hf_dir_matches_under_fsdp(setup):
         cfg = yaml.safe_load(path.read_text())
         cfg["name"], cfg["model"] = name, {"path": str(root / "qwen")}
         path.write_text(yaml.safe_dump(cfg))
-        run_cli(["pretrain", "--config", str(path)], nproc=nproc)
+        if nproc == 1:
+            run_pretrain_here(path)
+        else:
+            run_cli(["pretrain", "--config", str(path)], nproc=nproc)
         losses[nproc] = _losses(read_log(root / "runs" / name))
     np.testing.assert_allclose(losses[2], losses[1], rtol=1e-5)
     hf = AutoModelForCausalLM.from_pretrained(root / "runs" / "qwen2" / "checkpoints" / "pretrain" / "hf")

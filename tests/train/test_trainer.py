@@ -61,13 +61,14 @@ def _log(trainer: Trainer) -> list[dict]:
 
 def test_accumulation_gives_the_same_losses_and_export_round_trips(shards, tmp_path):
     accumulated = _trainer(shards, tmp_path, "acc", micro_batch_size=1)  # 4 micro-batches per step
-    single = _trainer(shards, tmp_path, "one", micro_batch_size=4)  # 1 micro-batch of 4
+    single = _trainer(shards, tmp_path, "one", micro_batch_size=4, tensorboard=True)  # 1 micro-batch of 4
     sa, sb = accumulated.train(), single.train()
     la, lb = [r["loss"] for r in _log(accumulated)], [r["loss"] for r in _log(single)]
     assert len(la) == 4 and la[-1] < la[0]
     np.testing.assert_allclose(la, lb, rtol=1e-5)
     assert [r["data_checksum"] for r in _log(accumulated)] == [r["data_checksum"] for r in _log(single)]
     assert sa["tokens_seen"] == 4 * 4 * 32 and sa["stopped"] == "completed" and sa["nonfinite_steps"] == 0
+    assert list((tmp_path / "one" / "tb_train").glob("events.out.tfevents.*"))
     assert isinstance(sb["val_loss"], float) and {"lr", "grad_norm", "tokens_per_s", "val_loss"} <= set(
         _log(single)[1]
     )
