@@ -6,7 +6,7 @@ Outputs in ``<out>/``: ``results.json`` (byte-identical for the same config), ``
 
 from __future__ import annotations
 
-import logging
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,8 +18,6 @@ from meditron.sample import resolve_path
 
 if TYPE_CHECKING:
     from meditron.run import RunDir
-
-log = logging.getLogger(__name__)
 
 
 def _fewshot_pool(name: str, test: BenchmarkSet, cfg: EvalConfig, data_dir: Path):
@@ -46,6 +44,11 @@ def _data_entry(bset: BenchmarkSet, items: list, pool_source: str) -> dict[str, 
         "n_items": len(items),
         "fewshot_source": pool_source,
     }
+
+
+def _say(text: str) -> None:
+    """One progress line per pass on stderr (evaluations run for hours on real models)."""
+    print(f"eval: {text}", file=sys.stderr, flush=True)
 
 
 def _scored(fn, lm, items, cfg: EvalConfig, **kw):
@@ -112,11 +115,13 @@ def run_eval(cfg: EvalConfig, run: RunDir | None = None) -> dict[str, Any]:
         results[name] = {}
         for mode in cfg.modes:
             tm = time.perf_counter()
+            _say(f"{name} {mode}: {len(items)} questions ({bset.source_files[0].parent})")
             if mode == "top_token":
                 zero = _scored(M.top_token, lm_ll, items, cfg, k=0, seed=None, pool=None)
                 runs = {}
                 if cfg.num_fewshot and pool is not None:
                     for seed in cfg.seeds:
+                        _say(f"{name} top_token {cfg.num_fewshot}-shot, seed {seed}")
                         runs[str(seed)] = _scored(
                             M.top_token, lm_ll, items, cfg, k=cfg.num_fewshot, seed=seed, pool=pool
                         )
@@ -148,7 +153,11 @@ def run_eval(cfg: EvalConfig, run: RunDir | None = None) -> dict[str, Any]:
                 summary["contamination"] = R.contamination_split(records, contamination, name)
             results[name][mode] = summary
             timing[f"{name}/{mode}_seconds"] = time.perf_counter() - tm
-            log.info("%s %s: accuracy %.4f (n=%d)", name, mode, summary["accuracy"], summary["n"])
+            lo, hi = summary["ci95"]
+            _say(
+                f"{name} {mode}: accuracy {summary['accuracy']:.4f} [{lo:.4f}, {hi:.4f}] n={summary['n']} "
+                f"unparsed={summary['unparsed']} ({timing[f'{name}/{mode}_seconds']:.1f} s)"
+            )
 
     doc: dict[str, Any] = {
         "config": cfg.model_dump(mode="json", exclude={"out"}),
@@ -168,6 +177,7 @@ def run_eval(cfg: EvalConfig, run: RunDir | None = None) -> dict[str, Any]:
     plot_files = R.plots(doc, ece_bins, out / "plots")
     timing["total_seconds"] = time.perf_counter() - t0
     R.write_json(out / "timing.json", {k: round(v, 3) for k, v in timing.items()})
+    _say(f"wrote {out / 'results.json'}, report.md, items/, plots/")
     if run is not None:
         headline = {f"{b}/{m}": r["accuracy"] for b, ms in results.items() for m, r in ms.items()}
         artifacts: dict[str, str | Path] = {"results": out / "results.json", "report": out / "report.md"}
