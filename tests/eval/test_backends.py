@@ -99,3 +99,13 @@ def test_mmlu_demonstrations_come_from_the_question_subject(backends):
         demos = r["prompt"].split("\n\n")[1:3]
         assert len(demos) == 2 and all(r["subject"] in d for d in demos)
     assert ours.prefix_stats["prefix_tokens"] > before  # one shared prefix per subject
+
+
+def test_medmcqa_shares_one_prefix_across_subjects():
+    """Only MMLU groups demonstrations by subject; MedMCQA (which has subjects too) uses one prefix per seed."""
+    from meditron.eval.benchmarks import BenchmarkItem
+    from meditron.eval.modes import _group_key
+
+    med = BenchmarkItem("medmcqa-x", "medmcqa", "q", {"A": "a", "B": "b", "C": "c", "D": "d"}, "A", subject="Anatomy")
+    mmlu = BenchmarkItem("mmlu-anatomy-0001", "mmlu_medical", "q", med.options, "A", subject="anatomy")
+    assert _group_key(med) == "" and _group_key(mmlu) == "anatomy"

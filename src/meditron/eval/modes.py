@@ -64,7 +64,7 @@ def _base_record(item: BenchmarkItem, mode: str) -> dict[str, Any]:
 
 def _group_key(item: BenchmarkItem) -> str:
     # MMLU demonstrations come from the question's own subject (as in MMLU's 5-shot protocol).
-    return item.subject or "" if item.benchmark == "mmlu_medical" else ""
+    return (item.subject or "") if item.benchmark == "mmlu_medical" else ""
 
 
 def _select_shots(pool: FewshotPool, group: str, k: int, seed: int) -> list[BenchmarkItem]:
