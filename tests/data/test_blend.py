@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from meditron.data.blend import (
     BlendedDataset,
@@ -133,3 +134,19 @@ def test_build_from_shards_natural_and_explicit_weights(tmp_path):
         build_pretrain_datasets(root, seq_len=8, seed=1, weights={"papers": 1.0})
     with pytest.raises(InputError, match="fewer than one sequence"):
         build_pretrain_datasets(root, seq_len=400, seed=1)
+
+
+def test_collate_right_pads_variable_length_samples():
+    from meditron.data.loader import collate
+
+    batch = collate(
+        [
+            {"input_ids": np.array([5, 6, 7]), "labels": np.array([-100, 6, 7]), "seq_ids": np.array([0, 0, 0])},
+            {"input_ids": np.array([8]), "labels": np.array([8]), "seq_ids": np.array([0])},
+        ]
+    )
+    assert batch["input_ids"].tolist() == [[5, 6, 7], [8, 0, 0]]
+    assert batch["labels"].tolist() == [[-100, 6, 7], [8, -100, -100]]
+    assert batch["seq_ids"].tolist() == [[0, 0, 0], [0, -1, -1]] and batch["input_ids"].dtype == torch.int64
+    with pytest.raises(ConfigError, match="lacks 'labels'"):
+        collate([{"input_ids": np.array([1]), "labels": np.array([1])}, {"input_ids": np.array([2])}])

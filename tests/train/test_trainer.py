@@ -176,3 +176,21 @@ def test_activation_checkpointing_gives_the_same_losses(shards, tmp_path):
     plain.train()
     checkpointed.train()
     np.testing.assert_allclose([r["loss"] for r in _log(checkpointed)], [r["loss"] for r in _log(plain)], rtol=1e-6)
+
+
+def test_variable_length_samples_are_padded_without_changing_the_loss(shards, tmp_path):
+    """SFT-style samples of different lengths: right-padding inside a micro-batch leaves the loss unchanged."""
+    rng = np.random.default_rng(0)
+    samples = []
+    for n in rng.integers(6, 30, size=16):
+        ids = rng.integers(4, 80, size=int(n))
+        labels = ids.copy()
+        labels[: int(n) // 2] = -100  # prompt tokens carry no loss
+        samples.append({"input_ids": ids, "labels": labels})
+    logs = []
+    for micro in (1, 4):
+        trainer = _trainer(shards, tmp_path, f"var{micro}", steps=3, micro_batch_size=micro, eval_every=100)
+        trainer.train_data, trainer.val_data = samples, None
+        trainer.train()
+        logs.append([r["loss"] for r in _log(trainer)])
+    np.testing.assert_allclose(logs[1], logs[0], rtol=1e-5)

@@ -42,15 +42,28 @@ def rank_indices(step: int, global_batch: int, micro_batch: int, dp_rank: int, d
     return [list(range(start + k, start + k + micro_batch)) for k in range(0, per_rank, micro_batch)]
 
 
+#: Right-padding values: padded positions carry no loss and, being after every real token, are never attended to
+#: by one under the causal mask — so outputs at real positions are exactly those of the unpadded sample.
+PAD_VALUES = {"input_ids": 0, "labels": -100, "position_ids": 0, "seq_ids": -1, "attention_mask": 0}
+
+
 def collate(samples: Sequence[dict[str, np.ndarray]]) -> dict[str, torch.Tensor]:
-    """Stack samples into int64 tensors; every sample must have the same keys and length."""
+    """Stack samples into int64 tensors, right-padding shorter ones to the longest of the micro-batch."""
     keys = samples[0].keys()
+    length = max(len(s["input_ids"]) for s in samples)
     out: dict[str, torch.Tensor] = {}
     for k in keys:
-        try:
-            out[k] = torch.from_numpy(np.stack([np.asarray(s[k], dtype=np.int64) for s in samples]))
-        except (KeyError, ValueError) as e:
-            raise ConfigError(f"samples of one micro-batch disagree on {k!r}: {e}") from None
+        rows = []
+        for i, s in enumerate(samples):
+            if k not in s:
+                raise ConfigError(f"sample {i} of a micro-batch lacks {k!r} (keys of the first: {sorted(keys)})")
+            row = np.asarray(s[k], dtype=np.int64)
+            if len(row) < length:
+                if k not in PAD_VALUES:
+                    raise ConfigError(f"cannot pad {k!r}: samples of one micro-batch differ in length")
+                row = np.concatenate([row, np.full(length - len(row), PAD_VALUES[k], dtype=np.int64)])
+            rows.append(row)
+        out[k] = torch.from_numpy(np.stack(rows))
     return out
 
 
