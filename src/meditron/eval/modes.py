@@ -182,6 +182,8 @@ def generate(
             }
         else:
             gen = {"until": STOP_SEQUENCES, "max_gen_toks": max_new_tokens, "do_sample": False}
+        if chat_api:
+            gen["seed"] = seed + s  # OpenAI-style servers seed their sampler per request
         requests, texts = [], []
         for i, item in enumerate(items):
             req, text = _gen_request(lm, item, i, mode=mode, chat_api=chat_api, gen=dict(gen))
