@@ -101,12 +101,16 @@ class Trainer:
             parallelize(model, env, cfg.parallel)
         self.model = model
         self.hf_config = model.config
+        # Weight decay on matrices only (projections, embeddings); not on norm weights and biases (Megatron, HF).
+        params = [p for p in model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(
-            [p for p in model.parameters() if p.requires_grad],
+            [
+                {"params": [p for p in params if p.ndim >= 2], "weight_decay": cfg.weight_decay},
+                {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
+            ],
             lr=cfg.lr,
             betas=tuple(cfg.betas),
             eps=cfg.eps,
-            weight_decay=cfg.weight_decay,
             foreach=True,
         )
         self.warmup_steps = warmup_steps_for(cfg.steps, cfg.warmup_steps, cfg.warmup_ratio)
