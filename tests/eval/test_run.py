@@ -142,3 +142,29 @@ def test_random_model_scores_at_chance_on_real_benchmarks(tiny_model, tmp_path):
         plo, phi = permutation_chance_interval([r["parsed"] for r in recs], [r["gold"] for r in recs])
         # The right null for a guesser that prefers some keys: its predictions shuffled against the golds.
         assert plo - 1e-6 <= acc <= phi + 1e-6, (bench, acc, plo, phi, Counter(r["parsed"] for r in recs))
+
+
+def test_fewshot_source_train_file_elsewhere_or_test_set(small_benchmarks, tmp_path):
+    """Demonstrations come from eval.fewshot_file_dir when given, else from the test set minus the question."""
+    import shutil
+
+    from meditron.eval.benchmarks import load_benchmark
+    from meditron.eval.modes import top_token
+    from meditron.eval.run import _fewshot_pool
+
+    only_test = tmp_path / "only_test"
+    only_test.mkdir()
+    shutil.copy(next(small_benchmarks.rglob("phrases_no_exclude_test.jsonl")), only_test)
+    test = load_benchmark("medqa4", only_test)
+    pool = _fewshot_pool("medqa4", test, EvalConfig(fewshot_file_dir=str(small_benchmarks)), only_test)
+    assert not pool.from_test and len(pool.items) == 6 and "phrases_no_exclude_train.jsonl" in pool.source
+    fallback = _fewshot_pool("medqa4", test, EvalConfig(), only_test)
+    assert fallback.from_test and fallback.source.startswith("test set")
+
+    class NoModel:  # records the prompts only; the question must never appear among its own demonstrations
+        def loglikelihood(self, requests, disable_tqdm=False):
+            return [(0.0, False)] * len(requests)
+
+    for rec, item in zip(top_token(NoModel(), test.items, k=3, seed=1234, pool=fallback), test.items, strict=True):
+        demos = rec["prompt"].split("\n\n")[1:4]
+        assert len(demos) == 3 and all(item.question not in d for d in demos)
