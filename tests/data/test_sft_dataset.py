@@ -35,14 +35,20 @@ def test_each_epoch_is_a_seeded_permutation():
 
 
 def test_unpacked_sample_layout():
+    """Unpacked samples keep their own length; the trainer's collate right-pads each micro-batch (dynamic padding)."""
+    from meditron.data.loader import collate
+
     src = SFTSource(_examples(3), seq_len=16, seed=0, pad_id=9)
-    assert src.length == 8  # longest example (5 tokens) rounded up to a multiple of 8
-    for i in range(3):
-        s = src[i]
+    assert src.length == 5  # the longest example
+    rows = [src[i] for i in range(3)]
+    for s in rows:
         n = int(s["input_ids"][0]) % 5 + 3
-        assert s["seq_ids"].tolist() == [0] * n + [-1] * (8 - n)
-        assert s["position_ids"][:n].tolist() == list(range(n)) and s["input_ids"][n:].tolist() == [9] * (8 - n)
-        assert (s["labels"][n:] == IGNORE_INDEX).all()
+        assert len(s["input_ids"]) == n and s["seq_ids"].tolist() == [0] * n
+        assert s["position_ids"].tolist() == list(range(n)) and (s["labels"] == s["input_ids"]).all()
+    batch = collate(rows)
+    assert batch["input_ids"].shape == (3, 5)
+    assert {tuple(r) for r in batch["seq_ids"].tolist()} == {(0, 0, 0, -1, -1), (0, 0, 0, 0, -1), (0, 0, 0, 0, 0)}
+    assert (batch["labels"][batch["seq_ids"] == -1] == IGNORE_INDEX).all()
 
 
 def test_packed_source_covers_every_example_once_per_epoch():

@@ -154,10 +154,10 @@ def run_finetune(cfg: RunConfig, run: RunDir, resume: bool) -> dict[str, Any]:
             g = data_report["guard"]
             guard_note = f", guard dropped {g['num_dropped']}" if g else ", no contamination guard"
             cached = " (tokenized data from the cache)" if data_report.get("cache", {}).get("hit") else ""
+            shape = f"packed into {source.num_units} rows of {fc.seq_len} tokens" if fc.packing else "unpacked"
             print(
-                f"finetune: {data_report['source']['num_examples']} examples in {source.num_units} samples of "
-                f"{source.length} tokens{guard_note}, {data_report['too_long']['num_dropped']} too long; "
-                f"{steps} steps{cached}",
+                f"finetune: {data_report['source']['num_examples']} examples ({shape}){guard_note}, "
+                f"{data_report['too_long']['num_dropped']} longer than seq_len; {steps} steps{cached}",
                 flush=True,
             )
         trainer = Trainer(

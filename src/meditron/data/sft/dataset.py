@@ -1,8 +1,8 @@
 """The finetuning data source the trainer indexes: ``source[i]`` for any global sample index, epoch by epoch.
 
-Units are single examples (no packing) or packed rows. Every sample of a run has the same length (the trainer stacks
-them): ``seq_len`` when packing, else the longest example rounded up to a multiple of 8 — short QA sets do not pay
-for a 2048-token window. Padding has ``seq_id`` -1 and label -100. Index ``i`` falls in epoch ``i // num_units`` and picks
+Units are single examples (no packing) or packed rows. A packed row is ``seq_len`` tokens (padding: ``seq_id`` -1,
+label -100); an unpacked sample is its example's exact length, and the trainer's collate right-pads each micro-batch
+to its longest sample (dynamic padding), so short QA sets never pay for a 2048-token window. Index ``i`` falls in epoch ``i // num_units`` and picks
 ``perm_epoch[i % num_units]`` where ``perm_epoch`` is a permutation seeded by ``(seed, epoch)``: the order depends only
 on the seed, so a resumed run, or a run on another number of ranks, reads exactly the same examples at each step
 (the trainer splits global indices ``[step*G, (step+1)*G)`` over ranks). ``steps_for`` gives the number of optimiser
@@ -43,8 +43,7 @@ class SFTSource:
             self.units = pack_best_fit([len(e) for e in self.examples], seq_len)
         else:
             self.units = [[i] for i in range(len(self.examples))]
-        longest = max(len(e) for e in self.examples)
-        self.length = seq_len if packing else min(seq_len, -(-longest // 8) * 8)
+        self.length = seq_len if packing else max(len(e) for e in self.examples)  # the longest sample
         self._perms: dict[int, np.ndarray] = {}
 
     @property
@@ -74,7 +73,7 @@ class SFTSource:
 
     def __getitem__(self, index: int) -> dict[str, np.ndarray]:
         members = [self.examples[k] for k in self.unit_at(index)]
-        return concat_examples(members, self.pad_id, self.length)
+        return concat_examples(members, self.pad_id, self.seq_len if self.packing else None)
 
     def stats(self) -> dict[str, float | int]:
         lengths = np.array([len(e) for e in self.examples])
@@ -86,7 +85,7 @@ class SFTSource:
             "num_label_tokens": label_tokens,
             "max_len": int(lengths.max()),
             "mean_len": round(float(lengths.mean()), 1),
-            "sample_len": self.length,
-            "fill": round(float(lengths.sum()) / (self.num_units * self.length), 4),
         }
+        if self.packing:  # share of the packed rows' tokens that are real (not padding)
+            out["fill"] = round(float(lengths.sum()) / (self.num_units * self.seq_len), 4)
         return out
