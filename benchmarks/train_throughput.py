@@ -207,7 +207,9 @@ def main() -> None:
     torch.set_num_threads(torch.get_num_threads())
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        tok = make_inputs(root / "shards", args.vocab, num_tokens=max(200_000, args.steps * args.batch * args.seq * 2), seed=1)
+        tok = make_inputs(
+            root / "shards", args.vocab, num_tokens=max(200_000, args.steps * args.batch * args.seq * 2), seed=1
+        )
         rounds: dict[str, list[dict]] = {"meditron": [], "hf_trainer": []}
         for r in range(args.rounds):
             rounds["meditron"].append(run_ours(args, root / "shards", tok, root / f"ours{r}"))
@@ -217,16 +219,16 @@ def main() -> None:
     ratio = best["meditron"]["tokens_per_s"] / best["hf_trainer"]["tokens_per_s"]
     params = sum(p.numel() for p in fresh_model(args, args.vocab).parameters())
     result = {
-        "command": "python benchmarks/train_throughput.py " + " ".join(
-            f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k != "json" and v is not None
-        ),
+        "command": "python benchmarks/train_throughput.py "
+        + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k != "json" and v is not None),
         "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}",
         "model_params": params,
         "best": best,
         "all_rounds": rounds,
         "speedup": ratio,
         "median_speedup": statistics.median(
-            a["tokens_per_s"] / b["tokens_per_s"] for a, b in zip(rounds["meditron"], rounds["hf_trainer"], strict=True)
+            a["tokens_per_s"] / b["tokens_per_s"]
+            for a, b in zip(rounds["meditron"], rounds["hf_trainer"], strict=True)
         ),
     }
     print(json.dumps(result, indent=2))
