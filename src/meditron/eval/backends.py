@@ -52,6 +52,16 @@ class PrefixSharingHFLM(HFLM):
         super().__init__(*args, **kwargs)
         self.prefix_stats = {"prefix_tokens": 0, "row_tokens": 0, "rows": 0}
 
+    @staticmethod
+    def _score(lp: torch.Tensor, request, first_pos: int) -> tuple[float, bool]:
+        """(sum of continuation log-probs, greedy?) from log-probs ``lp`` starting at row position ``first_pos``."""
+        _, ctx, cont = request
+        begin = len(ctx) - 1 - first_pos
+        sel = lp[begin : begin + len(cont)]
+        cont_t = torch.tensor(cont, dtype=torch.long, device=sel.device)
+        greedy = bool((sel.argmax(dim=-1) == cont_t).all())
+        return float(torch.gather(sel, 1, cont_t.unsqueeze(-1)).sum()), greedy
+
     def _accepts_logits_to_keep(self) -> bool:
         """Models whose forward takes per-sample ``logits_to_keep`` positions (transformers >= 5 causal LMs)."""
         if not hasattr(self, "_logits_to_keep"):
@@ -87,17 +97,21 @@ class PrefixSharingHFLM(HFLM):
             shared = 0
         prefix_kv = None
         with torch.no_grad():
+            pick = self._accepts_logits_to_keep()
             if shared:
-                out = self.model(torch.tensor([row_list[0][:shared]], device=self.device), use_cache=True)
+                prefix = torch.tensor([row_list[0][:shared]], device=self.device)
+                out = self.model(prefix, use_cache=True, **({"logits_to_keep": 1} if pick else {}))
                 prefix_kv = [(layer.keys, layer.values) for layer in out.past_key_values.layers]
             bs = self.batch_size if isinstance(self.batch_size, int) and self.batch_size > 0 else 8
             # First scored position of each row (suffix coordinates): only those positions go through the LM head.
             first = [len(r) for r in row_list]
             for (_, ctx, _), r in zip(requests, row_of, strict=True):
                 first[r] = min(first[r], len(ctx) - 1 - shared)
-            pick = self._accepts_logits_to_keep()
             order = sorted(range(len(row_list)), key=lambda i: (-len(row_list[i]), row_list[i]))
-            row_logprobs: dict[int, torch.Tensor] = {}
+            reqs_of_row: list[list[int]] = [[] for _ in row_list]
+            for q, r in enumerate(row_of):
+                reqs_of_row[r].append(q)
+            results: list[tuple[float, bool]] = [(0.0, False)] * len(requests)
             pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
             for start in range(0, len(order), bs):
                 idx = order[start : start + bs]
@@ -122,21 +136,16 @@ class PrefixSharingHFLM(HFLM):
                 ):
                     logits = self.model(inp, **kwargs).logits
                 logprobs = F.log_softmax(logits, dim=-1, dtype=self.softmax_dtype)
+                # Score this batch's requests now, so memory stays one batch of log-probs whatever the set size.
                 for j, (i, sp) in enumerate(zip(idx, spans, strict=True)):
-                    row_logprobs[i] = logprobs[j, : len(sp)] if pick else logprobs[j, sp.start : sp.stop]
+                    lp = logprobs[j, : len(sp)] if pick else logprobs[j, sp.start : sp.stop]
+                    for q in reqs_of_row[i]:
+                        results[q] = self._score(lp, requests[q], shared + first[i])
                 self.prefix_stats["row_tokens"] += sum(len(s) for s in suffixes)
             self.prefix_stats["prefix_tokens"] += shared
             self.prefix_stats["rows"] += len(row_list)
 
-        results: list[tuple[float, bool]] = []
-        for (request_str, ctx, cont), r in zip(requests, row_of, strict=True):
-            lp = row_logprobs[r]  # log-probs at suffix positions first[r] .. len(row) - 1 - shared
-            begin = len(ctx) - 1 - shared - first[r]
-            sel = lp[begin : begin + len(cont)]
-            cont_t = torch.tensor(cont, dtype=torch.long, device=sel.device)
-            greedy = bool((sel.argmax(dim=-1) == cont_t).all())
-            answer = (float(torch.gather(sel, 1, cont_t.unsqueeze(-1)).sum()), greedy)
-            results.append(answer)
+        for (request_str, _, _), answer in zip(requests, results, strict=True):
             if request_str is not None:
                 self.cache_hook.add_partial("loglikelihood", request_str, answer)
         return results
