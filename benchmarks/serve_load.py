@@ -189,9 +189,10 @@ def main() -> None:
         runs = []
         queue = args.clients * args.requests
         for label, mq, batching in (
-            (f"meditron serve (batches of {args.max_concurrency}, queue {queue})", queue, True),
-            (f"meditron serve --set serve.batching=false ({args.max_concurrency} threads, queue {queue})", queue, False),
-            (f"meditron serve (batches of {args.max_concurrency}, queue 8: overload → 429)", 8, True),
+            (f"meditron serve --set serve.batching=true (batches of {args.max_concurrency}, queue {queue})", queue, True),
+            (f"meditron serve (default: {args.max_concurrency} generate threads, queue {queue})", queue, False),
+            (f"meditron serve --set serve.batching=true (batches of {args.max_concurrency}, queue 8: overload → 429)",
+             8, True),
         ):
             port = free_port()
             cmd = [py, "-m", "meditron", "serve", "--model", str(model), "--port", str(port),

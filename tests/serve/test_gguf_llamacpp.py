@@ -93,3 +93,11 @@ def test_unpermuted_qk_would_be_caught(tiny_model: Path, hf, tmp_path: Path, mon
     ref, got = _hf_logits(hf, ids), _llama_logits(llm, ids)
     assert np.abs(got[0] - ref[0]).max() < 0.05 * np.abs(ref).max()  # position 0: RoPE is the identity
     assert np.abs(got[1:] - ref[1:]).max() > 0.1 * np.abs(ref).max()  # later positions are wrong
+
+
+def test_gguf_check_tool_reports_agreement(files, tiny_model: Path):
+    from meditron.serve.gguf_check import compare_with_llamacpp
+
+    r = compare_with_llamacpp(tiny_model, files["f16"], PROMPTS)
+    assert r["prompts"] == len(PROMPTS) and r["same_tokens"] == len(PROMPTS) and r["same_next_token"] == len(PROMPTS)
+    assert r["same_top1"] >= r["positions"] - 2 and r["max_abs_logit_diff"] < 0.1

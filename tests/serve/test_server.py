@@ -21,7 +21,8 @@ Q = "What is the first-line treatment for anaphylaxis?"
 
 @pytest.fixture(scope="module")
 def server(tiny_model: Path):
-    cfg = ServeConfig(model=str(tiny_model), port=0, api_key=KEY, max_new_tokens=48, max_concurrency=2, max_queue=3)
+    cfg = ServeConfig(model=str(tiny_model), port=0, api_key=KEY, max_new_tokens=48, max_concurrency=2, max_queue=3,
+                      batching=True, num_threads=1)
     with serve_in_thread(cfg) as url:
         yield url
 
@@ -243,13 +244,13 @@ def test_concurrent_requests_are_batched_and_answer_as_alone(server):
 
 
 def test_unbatched_engine_gives_the_same_answers(tiny_model, client):
-    """serve.batching=false: one generate thread per running request; same answers as the batched engine."""
+    """serve.batching=false (the default): one generate thread per running request; same answers as batched."""
     import openai
 
     msgs = [[{"role": "user", "content": q}] for q in ("Define sepsis.", "Aspirin mechanism?", "x")]
     want = [client.chat.completions.create(model="tiny-meditron", messages=m, max_tokens=10).choices[0].message.content
             for m in msgs]
-    cfg = ServeConfig(model=str(tiny_model), port=0, max_new_tokens=16, max_concurrency=2, batching=False)
+    cfg = ServeConfig(model=str(tiny_model), port=0, max_new_tokens=16, max_concurrency=2)
     with serve_in_thread(cfg) as url:
         c = openai.AsyncOpenAI(base_url=url + "/v1", api_key="none", max_retries=0)
 

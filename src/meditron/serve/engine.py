@@ -365,7 +365,7 @@ class VllmEngine:  # pragma: no cover - vLLM is CUDA-only and cannot be installe
         yield Delta("", "stop" if finish == "stop" else "length", n)
 
 
-def load_engine(model_path: str, backend: str, *, max_workers: int, max_context: int | None, batching: bool = True):
+def load_engine(model_path: str, backend: str, *, max_workers: int, max_context: int | None, batching: bool = False):
     """Pick the engine: vLLM when asked, or with ``auto`` when vllm is importable and CUDA is present; otherwise
     transformers, batching the requests that run together (``batching``) or one ``generate`` thread per request."""
     import importlib.util
