@@ -168,3 +168,17 @@ def test_fewshot_source_train_file_elsewhere_or_test_set(small_benchmarks, tmp_p
     for rec, item in zip(top_token(NoModel(), test.items, k=3, seed=1234, pool=fallback), test.items, strict=True):
         demos = rec["prompt"].split("\n\n")[1:4]
         assert len(demos) == 3 and all(item.question not in d for d in demos)
+
+
+def test_fewshot_pool_never_holds_test_questions(small_benchmarks, tmp_path):
+    """A PubMedQA few-shot folder without test_ground_truth.json would offer all labelled items: test ones are dropped."""
+    from meditron.eval.benchmarks import load_benchmark
+    from meditron.eval.run import _fewshot_pool
+
+    fs_dir = tmp_path / "fs"
+    fs_dir.mkdir()
+    (fs_dir / "ori_pqal.json").write_text(next(small_benchmarks.rglob("ori_pqal.json")).read_text())
+    test = load_benchmark("pubmedqa", small_benchmarks)
+    pool = _fewshot_pool("pubmedqa", test, EvalConfig(fewshot_file_dir=str(fs_dir)), small_benchmarks)
+    assert [i.id for i in pool.items] == [f"pubmedqa-{1000 + i}" for i in range(4, 8)]
+    assert "4 overlapping the test set dropped" in pool.source

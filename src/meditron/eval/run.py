@@ -25,10 +25,20 @@ def _fewshot_pool(name: str, test: BenchmarkSet, cfg: EvalConfig, data_dir: Path
 
     fs_dir = resolve_path(cfg.fewshot_file_dir) if cfg.fewshot_file_dir else data_dir
     fs = load_benchmark(name, fs_dir, split="fewshot")
-    if fs.items:
+    # A demonstration must never be a test question: drop pool items sharing an id (PubMedQA PMIDs) or the exact
+    # question text with the test set (e.g. a fewshot_file_dir whose PubMedQA folder lacks test_ground_truth.json).
+    test_ids = {it.id for it in test.items}
+    test_questions = {" ".join(it.question.split()).lower() for it in test.items}
+    kept = [
+        it for it in fs.items if it.id not in test_ids and " ".join(it.question.split()).lower() not in test_questions
+    ]
+    if kept:
         files = ", ".join(p.name for p in fs.source_files)
         what = "labelled PubMedQA items outside the test split" if name == "pubmedqa" else "train/dev file"
-        return FewshotPool(fs.items, f"{what} ({files}, {len(fs.items)} items)", from_test=False)
+        dropped = (
+            f", {len(fs.items) - len(kept)} overlapping the test set dropped" if len(kept) < len(fs.items) else ""
+        )
+        return FewshotPool(kept, f"{what} ({files}, {len(kept)} items{dropped})", from_test=False)
     return FewshotPool(
         test.items, "test set: other items of the same set, excluding the question itself", from_test=True
     )
