@@ -261,3 +261,20 @@ def test_unbatched_engine_gives_the_same_answers(tiny_model, client):
 
         assert asyncio.run(main()) == want
         assert httpx.get(url + "/health", timeout=30).json()["engine"] == "transformers"
+
+
+def test_client_disconnect_frees_its_slot(server):
+    body = {"model": "tiny-meditron", "messages": [{"role": "user", "content": Q}], "max_tokens": 48, "stream": True}
+    headers = {"Authorization": f"Bearer {KEY}"}
+    with httpx.stream("POST", server + "/v1/chat/completions", json=body, headers=headers, timeout=60) as r:
+        assert next(r.iter_lines()).startswith("data: ")  # streaming started, then the client goes away
+    deadline = time.time() + 20
+    while True:
+        h = httpx.get(server + "/health", timeout=30).json()
+        if h["running"] == 0 and h["queued"] == 0:
+            break
+        assert time.time() < deadline, h
+        time.sleep(0.05)
+    r = httpx.post(server + "/v1/chat/completions", json={**body, "stream": False, "max_tokens": 4}, headers=headers,
+                   timeout=60)
+    assert r.status_code == 200
