@@ -66,10 +66,10 @@ class BenchmarkItem:
 class BenchmarkSet:
     """The items of one benchmark split, the files they came from and the MMLU subjects that were not found."""
 
-    name: str
     items: list[BenchmarkItem]
     missing: list[str] = field(default_factory=list)
     source_files: list[Path] = field(default_factory=list)
+    name: str = ""
     split: str = "test"
 
     def __len__(self) -> int:
@@ -334,23 +334,23 @@ def load_benchmark(name: str, data_dir: str | Path, split: str = "test") -> Benc
         path = found.get(split)
         if path is None:
             if split == "fewshot":
-                return BenchmarkSet(name, [], split=split)
+                return BenchmarkSet([], name=name, split=split)
             spec = {"medqa4": _MEDQA4, "medqa5": _MEDQA5, "medmcqa": _MEDMCQA}[name]
             raise InputError(f"no {'/'.join(spec['test'])} for {name} under {root}", path=str(root))
         if name == "medmcqa":
             items = _load_medmcqa(path, split)
         else:
             items = _load_medqa(name, path, 4 if name == "medqa4" else 5, split)
-        return BenchmarkSet(name, items, source_files=[path], split=split)
+        return BenchmarkSet(items, source_files=[path], name=name, split=split)
     if name == "pubmedqa":
         labelled, test = found.get("labelled"), found.get("test")
         if labelled is None or (test is None and split == "test"):
             if split == "fewshot" and labelled is None:
-                return BenchmarkSet(name, [], split=split)
+                return BenchmarkSet([], name=name, split=split)
             raise InputError(f"pubmedqa needs ori_pqal.json and test_ground_truth.json under {root}", path=str(root))
         items = _load_pubmedqa(labelled, test, split)
         files = [labelled] + ([test] if test is not None else [])
-        return BenchmarkSet(name, items, source_files=files, split=split)
+        return BenchmarkSet(items, source_files=files, name=name, split=split)
     role = "test" if split == "test" else "dev"
     items, files, missing = [], [], []
     for subject in MMLU_MEDICAL_SUBJECTS:
@@ -362,4 +362,4 @@ def load_benchmark(name: str, data_dir: str | Path, split: str = "test") -> Benc
         files.append(path)
     if not files and split == "test":
         raise InputError(f"no MMLU-Medical <subject>_test.csv files under {root}", path=str(root))
-    return BenchmarkSet(name, items, missing=missing, source_files=files, split=split)
+    return BenchmarkSet(items, missing=missing, source_files=files, name=name, split=split)
