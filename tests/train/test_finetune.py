@@ -21,7 +21,7 @@ from meditron.data.sft import CHATML_TEMPLATE
 from meditron.errors import InputError
 from meditron.run import RunDir
 from meditron.train.sft import run_finetune
-from tests.fixtures.synthetic_qa import build_model_dir, write_medqa
+from tests.fixtures.synthetic_qa import build_model_dir, write_medmcqa, write_medqa
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -32,6 +32,8 @@ def workspace(tmp_path_factory):
     build_model_dir(root / "init", seed=0)
     write_medqa(root / "sft" / "phrases_no_exclude_train.jsonl", 200, seed=1)
     write_medqa(root / "bench" / "phrases_no_exclude_test.jsonl", 50, seed=2)
+    write_medmcqa(root / "sft" / "train.json", 200, seed=3)
+    write_medmcqa(root / "bench_cot" / "dev.json", 50, seed=4)
     return root
 
 
@@ -114,6 +116,40 @@ def test_tiny_model_learns_the_rule_through_eval_chat_and_cot_modes(workspace):
         res = results["results"]["medqa4"][mode]
         assert res["n"] == 50 and res["unparsed"] == 0
         assert res["accuracy"] >= 0.9, (mode, res)
+
+
+@pytest.mark.slow
+def test_cot_variant_explains_then_answers_through_eval_cot_mode(workspace):
+    """Trained on the CoT variant (MedMCQA layout, ``exp`` before "Therefore, the answer is X"), the model writes an
+    explanation and then the answer, and the evaluation's CoT mode parses it."""
+    from meditron.eval.config import EvalConfig
+    from meditron.eval.run import run_eval
+
+    datasets = [{"kind": "medmcqa", "path": str(workspace / "sft" / "train.json"), "cot": True}]
+    cfg = RunConfig.model_validate(
+        _config(workspace, "cot", datasets=datasets, epochs=8, guard_benchmarks_dir=str(workspace / "bench_cot"))
+    )
+    summary = run_finetune(cfg, RunDir(cfg.run_dir), resume=False)
+    assert summary["steps"] == 200 and summary["num_guard_dropped"] == 0
+    results = run_eval(
+        EvalConfig(
+            model=summary["hf"],
+            data_dir=str(workspace / "bench_cot"),
+            benchmarks=["medmcqa"],
+            modes=["cot"],
+            max_new_tokens=24,
+            batch_size=25,
+            bootstrap_samples=50,
+            out=workspace / "eval_cot",
+        )
+    )
+    res = results["results"]["medmcqa"]["cot"]
+    assert res["n"] == 50 and res["unparsed"] == 0 and res["accuracy"] >= 0.9, res
+    first = json.loads((workspace / "eval_cot" / "items" / "medmcqa" / "cot.jsonl").read_text().splitlines()[0])
+    assert (
+        first["output"].startswith("The ")
+        and "history decides the treatment here.\nTherefore, the answer is" in (first["output"])
+    )
 
 
 def test_missing_model_is_a_clear_error(workspace):
