@@ -26,8 +26,10 @@ def sources(tmp_path_factory):
     return tok, packed, single
 
 
-def _losses(tok, packed, single, tmp_path) -> tuple[float, float]:
+def _losses(tok, packed, single, tmp_path, attn: str | None = None) -> tuple[float, float]:
     def factory():
+        if attn is not None:  # the model as configured, no switch: the trainer must mask correctly itself
+            return load_full_model(ModelConfig(preset="tiny-llama", overrides={"attn_implementation": attn}), tok, 0)
         return ensure_boolean_mask_attention(load_full_model(ModelConfig(preset="tiny-llama"), tok, 0))
 
     trainer = Trainer(
@@ -49,6 +51,12 @@ def _losses(tok, packed, single, tmp_path) -> tuple[float, float]:
 
 def test_packed_rows_give_the_unpacked_loss(sources, tmp_path):
     packed_loss, alone_loss = _losses(*sources, tmp_path)
+    assert packed_loss == pytest.approx(alone_loss, rel=1e-5)
+
+
+@pytest.mark.parametrize("attn", ["eager", "sdpa"])
+def test_trainer_masks_packed_rows_under_any_attention(sources, tmp_path, attn):
+    packed_loss, alone_loss = _losses(*sources, tmp_path, attn=attn)
     assert packed_loss == pytest.approx(alone_loss, rel=1e-5)
 
 

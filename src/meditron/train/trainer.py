@@ -277,7 +277,13 @@ class Trainer:
         if "position_ids" in mb:
             inputs["position_ids"] = mb["position_ids"].to(self.env.device)
         if "seq_ids" in mb:
-            inputs["attention_mask"] = packed_causal_mask(mb["seq_ids"].to(self.env.device))
+            mask = packed_causal_mask(mb["seq_ids"].to(self.env.device))
+            if getattr(self.model.config, "_attn_implementation", None) == "eager":
+                # eager attention *adds* a 4-D mask to the scores: a boolean one would mask nothing.
+                mask = torch.zeros(mask.shape, dtype=torch.float32, device=mask.device).masked_fill(
+                    ~mask, torch.finfo(torch.float32).min
+                )
+            inputs["attention_mask"] = mask
         elif "attention_mask" in mb:
             inputs["attention_mask"] = mb["attention_mask"].to(self.env.device)
         # Shift the labels, not the logits: slicing the [B, L, V] logits would copy the largest tensor of the step.
