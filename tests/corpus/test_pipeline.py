@@ -143,7 +143,8 @@ def test_same_seed_byte_identical(first_run, corpus):
 def _cli(config: Path) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
     return subprocess.Popen([sys.executable, "-m", "meditron", "corpus", "run", "--config", str(config)],
-                            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)  # its own process group: a kill takes the worker pool too
 
 
 @pytest.mark.slow
@@ -157,7 +158,7 @@ def test_sigkill_midway_then_rerun_gives_the_same_shards(first_run, corpus):
     deadline = time.time() + 120
     while not glob.glob(marker) and proc.poll() is None and time.time() < deadline:
         time.sleep(0.005)
-    proc.send_signal(signal.SIGKILL)
+    os.killpg(proc.pid, signal.SIGKILL)  # like a node crash: the run and its workers die together
     assert proc.wait(timeout=30) == -signal.SIGKILL, "the run finished before it could be killed"
     report_path = tmp_path / "killed" / "t" / "corpus" / "corpus_report.json"
     assert not report_path.exists()
