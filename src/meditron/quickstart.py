@@ -60,7 +60,8 @@ def summarize(run: RunDir) -> dict[str, Any]:
     if results_path.exists():
         results = json.loads(results_path.read_text(encoding="utf-8"))["results"]
         summary["eval"] = {
-            bench: {mode: r.get("accuracy") for mode, r in modes.items()} for bench, modes in results.items()
+            bench: {mode: {k: r.get(k) for k in ("accuracy", "n", "unparsed")} for mode, r in modes.items()}
+            for bench, modes in results.items()
         }
     summary["export"] = str(run.hf)
     return summary
@@ -82,8 +83,12 @@ def render_summary(summary: dict[str, Any]) -> Table:
             s = summary[stage]
             table.add_row(stage, "loss first → last", f"{s['first_loss']:.3f} → {s['last_loss']:.3f} ({s['steps']} steps)")
     for bench, modes in sorted(summary.get("eval", {}).items()):
-        for mode, acc in sorted(modes.items()):
-            table.add_row("eval", escape(f"{bench} [{mode}]"), "n/a" if acc is None else f"{100 * acc:.1f}%")
+        for mode, r in sorted(modes.items()):
+            acc, unparsed = r.get("accuracy"), r.get("unparsed")
+            value = "n/a" if acc is None else f"{100 * acc:.1f}%"
+            if unparsed:
+                value += f" ({unparsed}/{r.get('n')} unparsed)"
+            table.add_row("eval", escape(f"{bench} [{mode}]"), value)
     table.add_row("export", "HF model", summary["export"])
     return table
 
