@@ -111,7 +111,8 @@ class Trainer:
             lr=cfg.lr,
             betas=tuple(cfg.betas),
             eps=cfg.eps,
-            foreach=True,
+            # one fused kernel per step (CPU and CUDA); DTensor parameters of tensor parallelism keep foreach.
+            **({"foreach": True} if env.tp > 1 else {"fused": True}),
         )
         self.warmup_steps = warmup_steps_for(cfg.steps, cfg.warmup_steps, cfg.warmup_ratio)
         self.scheduler = build_scheduler(
