@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from meditron.errors import ConfigError, InputError
+from meditron.jsonl import read_json_lines, require_text
 from meditron.sample import resolve_path
 
 BENCHMARKS: tuple[str, ...] = ("medqa4", "medqa5", "medmcqa", "pubmedqa", "mmlu_medical")
@@ -119,39 +120,12 @@ def find_benchmark_files(data_dir: str | Path) -> dict[str, dict[str, Path]]:
     return found
 
 
-def _json_lines(path: Path) -> list[tuple[int, dict[str, Any]]]:
-    rows = []
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise InputError(
-                    f"not valid JSON ({e.msg}, column {e.colno})", path=str(path), record=f"line {lineno}"
-                ) from None
-            if not isinstance(row, dict):
-                raise InputError(
-                    f"expected a JSON object, got {type(row).__name__}", path=str(path), record=f"line {lineno}"
-                )
-            rows.append((lineno, row))
-    return rows
-
-
-def _text(row: dict[str, Any], key: str, path: Path, where: str, *, allow_empty: bool = False) -> str:
-    value = row.get(key)
-    if not isinstance(value, str) or (not allow_empty and not value.strip()):
-        raise InputError(f"field {key!r} must be a non-empty string, got {value!r:.80}", path=str(path), record=where)
-    return value
-
-
 def _load_medqa(name: str, path: Path, num_options: int, split: str) -> list[BenchmarkItem]:
     letters = LETTERS[:num_options]
     items = []
-    for lineno, row in _json_lines(path):
+    for lineno, row in read_json_lines(path):
         where = f"line {lineno}"
-        question = _text(row, "question", path, where)
+        question = require_text(row, "question", path, where)
         options = row.get("options")
         if not isinstance(options, dict) or tuple(sorted(options)) != letters:
             raise InputError(
@@ -160,7 +134,7 @@ def _load_medqa(name: str, path: Path, num_options: int, split: str) -> list[Ben
                 path=str(path),
                 record=where,
             )
-        opts = {k: _text(options, k, path, where, allow_empty=True) for k in letters}
+        opts = {k: require_text(options, k, path, where, allow_empty=True) for k in letters}
         answer = row.get("answer_idx")
         if answer not in opts:
             raise InputError(
@@ -183,18 +157,18 @@ def _load_medqa(name: str, path: Path, num_options: int, split: str) -> list[Ben
 def _load_medmcqa(path: Path, split: str) -> list[BenchmarkItem]:
     items = []
     seen: set[str] = set()
-    for lineno, row in _json_lines(path):
+    for lineno, row in read_json_lines(path):
         where = f"line {lineno}"
-        question = _text(row, "question", path, where)
+        question = require_text(row, "question", path, where)
         opts = {
-            letter: _text(row, key, path, where, allow_empty=True)
+            letter: require_text(row, key, path, where, allow_empty=True)
             for letter, key in zip("ABCD", ("opa", "opb", "opc", "opd"), strict=True)
         }
         cop = row.get("cop")
         if isinstance(cop, bool) or not isinstance(cop, int) or not 1 <= cop <= 4:
             hint = " (the official files number options 1..4; 0-based exports are not accepted)" if cop == 0 else ""
             raise InputError(f"field 'cop' must be an integer 1..4, got {cop!r}{hint}", path=str(path), record=where)
-        qid = _text(row, "id", path, where)
+        qid = require_text(row, "id", path, where)
         if qid in seen:
             raise InputError(f"duplicate id {qid!r}", path=str(path), record=where)
         seen.add(qid)
@@ -230,7 +204,7 @@ def _pubmedqa_item(pmid: str, entry: Any, label: str, path: Path) -> BenchmarkIt
     where = f"PMID {pmid}"
     if not isinstance(entry, dict):
         raise InputError(f"expected an object, got {type(entry).__name__}", path=str(path), record=where)
-    question = _text(entry, "QUESTION", path, where)
+    question = require_text(entry, "QUESTION", path, where)
     contexts = entry.get("CONTEXTS")
     if not isinstance(contexts, list) or not all(isinstance(c, str) for c in contexts):
         raise InputError("field 'CONTEXTS' must be a list of strings", path=str(path), record=where)

@@ -22,37 +22,13 @@ from typing import Any
 
 from meditron.errors import ConfigError, InputError
 from meditron.eval.benchmarks import LETTERS, PUBMEDQA_LABELS, BenchmarkItem
+from meditron.jsonl import read_json_lines, require_text
 from meditron.sample import resolve_path
 
 from .format import guard_text, to_messages
 from .records import BuildReport, ChatExample
 
 ROLES = ("system", "user", "assistant")
-
-
-def _json_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise InputError(
-                    f"not valid JSON ({e.msg}, column {e.colno})", path=str(path), record=f"line {lineno}"
-                ) from None
-            if not isinstance(row, dict):
-                raise InputError(
-                    f"expected a JSON object, got {type(row).__name__}", path=str(path), record=f"line {lineno}"
-                )
-            yield lineno, row
-
-
-def _text(row: dict[str, Any], key: str, path: Path, where: str, *, allow_empty: bool = False) -> str:
-    value = row.get(key)
-    if not isinstance(value, str) or (not allow_empty and not value.strip()):
-        raise InputError(f"field {key!r} must be a non-empty string, got {value!r:.80}", path=str(path), record=where)
-    return value
 
 
 def _explanation(value: Any) -> str | None:
@@ -62,17 +38,17 @@ def _explanation(value: Any) -> str | None:
 def _medqa(path: Path, cot: bool, report: BuildReport) -> Iterator[ChatExample]:
     if cot:
         raise ConfigError(f"finetune dataset {path}: MedQA files have no explanation, so cot: true is not available")
-    for lineno, row in _json_lines(path):
+    for lineno, row in read_json_lines(path):
         report.num_records += 1
         where = f"line {lineno}"
-        question = _text(row, "question", path, where)
+        question = require_text(row, "question", path, where)
         options = row.get("options")
         keys = tuple(sorted(options)) if isinstance(options, dict) else ()
         if keys not in (LETTERS[:4], LETTERS[:5]):
             raise InputError(
                 f"field 'options' must map A..D or A..E to text, got {options!r:.80}", path=str(path), record=where
             )
-        opts = {k: _text(options, k, path, where, allow_empty=True) for k in keys}
+        opts = {k: require_text(options, k, path, where, allow_empty=True) for k in keys}
         answer = row.get("answer_idx")
         if answer not in opts:
             raise InputError(
@@ -85,12 +61,12 @@ def _medqa(path: Path, cot: bool, report: BuildReport) -> Iterator[ChatExample]:
 
 
 def _medmcqa(path: Path, cot: bool, report: BuildReport) -> Iterator[ChatExample]:
-    for lineno, row in _json_lines(path):
+    for lineno, row in read_json_lines(path):
         report.num_records += 1
         where = f"line {lineno}"
-        question = _text(row, "question", path, where)
+        question = require_text(row, "question", path, where)
         opts = {
-            k: _text(row, f, path, where, allow_empty=True)
+            k: require_text(row, f, path, where, allow_empty=True)
             for k, f in zip("ABCD", ("opa", "opb", "opc", "opd"), strict=True)
         }
         cop = row.get("cop")
@@ -122,7 +98,7 @@ def _pubmedqa(path: Path, cot: bool, report: BuildReport) -> Iterator[ChatExampl
         where = f"PMID {pmid}"
         if not isinstance(entry, dict):
             raise InputError(f"expected an object, got {type(entry).__name__}", path=str(path), record=where)
-        question = _text(entry, "QUESTION", path, where)
+        question = require_text(entry, "QUESTION", path, where)
         contexts = entry.get("CONTEXTS")
         if not isinstance(contexts, list) or not all(isinstance(c, str) for c in contexts):
             raise InputError("field 'CONTEXTS' must be a list of strings", path=str(path), record=where)
@@ -148,7 +124,7 @@ def _pubmedqa(path: Path, cot: bool, report: BuildReport) -> Iterator[ChatExampl
 
 
 def _chat(path: Path, cot: bool, report: BuildReport) -> Iterator[ChatExample]:
-    for lineno, row in _json_lines(path):
+    for lineno, row in read_json_lines(path):
         report.num_records += 1
         where = f"line {lineno}"
         messages = row.get("messages")
