@@ -5,8 +5,10 @@ from __future__ import annotations
 import gzip
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from meditron.corpus.phi import scrub
+from meditron.corpus.phi import PHI_PATTERNS, scrub
 from tests.testing import SHARED_DATA, requires_shared_data
 
 
@@ -70,3 +72,58 @@ def test_real_medline_abstracts_have_few_hits():
             found[k] = found.get(k, 0) + v
     assert set(found) <= {"email"}
     assert found.get("email", 0) <= 5
+
+
+def _unguarded(text: str) -> tuple[str, dict[str, int]]:
+    """The definition the guards must not change: every pattern, in order, on every text."""
+    counts: dict[str, int] = {}
+    for kind, (pattern, placeholder) in PHI_PATTERNS.items():
+        text, n = pattern.subn(lambda m, p=placeholder: (m.groupdict().get("label") or "") + p, text)
+        if n:
+            counts[kind] = counts.get(kind, 0) + n
+    return text, counts
+
+
+_PIECES = [
+    "Tel", "TEL.", "telephone", "Phone", "fax", "Mobile", "cell", "CELL no.", "MRN", "mRNA", "medical record number",
+    "Medical Record No.", "patient ID", "PATİENT id", "patıent number", "ſ", "\u212a", "İ", "ı", "is", ":", "#", " ",
+    "  ", "\n", "\xa0", "\u2009", "-", ".", "(", ")", "+", "1", "2", "5", "9", "0", "00", "123", "555", "4567",
+    "\u0663", "@", "jane.doe", "example.org", "https://", "www.", "WWW.", "?token=", "&user=", "x", "A1", "B-77",
+]
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(_PIECES), max_size=40).map("".join))
+def test_guards_never_change_the_result(text):
+    """The cheap guards only skip patterns that cannot match: same text and counts as the patterns alone."""
+    out, found = scrub(text)
+    assert (out, dict(found)) == _unguarded(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Tel: 617 555 1234", "PATİENT ID: 778899", "patıent number 1234567", "Mob\u0131le: 5551234567",
+        "Call 617\xa0555\xa01234", "+41 21 693 11 11", "mRNA 12345 and MRN 0012345", "Telephone:\n404-639-8000",
+    ],
+)
+def test_guards_keep_tricky_hits(text):
+    assert scrub(text) == _unguarded(text) and scrub(text)[0] != text
+
+
+@requires_shared_data
+def test_guards_never_change_the_result_on_real_files():
+    """Every real abstract, article and guideline page (raw XML/HTML text): identical to the unguarded patterns."""
+    raw = [gzip.open(p, "rt", encoding="utf-8").read() for p in (SHARED_DATA / "pubmed" / "medline").glob("*.gz")]
+    raw += [p.read_text(encoding="utf-8") for p in (SHARED_DATA / "pubmed" / "medline").glob("*.xml")]
+    raw += [p.read_text(encoding="utf-8") for p in (SHARED_DATA / "pubmed" / "jats").glob("*.nxml")]
+    raw += [p.read_bytes().decode("cp1252", errors="replace")
+            for p in (SHARED_DATA / "guidelines" / "cdc_mmwr_html").glob("*.htm")]
+    chunks = [doc[i : i + 3000] for doc in raw for i in range(0, len(doc), 3000)]
+    assert len(chunks) > 500
+    hits = 0
+    for chunk in chunks:
+        out, found = scrub(chunk)
+        assert (out, dict(found)) == _unguarded(chunk)
+        hits += sum(found.values())
+    assert hits > 0  # the pages carry real contact numbers and e-mails: the guarded path is exercised too
