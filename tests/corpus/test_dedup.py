@@ -7,10 +7,15 @@ import random
 import struct
 
 from datatrove.data import Document
-from datatrove.pipeline.dedup.minhash import MinhashDedupBuckets
+from datatrove.pipeline.dedup.minhash import MinhashDedupBuckets, MinhashDedupSignature
+from datatrove.utils.text import TextNormConfig, simplify_text
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from meditron.corpus.dedup import DedupCluster, DedupFilter, DedupSignature, content_hash, dedup_minhash_config
+from meditron.corpus.dedup.signature import simplify_text_fast
 from tests.corpus.pipeline_fixtures import paragraph
+from tests.testing import SHARED_DATA, requires_shared_data
 
 
 def _docs(task: int, texts: list[str]) -> list[Document]:
@@ -83,3 +88,44 @@ def test_cluster_root_is_the_smallest_node(tmp_path):
         "00001.tsv": "3\tnear-dup of t0-4\n",
         "00002.tsv": "0\tnear-dup of t0-4\n4\tnear-dup of t0-4\n",
     }
+
+
+_TEXT_PIECES = [
+    "Café", "naïve", "Ångström", "résumé", "e\u0301", "ﬁ", "İ", "ß", "Ǆ", "ΣΑΣ", "١٢٣", "3.14", "1,5", "٫", "x²",
+    "Monday", "JANUARY", "—", "–", "…", "...", "«", "»", "¿", "!", "(a)", "[bib_ref]", "#", "\t", "\n", "\xa0",
+    "\u2009", "\u3000", "  ", " ", "word", "DNA", "mg/kg", "p<0.05", "\u0301\u0302", "\U0001d400", "😀", "\x1c",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from(_TEXT_PIECES), max_size=30).map("".join),
+    st.sampled_from([{}, {"norm_weekdays": True, "norm_monthnames": True}, {"remove_punctuation": False},
+                     {"norm_whitespace": False}, {"lowercase": False, "norm_numbers": False}]),
+)
+def test_fast_simplify_text_equals_datatrove(text, overrides):
+    """Our faster text simplification is datatrove's, character for character, under every config switch."""
+    config = TextNormConfig(**overrides)
+    assert simplify_text_fast(text, config) == simplify_text(text, config)
+
+
+@requires_shared_data
+def test_fast_shingles_equal_datatrove_on_real_documents():
+    """Real JATS/MEDLINE/CDC documents: the same simplified text and the same shingles as datatrove's signature step."""
+    from meditron.corpus.config import SourceConfig
+    from meditron.corpus.readers import build_reader
+
+    cfg = dedup_minhash_config(5, 14, 8, seed=1, minhash=True, exact=True)
+    ours = DedupSignature("unused", cfg, minhash=True, exact=True)
+    stock = MinhashDedupSignature("unused", config=cfg, language=ours.word_tokenizer)
+    sources = [
+        SourceConfig(name="papers", kind="jats", paths=[str(SHARED_DATA / "pubmed" / "jats")]),
+        SourceConfig(name="abstracts", kind="medline", paths=[str(SHARED_DATA / "pubmed" / "medline")]),
+        SourceConfig(name="guidelines", kind="guideline_html", site="cdc",
+                     paths=[str(SHARED_DATA / "guidelines" / "cdc_mmwr_html")]),
+    ]
+    texts = [d.text for s in sources for d in build_reader(s).run(None, 0, 1) if d.text]
+    assert len(texts) > 500 and sum(not t.isascii() for t in texts) > 50
+    for text in texts:
+        assert simplify_text_fast(text, cfg.norm_config) == simplify_text(text, cfg.norm_config)
+        assert ours.get_shingles(text).tolist() == stock.get_shingles(text).tolist()
