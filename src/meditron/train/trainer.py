@@ -27,6 +27,7 @@ from meditron.data.loader import PrefetchLoader, SampleSource, accumulation_step
 from meditron.errors import MeditronError
 from meditron.train.checkpoint import CheckpointManager, TrainerState, find_latest_checkpoint
 from meditron.train.config import TrainConfig
+from meditron.train.loss import cross_entropy_sum
 from meditron.train.metrics import MetricsLogger, device_peak_flops, flops_per_token, truncate_jsonl
 from meditron.train.parallelize import DistEnv, init_distributed, materialize, parallelize, set_gradient_sync
 from meditron.train.schedule import build_scheduler, warmup_steps_for
@@ -291,7 +292,7 @@ class Trainer:
         labels = F.pad(mb["labels"], (0, 1), value=-100)[:, 1:].to(self.env.device)
         with self.env.autocast():
             logits = self.model(**inputs, use_cache=False).logits
-        return F.cross_entropy(logits.flatten(0, 1).float(), labels.flatten(), ignore_index=-100, reduction="sum")
+        return cross_entropy_sum(logits.flatten(0, 1).float(), labels.flatten())
 
     @torch.no_grad()
     def evaluate(self) -> float:
