@@ -69,6 +69,8 @@ def test_all_modes_reports_and_byte_identical_results(tiny_model, tiny_tokenizer
     )
     assert doc["data"]["pubmedqa"]["fewshot_source"].startswith("labelled PubMedQA items outside the test split")
     assert doc["paper"]["rows"]["medqa4"]["paper"]["meditron-7b"] == 52.0
+    assert doc["paper"]["rows"]["pubmedqa"]["paper"]["meditron-7b-3shot"] == 69.3  # Table 4, the checked cells only
+    assert "meditron-7b-3shot" not in doc["paper"]["rows"]["medqa4"]["paper"]
 
     out = tmp_path / "a"
     for name in (

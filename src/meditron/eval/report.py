@@ -7,6 +7,7 @@ bootstrap, no timestamps), so the same config and seed give a byte-identical fil
 from __future__ import annotations
 
 import json
+import math
 from collections import defaultdict
 from dataclasses import dataclass
 from importlib import resources
@@ -236,8 +237,8 @@ def plots(doc: dict[str, Any], ece_bins: dict[str, list[dict]], out: Path) -> li
     benches = list(rows)
     models = sorted({m for row in rows.values() for m in row["paper"]})
     ours_modes = sorted({m for row in rows.values() for m in row["ours"]})
-    series = [(f"ours: {m}", [rows[b]["ours"].get(m, 0.0) for b in benches]) for m in ours_modes]
-    series += [(m, [rows[b]["paper"].get(m, 0.0) for b in benches]) for m in models]
+    series = [(f"ours: {m}", [rows[b]["ours"].get(m, math.nan) for b in benches]) for m in ours_modes]
+    series += [(m, [rows[b]["paper"].get(m, math.nan) for b in benches]) for m in models]
     fig, ax = plt.subplots(figsize=(max(6, 1.8 * len(benches)), 4))
     width = 0.8 / max(1, len(series))
     for i, (label, values) in enumerate(series):
