@@ -27,6 +27,7 @@ from meditron.data.loader import PrefetchLoader, SampleSource, accumulation_step
 from meditron.errors import MeditronError
 from meditron.train.checkpoint import CheckpointManager, TrainerState, find_latest_checkpoint
 from meditron.train.config import TrainConfig
+from meditron.train.cpu_memory import keep_freed_memory
 from meditron.train.loss import cross_entropy_sum
 from meditron.train.metrics import MetricsLogger, device_peak_flops, flops_per_token, truncate_jsonl
 from meditron.train.parallelize import DistEnv, init_distributed, materialize, parallelize, set_gradient_sync
@@ -88,6 +89,8 @@ class Trainer:
     def setup(self, resume: bool = False) -> None:
         """Model → parallelize → optimizer/schedule → (resume). Separate from ``train`` so tests can add hooks."""
         env, cfg = self.env, self.cfg
+        if env.device.type == "cpu" and cfg.parallel.cpu_keep_freed_memory:
+            keep_freed_memory()
         full = self.model_factory() if (env.is_main or not env.distributed) else None
         if env.distributed:
             from meditron.train.model import empty_model
