@@ -9,6 +9,14 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 OUT ?= runs/quickstart
 PYTEST_ARGS ?=
+# llama-cpp-python (dev extra: the GGUF parity test) compiles ggml from source. Its default -march=native build uses
+# every instruction the CPU advertises, AMX among them, and on VMs that advertise AMX without letting a thread use it
+# the q8_0 matmul dies with SIGILL (`tilezero`); a portable AVX2 build runs everywhere and is fast enough for tests.
+ifeq ($(shell uname -m),x86_64)
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
+else
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF
+endif
 
 .PHONY: install install-dev quickstart test test-fast lint clean
 
@@ -25,6 +33,8 @@ $(VENV)/.base: $(VENV)/.torch pyproject.toml
 	touch $@
 
 $(VENV)/.dev: $(VENV)/.base
+	@# built here, with our flags and not from pip's wheel cache (which may hold a -march=native build)
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PIP) install --quiet --no-cache-dir -c $(VENV)/constraints.txt "llama-cpp-python>=0.3"
 	$(PIP) install --quiet -c $(VENV)/constraints.txt -e ".[dev]"
 	touch $@
 
