@@ -16,6 +16,7 @@ files (same layouts), built with our builders and the embedded sample's byte-lev
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import platform
 import tempfile
@@ -146,7 +147,7 @@ def main() -> None:
             "",
             f"- Command: `python benchmarks/sft_throughput.py --examples {a.examples} --rounds {a.rounds} --write-docs`",
             f"- Machine: 2-core x86_64 CPU, 24 GiB, no GPU, shared with other jobs (best of {a.rounds} alternating "
-            f"rounds). Python {platform.python_version()}, torch {torch.__version__}. Date: 2026-11-22.",
+            f"rounds). Python {platform.python_version()}, torch {torch.__version__}. Date: {datetime.date.today().isoformat()}.",
             f"- Data: {len(examples)} examples (MedMCQA dev CoT + PubMedQA PQA-L, our builders, the sample's BPE "
             f"tokenizer), {real_tokens:,} real tokens, answer-only labels; model `small-llama` (4 layers, 256 wide), "
             f"fp32, batch {a.batch} sequences, one epoch, constant lr.",
@@ -158,8 +159,9 @@ def main() -> None:
             f"**Packed vs HF Trainer: {speed_hf:.2f}× examples/s wall-clock, {speed_cpu:.2f}× per CPU-second.** "
             "Packing wins by not computing padding; the packed rows are masked block-diagonally, so the loss is the "
             "per-example one (tests/train/test_finetune_packing.py). Without packing both trainers pad each batch to "
-            "its longest sequence. The machine was shared (wall-clock ≈ 2–3× the CPU time of each run), so the "
-            "CPU-time column is the steadier one.",
+            "its longest sequence; both trainers compute the same per-token loss, ours with the in-place blocked "
+            "cross-entropy of `meditron.train.loss`. The machine is shared with other jobs, so the CPU-time column is "
+            "the steadier one.",
             END,
         ]
     )
