@@ -53,7 +53,7 @@ def model_factory(tok):
     return lambda: load_full_model(ModelConfig(preset="small-llama"), tok, seed=0)
 
 
-def run_ours(tok, examples, packing: bool, seq_len: int, batch: int, work: Path) -> dict:
+def run_ours(tok, examples, packing: bool, seq_len: int, batch: int, work: Path, fused: bool = True) -> dict:
     from meditron.data.sft import SFTSource
     from meditron.train.config import FinetuneConfig
     from meditron.train.trainer import Trainer
@@ -64,6 +64,7 @@ def run_ours(tok, examples, packing: bool, seq_len: int, batch: int, work: Path)
         steps=steps, global_batch_size=batch, micro_batch_size=batch, seq_len=seq_len, lr=1e-4, warmup_ratio=0.0,
         schedule="constant",
         tensorboard=False, prefetch=2, checkpoint={"every_steps": 10**6, "keep_last": 1},
+        parallel={"fused_lm_head_loss": fused},
     )  # fmt: skip
     trainer = Trainer(
         model_factory=model_factory(tok), tokenizer=tok, train_data=source, cfg=cfg,
@@ -117,12 +118,13 @@ def main() -> None:
     real_tokens = sum(len(e) for e in examples)
     best: dict[str, dict] = {}
     for r in range(a.rounds):
-        for name in ("hf", "ours_padded", "ours_packed"):
+        for name in ("hf", "ours_padded", "ours_packed", "ours_packed_logits"):
             with tempfile.TemporaryDirectory() as d:
                 if name == "hf":
                     res = run_hf(tok, examples, a.batch, Path(d))
                 else:
-                    res = run_ours(tok, examples, name == "ours_packed", a.seq_len, a.batch, Path(d))
+                    packing, fused = name.startswith("ours_packed"), not name.endswith("_logits")
+                    res = run_ours(tok, examples, packing, a.seq_len, a.batch, Path(d), fused=fused)
             print(f"round {r} {name}: {json.dumps({k: round(v, 2) for k, v in res.items()})}", flush=True)
             if name not in best or res["wall"] < best[name]["wall"]:
                 best[name] = res
@@ -132,6 +134,7 @@ def main() -> None:
         "hf": "HF `Trainer` + `DataCollatorForSeq2Seq` (dynamic padding)",
         "ours_padded": "meditron `Trainer`, `packing: false` (dynamic padding per micro-batch)",
         "ours_packed": f"meditron `Trainer`, `packing: true` ({a.seq_len}-token rows)",
+        "ours_packed_logits": "meditron `Trainer`, `packing: true`, `fused_lm_head_loss: false` (full logits)",
     }
     for name, res in best.items():
         rows.append(

@@ -225,7 +225,9 @@ def main() -> None:
     p.add_argument("--vocab", type=int, default=8192)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--compile", action="store_true", help="ours with train.parallel.compile (per-layer torch.compile)")
-    p.add_argument("--no-keep-freed-memory", action="store_true", help="ours without train.parallel.cpu_keep_freed_memory")
+    p.add_argument(
+        "--no-keep-freed-memory", action="store_true", help="ours without train.parallel.cpu_keep_freed_memory"
+    )
     p.add_argument("--hf-compile", action="store_true", help="HF's Trainer with torch_compile=True (whole model)")
     p.add_argument("--json", type=Path, default=None, help="also write the results here")
     p.add_argument("--child", choices=["meditron", "hf_trainer"], help=argparse.SUPPRESS)
@@ -234,7 +236,9 @@ def main() -> None:
     args = p.parse_args()
 
     torch.set_num_threads(torch.get_num_threads())
-    if args.child:  # one trainer in a fresh process: nothing one trainer sets (allocator, compile caches) reaches the other
+    if (
+        args.child
+    ):  # one trainer in a fresh process: nothing one trainer sets (allocator, compile caches) reaches the other
         from transformers import PreTrainedTokenizerFast
 
         tok = PreTrainedTokenizerFast.from_pretrained(args.root / "shards" / "tokenizer")
@@ -243,7 +247,9 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        make_inputs(root / "shards", args.vocab, num_tokens=max(200_000, args.steps * args.batch * args.seq * 2), seed=1)
+        make_inputs(
+            root / "shards", args.vocab, num_tokens=max(200_000, args.steps * args.batch * args.seq * 2), seed=1
+        )
         rounds: dict[str, list[dict]] = {"meditron": [], "hf_trainer": []}
         for r in range(args.rounds):
             for which in rounds:

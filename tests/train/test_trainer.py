@@ -194,3 +194,38 @@ def test_variable_length_samples_are_padded_without_changing_the_loss(shards, tm
         trainer.train()
         logs.append([r["loss"] for r in _log(trainer)])
     np.testing.assert_allclose(logs[1], logs[0], rtol=1e-5)
+
+
+def test_fused_head_loss_gives_the_logits_path_losses(shards, tmp_path):
+    """train.parallel.fused_lm_head_loss on and off: the same training and validation losses, pretraining and SFT."""
+    logs = {}
+    for fused in (True, False):
+        trainer = _trainer(shards, tmp_path, f"fused{fused}", steps=3, parallel={"fused_lm_head_loss": fused})
+        assert (trainer.train()["steps"], trainer.fused_head is not None) == (3, fused)
+        logs[fused] = _log(trainer)
+    for key in ("loss", "grad_norm"):
+        np.testing.assert_allclose([r[key] for r in logs[True]], [r[key] for r in logs[False]], rtol=1e-5)
+    assert logs[True][-1]["val_loss"] == pytest.approx(logs[False][-1]["val_loss"], rel=1e-6)
+
+    rng = np.random.default_rng(1)
+    samples = []
+    for n in rng.integers(6, 30, size=8):
+        ids = rng.integers(4, 80, size=int(n))
+        labels = ids.copy()
+        labels[: int(n) * 2 // 3] = -100
+        samples.append({"input_ids": ids, "labels": labels})
+    sft = {}
+    for fused in (True, False):
+        trainer = _trainer(
+            shards,
+            tmp_path,
+            f"sft{fused}",
+            steps=2,
+            micro_batch_size=4,
+            eval_every=100,
+            parallel={"fused_lm_head_loss": fused},
+        )
+        trainer.train_data, trainer.val_data = samples, None
+        trainer.train()
+        sft[fused] = [r["loss"] for r in _log(trainer)]
+    np.testing.assert_allclose(sft[True], sft[False], rtol=1e-5)

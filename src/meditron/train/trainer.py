@@ -28,7 +28,8 @@ from meditron.errors import MeditronError
 from meditron.train.checkpoint import CheckpointManager, TrainerState, find_latest_checkpoint
 from meditron.train.config import TrainConfig
 from meditron.train.cpu_memory import keep_freed_memory
-from meditron.train.loss import cross_entropy_sum
+from meditron.train.lm_head import fusable_lm_head, hidden_states_from
+from meditron.train.loss import cross_entropy_sum, linear_cross_entropy_sum
 from meditron.train.metrics import MetricsLogger, device_peak_flops, flops_per_token, truncate_jsonl
 from meditron.train.parallelize import DistEnv, init_distributed, materialize, parallelize, set_gradient_sync
 from meditron.train.schedule import build_scheduler, warmup_steps_for
@@ -105,6 +106,8 @@ class Trainer:
             parallelize(model, env, cfg.parallel)
         self.model = model
         self.hf_config = model.config
+        # The loss takes the LM head's input and weight (no [tokens, vocab] logits); other families keep the logits.
+        self.fused_head = fusable_lm_head(model) if cfg.parallel.fused_lm_head_loss else None
         # Weight decay on matrices only (projections, embeddings); not on norm weights and biases (Megatron, HF).
         params = [p for p in model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(
@@ -293,9 +296,16 @@ class Trainer:
             inputs["attention_mask"] = mb["attention_mask"].to(self.env.device)
         # Shift the labels, not the logits: slicing the [B, L, V] logits would copy the largest tensor of the step.
         labels = F.pad(mb["labels"], (0, 1), value=-100)[:, 1:].to(self.env.device)
+        head = self.fused_head
+        if head is None:
+            with self.env.autocast():
+                logits = self.model(**inputs, use_cache=False).logits
+            return cross_entropy_sum(logits.flatten(0, 1).float(), labels.flatten())
         with self.env.autocast():
-            logits = self.model(**inputs, use_cache=False).logits
-        return cross_entropy_sum(logits.flatten(0, 1).float(), labels.flatten())
+            with hidden_states_from(head):
+                hidden = self.model(**inputs, use_cache=False).logits
+            # After the root's forward FSDP2 keeps the root's parameters (the head's among them) unsharded for backward.
+            return linear_cross_entropy_sum(hidden.flatten(0, 1), head.weight, labels.flatten())
 
     @torch.no_grad()
     def evaluate(self) -> float:
