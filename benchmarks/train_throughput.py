@@ -100,7 +100,11 @@ def run_ours(args, shards: Path, tok, out: Path) -> dict:
         eval_every=10**6,
         prefetch=2,
         checkpoint={"every_steps": 10**6, "keep_last": 1},
-        parallel={"compile": args.compile, "cpu_keep_freed_memory": not args.no_keep_freed_memory},
+        parallel={
+            "compile": args.compile,
+            "cpu_keep_freed_memory": not args.no_keep_freed_memory,
+            "fused_lm_head_loss": not args.no_fused_head,
+        },
     )
     train, _, _ = build_pretrain_datasets(shards, args.seq, seed=args.seed)
     trainer = Trainer(
@@ -228,6 +232,7 @@ def main() -> None:
     p.add_argument(
         "--no-keep-freed-memory", action="store_true", help="ours without train.parallel.cpu_keep_freed_memory"
     )
+    p.add_argument("--no-fused-head", action="store_true", help="ours without train.parallel.fused_lm_head_loss")
     p.add_argument("--hf-compile", action="store_true", help="HF's Trainer with torch_compile=True (whole model)")
     p.add_argument("--json", type=Path, default=None, help="also write the results here")
     p.add_argument("--child", choices=["meditron", "hf_trainer"], help=argparse.SUPPRESS)
@@ -236,9 +241,8 @@ def main() -> None:
     args = p.parse_args()
 
     torch.set_num_threads(torch.get_num_threads())
-    if (
-        args.child
-    ):  # one trainer in a fresh process: nothing one trainer sets (allocator, compile caches) reaches the other
+    # One trainer in a fresh process: nothing one trainer sets (allocator, compile caches) reaches the other.
+    if args.child:
         from transformers import PreTrainedTokenizerFast
 
         tok = PreTrainedTokenizerFast.from_pretrained(args.root / "shards" / "tokenizer")

@@ -176,19 +176,54 @@ def eval_(
     run_eval(cfg.eval, run=run)
 
 
+def _default_export_source(checkpoints: Path) -> Path:
+    """The run's newest model: the finetuned one if the run has it, else the pretrained one (HF dir, else latest DCP)."""
+    for stage in ("finetune", "pretrain"):
+        for candidate in (checkpoints / stage / "hf", checkpoints / stage):
+            if candidate.exists():
+                return candidate
+    return checkpoints / "pretrain"
+
+
 @app.command()
 def export(
-    checkpoint: Annotated[Path, typer.Option(help="Checkpoint directory (or the checkpoints folder: latest is used)")],
-    out: Annotated[Path, typer.Option(help="Output directory")],
-    format: Annotated[str, typer.Option(help="hf | gguf")] = "hf",
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    checkpoint: Annotated[
+        Path | None,
+        typer.Option(
+            help="Checkpoint directory (or a checkpoints folder: latest is used). With --config, default: the "
+            "run's finetuned model, else its pretrained one"
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Output directory; with --config, default: export.out or <run>/hf")
+    ] = None,
+    format: Annotated[str | None, typer.Option(help="hf | gguf (default: export.format, else hf)")] = None,
+    gguf_type: Annotated[
+        list[str] | None, typer.Option("--gguf-type", help="GGUF type to write, repeatable: f16, q8_0, f32")
+    ] = None,
 ) -> None:
     """Write a consolidated Hugging Face directory (safetensors, tokenizer, model card) or GGUF files.
 
-    Example: `meditron export --checkpoint runs/quickstart/checkpoints/pretrain --out runs/quickstart/hf`
+    Example: `meditron export --checkpoint runs/quickstart/checkpoints/pretrain --out runs/quickstart/hf`, or
+    `meditron export --config run.yaml --set export.format=gguf` (the run's `export:` section and directories).
     """
+    from meditron.serve.config import ExportConfig
     from meditron.serve.export import run_export
 
-    run_export(checkpoint=checkpoint, out=out, fmt=format)
+    section = ExportConfig()
+    if config is not None or set_:
+        cfg = _load(config, set_)
+        section = cfg.export
+        run = _run_dir(cfg)
+        checkpoint = checkpoint or _default_export_source(run.checkpoints)
+        out = out or section.out or run.hf
+    if checkpoint is None or out is None:
+        raise typer.BadParameter("pass --checkpoint and --out, or --config to take them from a run")
+    run_export(
+        checkpoint=checkpoint, out=out, fmt=format or section.format, gguf_types=gguf_type or section.gguf_types
+    )
 
 
 @app.command()

@@ -264,3 +264,30 @@ def test_everything_dropped_still_gives_a_consistent_report(corpus, tmp_path):
     assert t == {"input": 101, "kept": 0, "dropped": 100, "quarantined": 1}
     assert report["drop_reasons"] == {"length": 100}
     assert TokenShards(run_dir.shards).sources("train") == []
+
+
+def test_fingerprint_follows_the_files_the_stage_reads(tmp_path):
+    """Replacing a benchmark file or the tokenizer in place must not resume onto stale work (a new fingerprint)."""
+    from meditron.corpus.pipeline import config_fingerprint
+
+    bench, tok, doc = tmp_path / "bench", tmp_path / "tok", tmp_path / "in.xml"
+    (bench / "medqa").mkdir(parents=True)
+    (bench / "medqa" / "test.jsonl").write_text('{"question": "q"}\n')
+    tok.mkdir()
+    (tok / "tokenizer.json").write_text("{}")
+    doc.write_text("<a/>")
+    corpus = load_config(None, [f"corpus.tokenizer={tok}", f"corpus.decontamination.benchmarks_dir={bench}"]).corpus
+    first = config_fingerprint(corpus, 0, [str(doc)])
+    assert config_fingerprint(corpus, 0, [str(doc)]) == first
+    seen = {first}
+    for path, text in (
+        (bench / "medqa" / "test.jsonl", '{"question": "another q"}\n'),
+        (tok / "tokenizer.json", "{ }"),
+    ):
+        path.write_text(text)
+        seen.add(config_fingerprint(corpus, 0, [str(doc)]))
+    (bench / "pubmedqa.json").write_text("{}")  # a new benchmark file
+    seen.add(config_fingerprint(corpus, 0, [str(doc)]))
+    doc.write_text("<b></b>")
+    seen.add(config_fingerprint(corpus, 0, [str(doc)]))
+    assert len(seen) == 5

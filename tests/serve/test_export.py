@@ -172,3 +172,31 @@ def test_export_consolidates_the_latest_dcp_checkpoint(tiny_model: Path, tmp_pat
     assert lineage["checkpoint"]["kind"] == "dcp" and lineage["checkpoint"]["path"] == str(last)
     assert lineage["checkpoint"]["files"][".metadata"] == sha256_file(last / ".metadata")
     assert verify_lineage(out) == []
+
+
+def test_cli_export_takes_the_run_and_its_export_section_from_the_config(run_dir: Path):
+    """`meditron export --config`: the run's finetuned model → <run>/hf by default; `export:` picks format and types."""
+    from typer.testing import CliRunner
+
+    from meditron.cli import app
+
+    base = ["--config", "quickstart-cpu", "--set", f"out_dir={run_dir.parent}", "--set", f"name={run_dir.name}"]
+    runner = CliRunner()
+    done = runner.invoke(app, ["export", *base])
+    assert done.exit_code == 0, done.output
+    lineage = json.loads((run_dir / "hf" / "lineage.json").read_text())
+    assert lineage["checkpoint"]["path"] == "checkpoints/finetune/hf"  # relative to the run
+    assert (run_dir / "hf" / "model.safetensors").exists()
+
+    gguf = ["--set", "export.format=gguf", "--set", "export.gguf_types=[f32]", "--set", f"export.out={run_dir}/gguf"]
+    done = runner.invoke(app, ["export", *base, *gguf])
+    assert done.exit_code == 0, done.output
+    assert sorted(p.name for p in (run_dir / "gguf").glob("*.gguf")) == ["medrun-f32.gguf"]
+    done = runner.invoke(app, ["export", *base, *gguf, "--gguf-type", "f16", "--out", str(run_dir / "g2")])
+    assert done.exit_code == 0, done.output
+    assert sorted(p.name for p in (run_dir / "g2").glob("*.gguf")) == [
+        "g2-f16.gguf"
+    ]  # named after a non-generic out dir
+
+    done = runner.invoke(app, ["export", "--out", str(run_dir / "x")])
+    assert done.exit_code == 2 and "--checkpoint and --out" in done.output

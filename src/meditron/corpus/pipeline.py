@@ -101,15 +101,25 @@ class CorpusPaths:
         return self.work / "replay_candidates"
 
 
+def _file_stats(path: str | Path) -> list[list[Any]]:
+    """[path, size, mtime] of a file, or of every file under a folder (sorted); nothing for a missing path."""
+    root = resolve_path(path)
+    files = sorted(f for f in root.rglob("*") if f.is_file()) if root.is_dir() else [root] if root.is_file() else []
+    return [[str(f), f.stat().st_size, f.stat().st_mtime_ns] for f in files]
+
+
 def config_fingerprint(corpus: CorpusConfig, seed: int, inputs: list[str]) -> str:
     """Hash of everything that changes the output: the config (not the executor kind or worker count), the seed,
-    the task count and the input files (path, size, modification time)."""
+    the task count, and the files it reads — inputs, the decontamination benchmarks and the tokenizer — by path, size
+    and modification time (a file replaced in place gives a new work directory, not a stale resume)."""
     data: dict[str, Any] = corpus.model_dump(mode="json", exclude={"executor", "output_dir", "shards_dir"})
-    stats = []
-    for f in inputs:
-        st = Path(f).stat()
-        stats.append([f, st.st_size, st.st_mtime_ns])
-    data.update(seed=seed, tasks=corpus.executor.tasks, version=PIPELINE_VERSION, inputs=stats)
+    stats = [row for f in inputs for row in _file_stats(f)]
+    d = corpus.decontamination
+    read = {
+        "benchmarks": _file_stats(d.benchmarks_dir) if d.enabled and d.benchmarks_dir else [],
+        "tokenizer": _file_stats(corpus.tokenizer) if corpus.tokenizer else [],
+    }
+    data.update(seed=seed, tasks=corpus.executor.tasks, version=PIPELINE_VERSION, inputs=stats, read=read)
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
