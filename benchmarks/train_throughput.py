@@ -1,17 +1,21 @@
 """Training throughput: meditron's Trainer vs Hugging Face ``transformers.Trainer`` on the same model and tokens.
 
 Each run is a fresh subprocess (process-wide settings such as our trainer's CPU allocator setting do not leak into
-the other's runs). Both train the same randomly initialised Llama (same seed, fp32, same AdamW hyperparameters, same cosine schedule,
-same gradient clipping) on the same fixed-length sequences read from the same token shards, with the same batch
-(sequences per optimiser step), in one process on this machine. Runs alternate (ours, HF, ours, HF...) so background
-load hits both alike; the best round of each is reported, with all rounds printed.
+the other's runs). Both train the same randomly initialised Llama (same seed, fp32) on the same fixed-length sequences
+read from the same token shards, in the same order (HF's sampler is made sequential), with the same batch (sequences
+per optimiser step) and the same optimiser and schedule (fused AdamW β=(0.9, 0.95), decay on matrices only, warm-up
+then cosine to a floor, clipping at 1.0; HF's loop is handed the optimiser and scheduler), in one process on this
+machine. They therefore compute the same losses step by step (``loss_max_rel_diff``, fp32 rounding aside): the
+benchmark times the same arithmetic done by two loops. Runs alternate (ours, HF, ours, HF...) so background load hits
+both alike.
 
 Measured: tokens/s over the steps after ``--warmup`` (wall clock between the end of the warm-up step and the end of
 the last step, logging included), and for ours the share of that time the loop waited for data (``data_wait_s``);
-and, pooled over all rounds, the median time of one step (end to end, the loop's own work included), the figure
-that neighbours' load on a shared machine moves least.
+minor page faults per step (whole run); and, pooled over all rounds, the median time of one step (end to end, the
+loop's own work included), the figure that neighbours' load on a shared machine moves least. Also the median of the
+per-round ratios and the best round of each.
 
-    python benchmarks/train_throughput.py --steps 30 --warmup 5 --rounds 2
+    python benchmarks/train_throughput.py --steps 24 --warmup 4 --rounds 8
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -115,7 +120,9 @@ def run_ours(args, shards: Path, tok, out: Path) -> dict:
         checkpoint_dir=out / "ckpt",
         log_path=out / "train.jsonl",
     )
+    faults0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     trainer.train()
+    faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults0) / args.steps
     log = [json.loads(x) for x in (out / "train.jsonl").read_text().splitlines()]
     timed = log[args.warmup :]
     wall = timed[-1]["wall_time"] - log[args.warmup - 1]["wall_time"]
@@ -126,8 +133,10 @@ def run_ours(args, shards: Path, tok, out: Path) -> dict:
         "tokens_per_s": tokens / wall,
         "tokens_per_cpu_s": tokens / cpu,
         "data_wait_share": sum(r["data_wait_s"] for r in timed) / wall,
+        "minor_faults_per_step": faults,
         "first_loss": log[0]["loss"],
         "last_loss": log[-1]["loss"],
+        "losses": [r["loss"] for r in log],
     }
 
 
@@ -135,6 +144,7 @@ def run_hf(args, shards: Path, tok, out: Path) -> dict:
     from transformers import Trainer, TrainerCallback, TrainingArguments
 
     from meditron.data.blend import build_pretrain_datasets
+    from meditron.train.schedule import build_scheduler
 
     train, _, _ = build_pretrain_datasets(shards, args.seq, seed=args.seed)
 
@@ -183,8 +193,29 @@ def run_hf(args, shards: Path, tok, out: Path) -> dict:
         disable_tqdm=True,
         torch_compile=args.hf_compile,
     )
-    trainer = Trainer(model=fresh_model(args, len(tok)), args=targs, train_dataset=Samples(), callbacks=[Clock()])
+
+    class InOrder(Trainer):
+        """Batches in index order, as ours: the same sequences in the same steps, so the losses can be compared."""
+
+        def _get_train_sampler(self, *args, **kwargs):
+            return torch.utils.data.SequentialSampler(self.train_dataset)
+
+    # The same optimiser and schedule as ours (fused AdamW, decay on matrices only, warm-up then cosine to a floor), so
+    # the two runs do the same arithmetic and their losses agree step by step; the HF loop drives them.
+    model = fresh_model(args, len(tok))
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = [
+        {"params": [p for p in params if p.ndim >= 2], "weight_decay": 0.1},
+        {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
+    ]
+    optimizer = torch.optim.AdamW(groups, lr=3e-4, betas=(0.9, 0.95), eps=1e-5, fused=True)
+    scheduler = build_scheduler(optimizer, lr=3e-4, min_lr=3e-5, warmup_steps=2, total_steps=args.steps)
+    trainer = InOrder(
+        model=model, args=targs, train_dataset=Samples(), callbacks=[Clock()], optimizers=(optimizer, scheduler)
+    )
+    faults0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     trainer.train()
+    faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults0) / args.steps
     wall = ends[-1] - ends[args.warmup - 1]
     tokens = (len(ends) - args.warmup) * args.batch * args.seq
     cpu = cpu_ends[-1] - cpu_ends[args.warmup - 1]
@@ -192,8 +223,10 @@ def run_hf(args, shards: Path, tok, out: Path) -> dict:
         "step_times": np.diff(ends[args.warmup - 1 :]).tolist(),
         "tokens_per_s": tokens / wall,
         "tokens_per_cpu_s": tokens / cpu,
+        "minor_faults_per_step": faults,
         "first_loss": losses[0],
         "last_loss": losses[-1],
+        "losses": losses,
     }
 
 
@@ -258,7 +291,9 @@ def main() -> None:
         for r in range(args.rounds):
             for which in rounds:
                 rounds[which].append(run_child(args, which, root, root / f"{which}{r}"))
-            summary = {k: {f: x for f, x in v[-1].items() if f != "step_times"} for k, v in rounds.items()}
+            summary = {
+                k: {f: x for f, x in v[-1].items() if f not in ("step_times", "losses")} for k, v in rounds.items()
+            }
             print(f"round {r}: " + json.dumps(summary), flush=True)
     best = {k: max(v, key=lambda x: x["tokens_per_s"]) for k, v in rounds.items()}
     # The steady statistic on a shared machine: the median step over every timed step of every round (a neighbour's
@@ -276,6 +311,12 @@ def main() -> None:
         "speedup": ratio,
         "median_step_s": median_step,
         "median_step_speedup": median_step["hf_trainer"] / median_step["meditron"],
+        # Same optimiser, schedule, data order and init: the two loops compute the same losses (fp32 rounding aside).
+        "loss_max_rel_diff": max(
+            abs(a - b) / abs(b)
+            for x, y in zip(rounds["meditron"], rounds["hf_trainer"], strict=True)
+            for a, b in zip(x["losses"], y["losses"], strict=True)
+        ),
         "median_speedup": statistics.median(
             a["tokens_per_s"] / b["tokens_per_s"]
             for a, b in zip(rounds["meditron"], rounds["hf_trainer"], strict=True)
