@@ -106,11 +106,10 @@ def _linear_reference(hidden, weight, labels, scale):
     return value.item(), h.grad, w.grad
 
 
-# chunks of one row, of 7 rows (ragged end: 203 = 29 × 7), of every row; CE blocks of 1 row inside chunks of 7
-@pytest.mark.parametrize(("chunk_bytes", "block_bytes"), [(4 * 97, 4 * 97), (4 * 97 * 7, 4 * 97), (1 << 30, 1 << 30)])
-def test_fused_head_loss_and_gradients_equal_linear_then_cross_entropy(monkeypatch, chunk_bytes, block_bytes):
-    monkeypatch.setattr(loss_module, "_CPU_CHUNK_BYTES", chunk_bytes)
-    monkeypatch.setattr(loss_module, "_MIN_CHUNK_ROWS", 1)
+# chunks of one row, of 6 rows (ragged end: 203 = 33 × 6 + 5), of every row; CE blocks of 1 row inside chunks of 6
+@pytest.mark.parametrize(("chunk_rows", "block_bytes"), [(1, 4 * 97), (6, 4 * 97), (1 << 20, 1 << 30)])
+def test_fused_head_loss_and_gradients_equal_linear_then_cross_entropy(monkeypatch, chunk_rows, block_bytes):
+    monkeypatch.setattr(loss_module, "_CPU_CHUNK_ROWS", chunk_rows)
     monkeypatch.setattr(loss_module, "_CPU_BLOCK_BYTES", block_bytes)
     monkeypatch.setattr(loss_module, "_MIN_BLOCK_ROWS", 1)
     torch.manual_seed(0)
