@@ -162,9 +162,9 @@ def main() -> None:
             f"**Packed vs HF Trainer: {speed_hf:.2f}× examples/s wall-clock, {speed_cpu:.2f}× per CPU-second.** "
             "Packing wins by not computing padding; the packed rows are masked block-diagonally, so the loss is the "
             "per-example one (tests/train/test_finetune_packing.py). Without packing both trainers pad each batch to "
-            "its longest sequence; both trainers compute the same per-token loss, ours with the in-place blocked "
-            "cross-entropy of `meditron.train.loss`. The machine is shared with other jobs, so the CPU-time column is "
-            "the steadier one.",
+            "its longest sequence; both trainers compute the same per-token loss, ours with the fused LM-head loss "
+            "of `meditron.train.loss` (no logits for prompt tokens, whose labels are -100; the last row turns it off). "
+            "The machine is shared with other jobs, so the CPU-time column is the steadier one.",
             END,
         ]
     )
