@@ -53,14 +53,25 @@ def test_chat_mode_over_http_matches_local(served, tiny_model, small_benchmarks,
 
 
 @requires_module("tenacity", "(lm-eval's API models need it)")
-def test_top_token_over_http_needs_prompt_logprobs(served, tiny_model, small_benchmarks, tmp_path):
-    from meditron.errors import ConfigError, MeditronError
+def test_top_token_over_http_scores_like_local(served, tiny_model, small_benchmarks, tmp_path):
+    """lm-eval's local-completions against `meditron serve` (echo + logprobs): the local backend's choices."""
+    from meditron.errors import ConfigError
 
-    common = dict(data_dir=str(small_benchmarks), benchmarks=["medqa4"], modes=["top_token"], limit=2, num_fewshot=0)
+    common = dict(data_dir=str(small_benchmarks), benchmarks=["medqa4"], modes=["top_token"], limit=3, num_fewshot=0)
     with pytest.raises(ConfigError, match="eval.tokenizer"):
         run_eval(EvalConfig(model="tiny", backend="openai", base_url=served, out=tmp_path / "a", **common))
-    with pytest.raises(MeditronError, match="prompt log-probabilities"):
-        cfg = EvalConfig(
-            model="tiny", tokenizer=str(tiny_model), backend="openai", base_url=served, out=tmp_path, **common
-        )
-        run_eval(cfg)
+    remote = run_eval(
+        EvalConfig(model="tiny", tokenizer=str(tiny_model), backend="openai", base_url=served, out=tmp_path / "http",
+                   **common)
+    )  # fmt: skip
+    local = run_eval(EvalConfig(model=str(tiny_model), backend="meditron", out=tmp_path / "local", **common))
+    rows = [
+        [json.loads(x) for x in (tmp_path / d / "items/medqa4/top_token_zero_shot.jsonl").read_text().splitlines()]
+        for d in ("http", "local")
+    ]
+    assert len(rows[0]) == 3
+    assert [r["parsed"] for r in rows[0]] == [r["parsed"] for r in rows[1]]
+    for http, here in zip(*rows, strict=True):  # the same log-likelihood of every option, scored by the server
+        for option, value in here["loglikelihoods"].items():
+            assert http["loglikelihoods"][option] == pytest.approx(value, rel=1e-4, abs=1e-4)
+    assert remote["results"]["medqa4"]["top_token"]["accuracy"] == local["results"]["medqa4"]["top_token"]["accuracy"]

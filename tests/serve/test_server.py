@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 
 from meditron.errors import ConfigError
@@ -328,3 +329,45 @@ def test_client_disconnect_frees_its_slot(server):
         server + "/v1/chat/completions", json={**body, "stream": False, "max_tokens": 4}, headers=headers, timeout=60
     )
     assert r.status_code == 200
+
+
+def test_prompt_logprobs_equal_transformers(client, hf):
+    """echo + logprobs: every prompt token's log-probability and top alternatives, as lm-eval's loglikelihood asks."""
+    import openai
+    import torch
+
+    tok, model = hf
+    ids = tok("Aspirin irreversibly inhibits cyclooxygenase").input_ids
+    with torch.no_grad():
+        logp = torch.log_softmax(model(torch.tensor([ids])).logits[0], dim=-1)
+    want = [logp[t - 1, ids[t]].item() for t in range(1, len(ids))]
+    greedy = int(logp[-1].argmax())
+
+    # lm-eval's local-completions payload: token ids, echo, logprobs 1, max_tokens 1, temperature 0
+    r = client.completions.create(
+        model="tiny-meditron", prompt=[ids], echo=True, logprobs=1, max_tokens=1, temperature=0
+    )
+    lp = r.choices[0].logprobs
+    assert len(lp.token_logprobs) == len(ids) + 1 and lp.token_logprobs[0] is None
+    np.testing.assert_allclose(lp.token_logprobs[1:-1], want, rtol=1e-5, atol=1e-6)
+    assert lp.token_logprobs[-1] == pytest.approx(logp[-1, greedy].item(), rel=1e-5)
+    assert lp.tokens[-1] == tok.decode([greedy]) and r.choices[0].text == tok.decode(ids) + tok.decode([greedy])
+    for t in range(1, len(ids)):  # the top-1 alternative is the argmax, with its log-probability
+        ((token, value),) = lp.top_logprobs[t].items()
+        assert token == tok.decode([int(logp[t - 1].argmax())])
+        assert value == pytest.approx(logp[t - 1].max().item(), rel=1e-5)
+
+    # text prompt, max_tokens 0, 3 alternatives: the prompt only
+    text = "Aspirin irreversibly inhibits cyclooxygenase"
+    r = client.completions.create(model="tiny-meditron", prompt=text, echo=True, logprobs=3, max_tokens=0)
+    lp = r.choices[0].logprobs
+    assert r.choices[0].text == text and len(lp.token_logprobs) == len(ids)
+    np.testing.assert_allclose(lp.token_logprobs[1:], want, rtol=1e-5, atol=1e-6)
+    assert r.usage.completion_tokens == 0
+    for t, alternatives in enumerate(lp.top_logprobs[1:], start=1):  # up to 3 (pieces decoding alike share a key)
+        assert 1 <= len(alternatives) <= 3
+        assert max(alternatives.values()) == pytest.approx(logp[t - 1].max().item(), rel=1e-5)
+
+    for bad in ({"max_tokens": 5}, {"stream": True, "max_tokens": 1}, {"max_tokens": 1, "temperature": 0.7}):
+        with pytest.raises(openai.BadRequestError, match="at most one greedy token"):
+            client.completions.create(model="tiny-meditron", prompt=text, echo=True, logprobs=1, **bad)

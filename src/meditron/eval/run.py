@@ -70,8 +70,8 @@ def _scored(fn, lm, items, cfg: EvalConfig, **kw):
     except Exception as e:  # lm-eval raises assorted errors when a server returns no prompt logprobs
         raise MeditronError(
             f"top_token over HTTP failed ({type(e).__name__}: {e}); it needs a /v1/completions endpoint that returns "
-            f"prompt log-probabilities (echo=true, logprobs>=1) at {cfg.base_url}. meditron serve does not; use modes "
-            "cot/sc_cot/chat there, or a local --backend meditron for top_token"
+            f"prompt log-probabilities (echo=true, logprobs>=1) at {cfg.base_url} (meditron serve does, with its "
+            "transformers backend); otherwise use modes cot/sc_cot/chat there, or a local --backend meditron"
         ) from None
 
 

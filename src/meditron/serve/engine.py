@@ -149,6 +149,44 @@ class TransformersEngine:
     def encode_prompt(self, text: str) -> list[int]:
         return self.tokenizer(text).input_ids
 
+    def score(self, prompt_ids: list[int], top: int, new_tokens: int) -> dict[str, Any]:
+        """Log-probabilities of the prompt's tokens (one forward pass), plus ``new_tokens`` (0 or 1) greedy tokens.
+
+        Returns OpenAI's legacy ``logprobs`` object (``tokens``, ``token_logprobs``, ``top_logprobs``,
+        ``text_offset``; the first token has no log-probability) and the ids of the generated tokens.
+        """
+        import torch
+
+        with torch.inference_mode():
+            ids = torch.tensor([prompt_ids], device=self.device)
+            logp = torch.log_softmax(self.model(ids, use_cache=False).logits[0].float(), dim=-1)
+        all_ids = list(prompt_ids)
+        rows = logp[:-1]  # row t predicts token t + 1
+        if new_tokens:
+            all_ids.append(int(logp[-1].argmax()))
+            rows = logp
+        targets = torch.tensor(all_ids[1:], device=logp.device)
+        token_lp = [None, *rows.gather(1, targets[:, None]).squeeze(1).tolist()]
+        top_lp: list[dict[str, float] | None] = [None]
+        if top > 0:
+            values, indices = rows.topk(top, dim=-1)
+            for vs, js in zip(values.tolist(), indices.tolist(), strict=True):
+                alternatives: dict[str, float] = {}
+                for v, j in zip(vs, js, strict=True):  # best first; pieces that decode alike keep the best
+                    alternatives.setdefault(self.tokenizer.decode([j]), v)
+                top_lp.append(alternatives)
+        else:
+            top_lp += [{} for _ in range(rows.shape[0])]
+        pieces = [self.tokenizer.decode([i]) for i in all_ids]
+        offsets, at = [], 0
+        for piece in pieces:
+            offsets.append(at)
+            at += len(piece)
+        return {
+            "logprobs": {"tokens": pieces, "token_logprobs": token_lp, "top_logprobs": top_lp, "text_offset": offsets},
+            "generated_ids": all_ids[len(prompt_ids) :],
+        }
+
     async def stream(self, prompt_ids: list[int], params: GenParams) -> AsyncIterator[Delta]:
         import torch
         from transformers import StoppingCriteria, StoppingCriteriaList

@@ -65,15 +65,31 @@ class ChatCompletionRequest(_Sampling):
 
 
 class CompletionRequest(_Sampling):
-    prompt: str | list[str]
+    """Legacy completions: one prompt, as text or token ids (lm-eval sends ``[[ids]]``); ``logprobs`` with ``echo``
+    scores the prompt (the log-probability of every prompt token, and the top ``logprobs`` alternatives)."""
+
+    prompt: str | list[str] | list[int] | list[list[int]]
     echo: bool = False
+    max_tokens: int | None = Field(default=None, ge=0)
+    logprobs: int | None = Field(default=None, ge=0, le=20)
 
     @field_validator("prompt")
     @classmethod
-    def _one_prompt(cls, v: str | list[str]) -> str | list[str]:
-        if isinstance(v, list) and len(v) != 1:
+    def _one_prompt(cls, v):
+        if isinstance(v, list) and v and isinstance(v[0], (str, list)) and len(v) != 1:
             raise ValueError("exactly one prompt per request is supported")
+        if isinstance(v, list) and not v:
+            raise ValueError("the prompt is empty")
         return v
+
+    def token_ids(self) -> list[int] | None:
+        """The prompt's token ids when it was sent as ids, else None."""
+        p = self.prompt
+        if isinstance(p, list) and isinstance(p[0], int):
+            return list(p)
+        if isinstance(p, list) and isinstance(p[0], list):
+            return list(p[0])
+        return None
 
     def text(self) -> str:
         return self.prompt if isinstance(self.prompt, str) else self.prompt[0]

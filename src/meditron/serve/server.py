@@ -381,11 +381,69 @@ def create_app(cfg: ServeConfig, engine: Any = None):
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
 
+    async def _scored_completion(req: CompletionRequest, prompt_ids: list[int], prompt: str) -> dict[str, Any]:
+        """``logprobs`` requests: the prompt's token log-probabilities from one forward pass (what lm-eval's
+        loglikelihood asks for: ``echo``, ``logprobs: 1``, ``max_tokens`` 0 or 1, greedy)."""
+        new = req.max_tokens if req.max_tokens is not None else (0 if req.echo else 1)
+        if req.stream or new > 1 or (new and (req.temperature or 0) > 0):
+            raise ApiError(
+                400,
+                "logprobs are returned for the prompt (echo=true) and at most one greedy token: use max_tokens 0 "
+                "or 1, temperature 0 and no streaming",
+                param="logprobs",
+            )
+        if not hasattr(engine, "score"):
+            raise ApiError(400, f"the {engine.name} backend does not return logprobs", param="logprobs")
+        if len(prompt_ids) + new > engine.context_length:
+            raise ApiError(
+                400,
+                f"This model's maximum context length is {engine.context_length} tokens; the prompt has "
+                f"{len(prompt_ids)}.",
+                code="context_length_exceeded",
+                param="prompt",
+            )
+        rid = f"cmpl-{uuid.uuid4().hex[:24]}"
+        ticket = _admit()
+        t0 = time.perf_counter()
+        try:
+            a = adm()
+            async with a.sem:
+                loop = asyncio.get_running_loop()
+                out = await loop.run_in_executor(engine.pool, engine.score, prompt_ids, req.logprobs, new)
+        finally:
+            ticket.release()
+        log.info("%s score prompt_tokens=%d seconds=%.3f", rid, len(prompt_ids), time.perf_counter() - t0)
+        logprobs = out["logprobs"]
+        generated = engine.tokenizer.decode(out["generated_ids"]) if out["generated_ids"] else ""
+        if not req.echo:  # only the generated token's entries
+            logprobs = {k: v[len(prompt_ids) :] for k, v in logprobs.items()}
+            logprobs["text_offset"] = [0] * len(logprobs["tokens"])
+        return {
+            "id": rid,
+            "object": "text_completion",
+            "created": int(time.time()),
+            "model": model_id,
+            "choices": [
+                {
+                    "index": 0,
+                    "text": (prompt if req.echo else "") + generated,
+                    "finish_reason": "length",
+                    "logprobs": logprobs,
+                }
+            ],
+            "usage": _usage(len(prompt_ids), new),
+        }
+
     @app.post("/v1/completions")
     async def completions(req: CompletionRequest):
         _check_model(req.model)
-        prompt = req.text()
-        prompt_ids = engine.encode_prompt(prompt)
+        ids = req.token_ids()
+        prompt = req.text() if ids is None else engine.tokenizer.decode(ids)
+        prompt_ids = engine.encode_prompt(prompt) if ids is None else ids
+        if req.logprobs is not None:
+            return await _scored_completion(req, prompt_ids, prompt)
+        if req.max_tokens == 0:
+            raise ApiError(400, "max_tokens=0 needs logprobs and echo=true (prompt scoring)", param="max_tokens")
         params = _params(req, len(prompt_ids), [])
         rid = f"cmpl-{uuid.uuid4().hex[:24]}"
         if cfg.log_prompts:
