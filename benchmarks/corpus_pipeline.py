@@ -55,9 +55,8 @@ def real_documents() -> list[dict]:
     sources = [
         SourceConfig(name="papers", kind="jats", paths=[str(SHARED / "pubmed" / "jats")]),
         SourceConfig(name="abstracts", kind="medline", paths=[str(SHARED / "pubmed" / "medline")]),
-        SourceConfig(
-            name="guidelines", kind="guideline_html", site="cdc", paths=[str(SHARED / "guidelines" / "cdc_mmwr_html")]
-        ),
+        SourceConfig(name="guidelines", kind="guideline_html", site="cdc",
+                     paths=[str(SHARED / "guidelines" / "cdc_mmwr_html")]),
     ]
     docs = []
     for s in sources:
@@ -105,24 +104,18 @@ def child_ours(input_path: Path, work: Path, tokenizer: Path) -> dict:
     from meditron.run import RunDir
 
     t0 = time.perf_counter()
-    cfg = RunConfig.model_validate(
-        {
-            "name": "ours",
-            "out_dir": str(work),
-            "corpus": {
-                "tokenizer": str(tokenizer),
-                "sources": [{"name": "docs", "kind": "jsonl", "paths": [str(input_path)], "validation_share": 0.03}],
-                "decontamination": {"benchmarks_dir": str(SHARED / "benchmarks")},
-                "replay_share": 0.0,
-            },
-        }
-    )
+    cfg = RunConfig.model_validate({
+        "name": "ours", "out_dir": str(work),
+        "corpus": {
+            "tokenizer": str(tokenizer),
+            "sources": [{"name": "docs", "kind": "jsonl", "paths": [str(input_path)], "validation_share": 0.03}],
+            "decontamination": {"benchmarks_dir": str(SHARED / "benchmarks")},
+            "replay_share": 0.0,
+        },
+    })
     report = run_corpus(cfg, RunDir.from_config(cfg).create())
-    return {
-        "seconds": time.perf_counter() - t0,
-        "kept": report["totals"]["kept"],
-        "tokens": report["tokens"]["train"] + report["tokens"]["validation"],
-    }
+    return {"seconds": time.perf_counter() - t0, "kept": report["totals"]["kept"],
+            "tokens": report["tokens"]["train"] + report["tokens"]["validation"]}
 
 
 def child_stock(input_path: Path, work: Path, tokenizer: Path) -> dict:
@@ -147,25 +140,13 @@ def child_stock(input_path: Path, work: Path, tokenizer: Path) -> dict:
     reader_in = JsonlReader(str(input_path.parent), glob_pattern=input_path.name)
     stages = [
         ([reader_in, GopherQualityFilter(language=words), JsonlWriter(str(work / "filtered"))], 1),
-        (
-            [
-                JsonlReader(str(work / "filtered")),
-                MinhashDedupSignature(str(work / "sigs"), config=mh, language=words),
-            ],
-            1,
-        ),
+        ([JsonlReader(str(work / "filtered")), MinhashDedupSignature(str(work / "sigs"), config=mh, language=words)],
+         1),
         ([MinhashDedupBuckets(str(work / "sigs"), str(work / "buckets"), config=mh)], mh.num_buckets),
         ([MinhashDedupCluster(str(work / "buckets"), str(work / "remove"), config=mh)], 1),
-        (
-            [
-                JsonlReader(str(work / "filtered")),
-                MinhashDedupFilter(str(work / "remove")),
-                DocumentTokenizer(
-                    str(work / "tokens"), str(tokenizer / "tokenizer.json"), eos_token="</s>", shuffle_documents=False
-                ),
-            ],
-            1,
-        ),
+        ([JsonlReader(str(work / "filtered")), MinhashDedupFilter(str(work / "remove")),
+          DocumentTokenizer(str(work / "tokens"), str(tokenizer / "tokenizer.json"), eos_token="</s>",
+                            shuffle_documents=False)], 1),
     ]
     for i, (steps, tasks) in enumerate(stages):
         LocalPipelineExecutor(steps, tasks=tasks, workers=1, logging_dir=str(work / "logs" / str(i))).run()
@@ -175,18 +156,8 @@ def child_stock(input_path: Path, work: Path, tokenizer: Path) -> dict:
 
 def run_child(which: str, input_path: Path, tokenizer: Path) -> dict:
     with tempfile.TemporaryDirectory(prefix=f"bench-{which}-") as work:
-        cmd = [
-            sys.executable,
-            __file__,
-            "--child",
-            which,
-            "--input",
-            str(input_path),
-            "--work",
-            work,
-            "--tokenizer",
-            str(tokenizer),
-        ]
+        cmd = [sys.executable, __file__, "--child", which, "--input", str(input_path), "--work", work,
+               "--tokenizer", str(tokenizer)]
         out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, check=False)
         if out.returncode:
             raise RuntimeError(f"{which} failed:\n{out.stderr[-3000:]}")
@@ -208,12 +179,8 @@ def measure(input_path: Path, tokenizer: Path, rounds: int) -> dict:
     for r in best.values():  # CPU time: the machine is shared, wall time measures the neighbours too
         r["docs_per_s"] = docs / r["cpu_seconds"]
         r["mb_per_s"] = size / 1e6 / r["cpu_seconds"]
-    return {
-        "docs": docs,
-        "mb": size / 1e6,
-        **best,
-        "cost_ratio": best["ours"]["cpu_seconds"] / best["stock"]["cpu_seconds"],
-    }
+    return {"docs": docs, "mb": size / 1e6, **best,
+            "cost_ratio": best["ours"]["cpu_seconds"] / best["stock"]["cpu_seconds"]}
 
 
 def render(results: dict, args: argparse.Namespace) -> str:
@@ -240,11 +207,9 @@ def render(results: dict, args: argparse.Namespace) -> str:
         for which in ("ours", "stock"):
             x = r[which]
             ratio = f"**{r['cost_ratio']:.2f}×**" if which == "ours" else ""
-            lines.append(
-                f"| {name} | {r['docs']} | {r['mb']:.1f} | {which} | {x['seconds']:.1f} | "
-                f"{x['cpu_seconds']:.1f} | {x['docs_per_s']:.0f} | {x['mb_per_s']:.2f} | "
-                f"{x['maxrss_mb']:.0f} | {ratio} |"
-            )
+            lines.append(f"| {name} | {r['docs']} | {r['mb']:.1f} | {which} | {x['seconds']:.1f} | "
+                         f"{x['cpu_seconds']:.1f} | {x['docs_per_s']:.0f} | {x['mb_per_s']:.2f} | "
+                         f"{x['maxrss_mb']:.0f} | {ratio} |")
     small, large = results["small"], results["large"]
     growth_ours = large["ours"]["maxrss_mb"] / small["ours"]["maxrss_mb"]
     growth_stock = large["stock"]["maxrss_mb"] / small["stock"]["maxrss_mb"]
@@ -311,9 +276,7 @@ def main() -> None:
         }
         results = {}
         for name, path in inputs.items():
-            results[name] = measure(
-                path, tokenizer, args.rounds
-            )  # best of the rounds for every size: one run is noisy
+            results[name] = measure(path, tokenizer, args.rounds)  # best of the rounds for every size: one run is noisy
             print(name, json.dumps(results[name]), flush=True)
     section = render(results, args)
     print(section)

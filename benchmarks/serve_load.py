@@ -71,16 +71,9 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 async def one_request(c: httpx.AsyncClient, model: str, i: int, max_tokens: int) -> dict:
-    body = {
-        "model": model,
-        "stream": True,
-        "max_tokens": max_tokens,
-        "temperature": 0,
-        "messages": [
-            {"role": "system", "content": SYSTEM},
-            {"role": "user", "content": QUESTIONS[i % len(QUESTIONS)]},
-        ],
-    }
+    body = {"model": model, "stream": True, "max_tokens": max_tokens, "temperature": 0,
+            "messages": [{"role": "system", "content": SYSTEM},
+                         {"role": "user", "content": QUESTIONS[i % len(QUESTIONS)]}]}
     t0 = time.perf_counter()
     ttft, pieces, status = None, 0, None
     try:
@@ -136,18 +129,11 @@ async def load(base: str, model: str, clients: int, per_client: int, max_tokens:
         return round(xs[min(len(xs) - 1, int(q * len(xs)))], 3) if xs else None
 
     return {
-        "requests": len(results),
-        "answered": len(ok),
-        "refused_429": len(refused),
-        "lost": len(lost),
-        "lost_detail": sorted({str(r["status"]) for r in lost}),
-        "wall_s": round(wall, 2),
-        "requests_per_s": round(len(ok) / wall, 2),
-        "stream_pieces_per_s": round(sum(r["pieces"] for r in ok) / wall, 1),
-        "ttft_p50_s": pctl(ttfts, 0.5),
-        "ttft_p95_s": pctl(ttfts, 0.95),
-        "latency_p50_s": pctl(lats, 0.5),
-        "latency_p95_s": pctl(lats, 0.95),
+        "requests": len(results), "answered": len(ok), "refused_429": len(refused), "lost": len(lost),
+        "lost_detail": sorted({str(r["status"]) for r in lost}), "wall_s": round(wall, 2),
+        "requests_per_s": round(len(ok) / wall, 2), "stream_pieces_per_s": round(sum(r["pieces"] for r in ok) / wall, 1),
+        "ttft_p50_s": pctl(ttfts, 0.5), "ttft_p95_s": pctl(ttfts, 0.95),
+        "latency_p50_s": pctl(lats, 0.5), "latency_p95_s": pctl(lats, 0.95),
         "latency_mean_s": round(statistics.mean(lats), 3) if lats else None,
     }
 
@@ -173,9 +159,8 @@ def build_model(size: str, out: Path) -> Path:
     if size == "tiny":
         return build_tiny_model(out)
     # 3.1M parameters: enough compute per token that the engine, not HTTP, dominates on 2 cores
-    return build_tiny_model(
-        out, hidden_size=256, num_layers=4, num_heads=8, num_kv_heads=4, intermediate_size=688, max_positions=1024
-    )
+    return build_tiny_model(out, hidden_size=256, num_layers=4, num_heads=8, num_kv_heads=4, intermediate_size=688,
+                            max_positions=1024)
 
 
 def main() -> None:
@@ -188,9 +173,8 @@ def main() -> None:
     ap.add_argument("--max-concurrency", type=int, default=4)
     ap.add_argument("--timeout", type=float, default=600)
     ap.add_argument("--skip-peer", action="store_true")
-    ap.add_argument(
-        "--threads", type=int, default=None, help="OMP_NUM_THREADS for every server (same for all; default: inherit)"
-    )
+    ap.add_argument("--threads", type=int, default=None,
+                    help="OMP_NUM_THREADS for every server (same for all; default: inherit)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
 
@@ -205,79 +189,34 @@ def main() -> None:
         runs = []
         queue = args.clients * args.requests
         for label, mq, batching in (
-            (
-                f"meditron serve --set serve.batching=true (batches of {args.max_concurrency}, queue {queue})",
-                queue,
-                True,
-            ),
+            (f"meditron serve --set serve.batching=true (batches of {args.max_concurrency}, queue {queue})", queue, True),
             (f"meditron serve (default: {args.max_concurrency} generate threads, queue {queue})", queue, False),
-            (
-                f"meditron serve --set serve.batching=true (batches of {args.max_concurrency}, queue 8: overload → 429)",
-                8,
-                True,
-            ),
+            (f"meditron serve --set serve.batching=true (batches of {args.max_concurrency}, queue 8: overload → 429)",
+             8, True),
         ):
             port = free_port()
-            cmd = [
-                py,
-                "-m",
-                "meditron",
-                "serve",
-                "--model",
-                str(model),
-                "--port",
-                str(port),
-                "--set",
-                f"serve.max_concurrency={args.max_concurrency}",
-                "--set",
-                f"serve.max_queue={mq}",
-                "--set",
-                f"serve.max_new_tokens={args.max_tokens}",
-                "--set",
-                f"serve.batching={str(batching).lower()}",
-            ]
+            cmd = [py, "-m", "meditron", "serve", "--model", str(model), "--port", str(port),
+                   "--set", f"serve.max_concurrency={args.max_concurrency}", "--set", f"serve.max_queue={mq}",
+                   "--set", f"serve.max_new_tokens={args.max_tokens}", "--set", f"serve.batching={str(batching).lower()}"]
             runs.append(bench_server(label, cmd, port, model_id, args, env, tmp))
         if not args.skip_peer:
-            for label, extra in (
-                ("transformers serve", []),
-                ("transformers serve --continuous-batching", ["--continuous-batching"]),
-            ):
+            for label, extra in (("transformers serve", []),
+                                 ("transformers serve --continuous-batching", ["--continuous-batching"])):
                 port = free_port()
-                cmd = [
-                    str(Path(py).parent / "transformers"),
-                    "serve",
-                    str(model),
-                    "--port",
-                    str(port),
-                    "--host",
-                    "127.0.0.1",
-                    "--device",
-                    "cpu",
-                    "--dtype",
-                    "float32",
-                    *extra,
-                ]
+                cmd = [str(Path(py).parent / "transformers"), "serve", str(model), "--port", str(port), "--host",
+                       "127.0.0.1", "--device", "cpu", "--dtype", "float32", *extra]
                 runs.append(bench_server(label, cmd, port, str(model), args, env, tmp))
-    report = {
-        "machine": f"{platform.machine()} {os.cpu_count()} CPU",
-        "omp_threads": env.get("OMP_NUM_THREADS"),
-        "model": str(args.model or f"random {args.size} Llama"),
-        "clients": args.clients,
-        "requests_per_client": args.requests,
-        "max_tokens": args.max_tokens,
-        "runs": runs,
-    }
+    report = {"machine": f"{platform.machine()} {os.cpu_count()} CPU", "omp_threads": env.get("OMP_NUM_THREADS"), "model": str(args.model or f"random {args.size} Llama"),
+              "clients": args.clients, "requests_per_client": args.requests, "max_tokens": args.max_tokens, "runs": runs}
     print(json.dumps(report, indent=2))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print("\n| server | answered | 429 | lost | req/s | TTFT p50 / p95 (s) | latency p50 / p95 (s) | healthy after |")
     print("|---|---|---|---|---|---|---|---|")
     for r in runs:
-        print(
-            f"| {r['server']} | {r['answered']} | {r['refused_429']} | {r['lost']} | {r['requests_per_s']} | "
-            f"{r['ttft_p50_s']} / {r['ttft_p95_s']} | {r['latency_p50_s']} / {r['latency_p95_s']} | "
-            f"{r['healthy_after']} |"
-        )
+        print(f"| {r['server']} | {r['answered']} | {r['refused_429']} | {r['lost']} | {r['requests_per_s']} | "
+              f"{r['ttft_p50_s']} / {r['ttft_p95_s']} | {r['latency_p50_s']} / {r['latency_p95_s']} | "
+              f"{r['healthy_after']} |")
 
 
 if __name__ == "__main__":

@@ -20,17 +20,8 @@ from meditron.sample import SAMPLE_DIR, resolve_path
 
 S = SAMPLE_DIR
 MEDQA = S / "benchmarks/medqa/questions/US"
-MMLU_SUBJECTS = (
-    "anatomy",
-    "clinical_knowledge",
-    "college_biology",
-    "college_medicine",
-    "high_school_biology",
-    "medical_genetics",
-    "nutrition",
-    "professional_medicine",
-    "virology",
-)
+MMLU_SUBJECTS = ("anatomy", "clinical_knowledge", "college_biology", "college_medicine", "high_school_biology",
+                 "medical_genetics", "nutrition", "professional_medicine", "virology")
 XML_PARSER = etree.XMLParser(load_dtd=False, no_network=True, resolve_entities=False)
 WORD = re.compile(r"\w+")
 
@@ -70,21 +61,16 @@ def xml(path: Path) -> etree._Element:
 
 # ------------------------------------------------------------------------------------------------ benchmarks
 def test_medqa_files_layout_and_counts():
-    counts = {
-        MEDQA / "4_options/phrases_no_exclude_test.jsonl": (30, "ABCD"),
-        MEDQA / "4_options/phrases_no_exclude_train.jsonl": (20, "ABCD"),
-        MEDQA / "test.jsonl": (30, "ABCDE"),
-        MEDQA / "train.jsonl": (10, "ABCDE"),
-        S / "sft/medqa/phrases_no_exclude_train.jsonl": (60, "ABCD"),
-    }
+    counts = {MEDQA / "4_options/phrases_no_exclude_test.jsonl": (30, "ABCD"),
+              MEDQA / "4_options/phrases_no_exclude_train.jsonl": (20, "ABCD"),
+              MEDQA / "test.jsonl": (30, "ABCDE"), MEDQA / "train.jsonl": (10, "ABCDE"),
+              S / "sft/medqa/phrases_no_exclude_train.jsonl": (60, "ABCD")}
     for path, (n, letters) in counts.items():
         items = jsonl(path)
         assert len(items) == n, path
         for item in items:
             keys = {"question", "answer", "options", "meta_info", "answer_idx"}
-            assert set(item) == keys | (
-                {"metamap_phrases"} if "4_options" in str(path) or "sft" in str(path) else set()
-            )
+            assert set(item) == keys | ({"metamap_phrases"} if "4_options" in str(path) or "sft" in str(path) else set())
             assert list(item["options"]) == list(letters)
             assert item["answer_idx"] in item["options"]
             assert item["answer"] == item["options"][item["answer_idx"]]
@@ -125,17 +111,8 @@ def test_pubmedqa_layout_and_ground_truth():
     truth = json.loads((S / "benchmarks/pubmedqa/test_ground_truth.json").read_text())
     pqaa = json.loads((S / "sft/pubmedqa/ori_pqaa.json").read_text())
     assert (len(pqal), len(truth), len(pqaa)) == (40, 20, 40)
-    full = [
-        "QUESTION",
-        "CONTEXTS",
-        "LABELS",
-        "MESHES",
-        "YEAR",
-        "reasoning_required_pred",
-        "reasoning_free_pred",
-        "final_decision",
-        "LONG_ANSWER",
-    ]
+    full = ["QUESTION", "CONTEXTS", "LABELS", "MESHES", "YEAR", "reasoning_required_pred", "reasoning_free_pred",
+            "final_decision", "LONG_ANSWER"]
     for pmid, item in pqal.items():
         assert pmid.isdigit() and list(item) == full
         assert len(item["CONTEXTS"]) == len(item["LABELS"]) >= 3
@@ -279,11 +256,8 @@ def test_jats_articles_layout():
             citation_kinds[r[1].tag] += 1
         assert art.find("back/ack") is not None and art.find("back/fn-group") is not None
         lic = art.find(".//license")
-        licences.add(
-            lic.get("{http://www.w3.org/1999/xlink}href")
-            if lic is not None
-            else art.findtext(".//copyright-statement")
-        )
+        licences.add(lic.get("{http://www.w3.org/1999/xlink}href") if lic is not None else
+                     art.findtext(".//copyright-statement"))
     assert set(citation_kinds) == {"citation", "element-citation", "mixed-citation"}
     assert "https://creativecommons.org/licenses/by/4.0/" in licences
     assert "https://creativecommons.org/licenses/by-nc/4.0/" in licences
@@ -330,10 +304,8 @@ def _test_items() -> list[tuple[str, str]]:
 def _corpus_documents() -> list[tuple[str, str]]:
     docs = [(f"guideline:{r['id']}", r["raw_text"]) for r in jsonl(S / "guidelines/guidelines.jsonl")]
     docs += [(d["id"], d["text"]) for d in jsonl(S / "replay/replay.jsonl")]
-    docs += [
-        (p.name, lxml_html.fromstring(p.read_bytes()).text_content())
-        for p in sorted((S / "guidelines/html").glob("*.html"))
-    ]
+    docs += [(p.name, lxml_html.fromstring(p.read_bytes()).text_content())
+             for p in sorted((S / "guidelines/html").glob("*.html"))]
     for a in xml(S / "pubmed/medline/pubmed24_sample.xml"):
         docs.append((f"medline:{a.findtext('MedlineCitation/PMID')}", " ".join(a.find(".//Article").itertext())))
     docs += [(f"jats:{k}", " ".join(a.itertext())) for k, a in _articles().items()]
@@ -348,10 +320,8 @@ def test_only_the_planted_documents_contain_benchmark_test_items():
         found = [t for t, tg in tests if g & tg]
         if found:
             hits[name] = found
-    assert hits == {
-        f"guideline:{GUIDELINE_WITH_MEDQA_TEST}": [f"medqa4:{MEDQA_TEST_IN_GUIDELINE_LINE}"],
-        f"medline:{MEDLINE_PUBMEDQA_PMID}": [f"pubmedqa:{MEDLINE_PUBMEDQA_PMID}"],
-    }
+    assert hits == {f"guideline:{GUIDELINE_WITH_MEDQA_TEST}": [f"medqa4:{MEDQA_TEST_IN_GUIDELINE_LINE}"],
+                    f"medline:{MEDLINE_PUBMEDQA_PMID}": [f"pubmedqa:{MEDLINE_PUBMEDQA_PMID}"]}
     guideline = next(r for r in jsonl(S / "guidelines/guidelines.jsonl") if r["id"] == GUIDELINE_WITH_MEDQA_TEST)
     test4 = jsonl(MEDQA / "4_options/phrases_no_exclude_test.jsonl")
     assert test4[MEDQA_TEST_IN_GUIDELINE_LINE - 1]["question"] in guideline["raw_text"]
@@ -364,10 +334,8 @@ def test_no_accidental_near_duplicates():
     for name, text in _corpus_documents():
         w = re.findall(r"[a-z]+", text.lower())
         shingles.append((name, {tuple(w[i : i + 5]) for i in range(len(w) - 4)}))
-    planted = {
-        frozenset((f"guideline:{NEAR_DUPLICATE[0]}", f"guideline:{NEAR_DUPLICATE[1]}")),
-        frozenset((REPLAY_COPY[0], f"guideline:{REPLAY_COPY[1]}")),
-    }
+    planted = {frozenset((f"guideline:{NEAR_DUPLICATE[0]}", f"guideline:{NEAR_DUPLICATE[1]}")),
+               frozenset((REPLAY_COPY[0], f"guideline:{REPLAY_COPY[1]}"))}
     close = []
     for i, (a, x) in enumerate(shingles):
         for b, y in shingles[i + 1 :]:
@@ -406,19 +374,9 @@ def test_sft_medqa_has_exactly_one_copy_of_a_test_question():
 
 def test_docs_name_the_planted_ids():
     doc = (Path(__file__).resolve().parents[1] / "docs/SAMPLE.md").read_text(encoding="utf-8")
-    for ident in (
-        GUIDELINE_WITH_MEDQA_TEST,
-        *NEAR_DUPLICATE,
-        GUIDELINE_PHI,
-        *REPLAY_COPY,
-        MEDLINE_PUBMEDQA_PMID,
-        MEDLINE_DELETED,
-        *MEDLINE_REISSUED,
-        MEDLINE_FRENCH,
-        MEDLINE_NO_ABSTRACT,
-        *JATS_WITH_ABSTRACT,
-        f"line {SFT_MEDQA_COPY_LINE}",
-    ):
+    for ident in (GUIDELINE_WITH_MEDQA_TEST, *NEAR_DUPLICATE, GUIDELINE_PHI, *REPLAY_COPY, MEDLINE_PUBMEDQA_PMID,
+                  MEDLINE_DELETED, *MEDLINE_REISSUED, MEDLINE_FRENCH, MEDLINE_NO_ABSTRACT, *JATS_WITH_ABSTRACT,
+                  f"line {SFT_MEDQA_COPY_LINE}"):
         assert ident in doc, ident
 
 
@@ -454,11 +412,8 @@ def test_generator_rebuilds_the_committed_files(tmp_path):
 
     Sample(out=tmp_path).build()
     built = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
-    shipped = sorted(
-        p.relative_to(S)
-        for p in S.rglob("*")
-        if p.is_file() and p.suffix not in (".py", ".pyc") and "tokenizer" not in p.parts
-    )
+    shipped = sorted(p.relative_to(S) for p in S.rglob("*") if p.is_file() and p.suffix not in (".py", ".pyc")
+                     and "tokenizer" not in p.parts)
     assert built == shipped
     for rel in built:
         assert (tmp_path / rel).read_bytes() == (S / rel).read_bytes(), rel

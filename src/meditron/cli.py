@@ -33,8 +33,7 @@ corpus_app = typer.Typer(
 app.add_typer(corpus_app, name="corpus")
 
 ConfigOpt = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="YAML config file or shipped preset name (quickstart-cpu, meditron-7b)"),
+    Path | None, typer.Option("--config", "-c", help="YAML config file or shipped preset name (quickstart-cpu, meditron-7b)")
 ]
 SetOpt = Annotated[list[str] | None, typer.Option("--set", "-s", help="Override a config key, e.g. train.lr=1e-4")]
 
@@ -137,9 +136,7 @@ def eval_(
     set_: SetOpt = None,
     model: Annotated[str | None, typer.Option(help="HF model directory (or model name for --backend openai)")] = None,
     data_dir: Annotated[str | None, typer.Option(help="Folder holding the official benchmark files")] = None,
-    benchmarks: Annotated[
-        str | None, typer.Option(help="Comma list: medqa4,medqa5,medmcqa,pubmedqa,mmlu_medical")
-    ] = None,
+    benchmarks: Annotated[str | None, typer.Option(help="Comma list: medqa4,medqa5,medmcqa,pubmedqa,mmlu_medical")] = None,
     modes: Annotated[str | None, typer.Option(help="Comma list: top_token,cot,sc_cot,chat")] = None,
     out: Annotated[Path | None, typer.Option(help="Output folder for results.json and reports")] = None,
     limit: Annotated[int | None, typer.Option(help="First N items per benchmark")] = None,
@@ -233,9 +230,7 @@ def serve(
     model: Annotated[str | None, typer.Option(help="Exported HF model directory")] = None,
     host: Annotated[str | None, typer.Option(help="Bind address (default 127.0.0.1)")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default 8000)")] = None,
-    api_key: Annotated[
-        str | None, typer.Option(envvar="MEDITRON_API_KEY", help="Required when binding beyond loopback")
-    ] = None,
+    api_key: Annotated[str | None, typer.Option(envvar="MEDITRON_API_KEY", help="Required when binding beyond loopback")] = None,
 ) -> None:
     """Serve an exported model over an OpenAI-compatible API with a chat page at `/`.
 

@@ -46,9 +46,7 @@ def summarize(run: RunDir) -> dict[str, Any]:
     if manifest_path.exists():
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         summary["corpus"] = {
-            source: {
-                split: {"docs": v.get("num_docs", 0), "tokens": v.get("num_tokens", 0)} for split, v in splits.items()
-            }
+            source: {split: {"docs": v.get("num_docs", 0), "tokens": v.get("num_tokens", 0)} for split, v in splits.items()}
             for source, splits in manifest["sources"].items()
         }
     report_path = run.corpus / "corpus_report.json"
@@ -83,9 +81,7 @@ def render_summary(summary: dict[str, Any]) -> Table:
     for stage in ("pretrain", "finetune"):
         if stage in summary:
             s = summary[stage]
-            table.add_row(
-                stage, "loss first → last", f"{s['first_loss']:.3f} → {s['last_loss']:.3f} ({s['steps']} steps)"
-            )
+            table.add_row(stage, "loss first → last", f"{s['first_loss']:.3f} → {s['last_loss']:.3f} ({s['steps']} steps)")
     for bench, modes in sorted(summary.get("eval", {}).items()):
         for mode, r in sorted(modes.items()):
             acc, unparsed = r.get("accuracy"), r.get("unparsed")

@@ -40,15 +40,8 @@ def write_benchmarks(root: Path) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     rows = []
     for q in [PLANTED_QUESTION, *OTHER_QUESTIONS]:
-        rows.append(
-            {
-                "question": q,
-                "answer": "x",
-                "options": {"A": "a", "B": "b", "C": "c", "D": "d"},
-                "meta_info": "step1",
-                "answer_idx": "A",
-            }
-        )
+        rows.append({"question": q, "answer": "x", "options": {"A": "a", "B": "b", "C": "c", "D": "d"},
+                     "meta_info": "step1", "answer_idx": "A"})
     (root / "phrases_no_exclude_test.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     return root
 
@@ -60,13 +53,11 @@ def train_tokenizer(path: Path) -> Path:
     tk = Tokenizer(models.BPE(unk_token="<unk>"))
     tk.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tk.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=600, special_tokens=["<unk>", "<s>", "</s>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
-    )
+    trainer = trainers.BpeTrainer(vocab_size=600, special_tokens=["<unk>", "<s>", "</s>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
     rng = random.Random(0)
-    tk.train_from_iterator(
-        [paragraph(rng, 60) for _ in range(200)] + [PLANTED_QUESTION, *OTHER_QUESTIONS], trainer=trainer
-    )
+    tk.train_from_iterator([paragraph(rng, 60) for _ in range(200)] + [PLANTED_QUESTION, *OTHER_QUESTIONS],
+                           trainer=trainer)
     path.parent.mkdir(parents=True, exist_ok=True)
     tk.save(str(path))
     return path
@@ -76,12 +67,10 @@ def write_corpus(root: Path, num_guidelines: int = 30, num_abstracts: int = 30, 
     """Guidelines and abstracts (JSONL sources), replay JSONL, a corrupt gzip file; returns the planted facts."""
     rng = random.Random(1234)
     root.mkdir(parents=True, exist_ok=True)
-    guidelines = [
-        {"id": f"g{i:03d}", "text": "\n\n".join(paragraph(rng, 45) for _ in range(3))} for i in range(num_guidelines)
-    ]
-    abstracts = [
-        {"id": f"a{i:03d}", "text": "\n".join(paragraph(rng, 40) for _ in range(2))} for i in range(num_abstracts)
-    ]
+    guidelines = [{"id": f"g{i:03d}", "text": "\n\n".join(paragraph(rng, 45) for _ in range(3))}
+                  for i in range(num_guidelines)]
+    abstracts = [{"id": f"a{i:03d}", "text": "\n".join(paragraph(rng, 40) for _ in range(2))}
+                 for i in range(num_abstracts)]
     # the same text in both sources: kept once (the guideline: earlier source), the abstract is the exact dup
     abstracts[7]["text"] = guidelines[3]["text"]
     # a near duplicate inside the guidelines: one word changed
@@ -100,14 +89,8 @@ def write_corpus(root: Path, num_guidelines: int = 30, num_abstracts: int = 30, 
     (root / "replay.jsonl.gz").write_bytes(gzip.compress(("\n".join(json.dumps(r) for r in replay) + "\n").encode()))
     # a gzip header followed by garbage: the reader fails on its first read and quarantines the file
     (root / "guidelines" / "corrupt.jsonl.gz").write_bytes(b"\x1f\x8b\x08\x00" + bytes(range(200)))
-    return {
-        "dup_kept": "guidelines:g003",
-        "dup_removed": "abstracts:a007",
-        "near_kept": "guidelines:g010",
-        "near_removed": "guidelines:g011",
-        "contaminated": "guidelines:g008",
-        "phi_doc": "guidelines:g005",
-    }
+    return {"dup_kept": "guidelines:g003", "dup_removed": "abstracts:a007", "near_kept": "guidelines:g010",
+            "near_removed": "guidelines:g011", "contaminated": "guidelines:g008", "phi_doc": "guidelines:g005"}
 
 
 def write_config(root: Path, out: Path, tokenizer: Path, benchmarks: Path, tasks: int = 1, **corpus) -> Path:
@@ -119,19 +102,10 @@ def write_config(root: Path, out: Path, tokenizer: Path, benchmarks: Path, tasks
             "tokenizer": str(tokenizer),
             "sources": [
                 {"name": "guidelines", "kind": "jsonl", "paths": [str(root / "guidelines")], "validation_share": 0.1},
-                {
-                    "name": "abstracts",
-                    "kind": "jsonl",
-                    "paths": [str(root / "abstracts.jsonl")],
-                    "validation_share": 0.1,
-                },
-                {
-                    "name": "replay",
-                    "kind": "jsonl",
-                    "paths": [str(root / "replay.jsonl.gz")],
-                    "replay": True,
-                    "validation_share": 0.0,
-                },
+                {"name": "abstracts", "kind": "jsonl", "paths": [str(root / "abstracts.jsonl")],
+                 "validation_share": 0.1},
+                {"name": "replay", "kind": "jsonl", "paths": [str(root / "replay.jsonl.gz")], "replay": True,
+                 "validation_share": 0.0},
             ],
             "replay_share": 0.1,
             "quality": {"min_chars": 100, "min_words": 15},

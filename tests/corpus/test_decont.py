@@ -29,18 +29,10 @@ def test_planted_question_found_with_its_id(tmp_path):
 
 def test_short_items_matched_whole_or_listed_unchecked(tmp_path):
     rows = [
-        {
-            "question": "Which vitamin deficiency causes scurvy in sailors at sea?",
-            "answer": "C",
-            "options": {"A": "a", "B": "b", "C": "c", "D": "d"},
-            "answer_idx": "C",
-        },
-        {
-            "question": "Drug of choice?",
-            "answer": "x",
-            "options": {"A": "a", "B": "b", "C": "c", "D": "d"},
-            "answer_idx": "A",
-        },
+        {"question": "Which vitamin deficiency causes scurvy in sailors at sea?", "answer": "C",
+         "options": {"A": "a", "B": "b", "C": "c", "D": "d"}, "answer_idx": "C"},
+        {"question": "Drug of choice?", "answer": "x", "options": {"A": "a", "B": "b", "C": "c", "D": "d"},
+         "answer_idx": "A"},
     ]
     (tmp_path / "phrases_no_exclude_test.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     index = build_benchmark_index(tmp_path, ["medqa4"], ngram=13, min_item_words=8)
@@ -57,9 +49,7 @@ def test_rolling_hash_equals_direct_hash_of_each_window():
     hashes = np.array([xxhash.xxh64_intdigest(w) for w in words], dtype=np.uint64)
     grams = ngram_hashes(hashes, 3)
     assert len(grams) == len(words) - 2
-    assert len(set(grams.tolist())) == len(
-        set(zip(words, words[1:], words[2:], strict=False))
-    )  # "again and again" repeats
+    assert len(set(grams.tolist())) == len(set(zip(words, words[1:], words[2:], strict=False)))  # "again and again" repeats
     assert ngram_hashes(hashes, len(words) + 1).size == 0
 
 

@@ -91,64 +91,17 @@ def test_cluster_root_is_the_smallest_node(tmp_path):
 
 
 _TEXT_PIECES = [
-    "Café",
-    "naïve",
-    "Ångström",
-    "résumé",
-    "e\u0301",
-    "ﬁ",
-    "İ",
-    "ß",
-    "Ǆ",
-    "ΣΑΣ",
-    "١٢٣",
-    "3.14",
-    "1,5",
-    "٫",
-    "x²",
-    "Monday",
-    "JANUARY",
-    "—",
-    "–",
-    "…",
-    "...",
-    "«",
-    "»",
-    "¿",
-    "!",
-    "(a)",
-    "[bib_ref]",
-    "#",
-    "\t",
-    "\n",
-    "\xa0",
-    "\u2009",
-    "\u3000",
-    "  ",
-    " ",
-    "word",
-    "DNA",
-    "mg/kg",
-    "p<0.05",
-    "\u0301\u0302",
-    "\U0001d400",
-    "😀",
-    "\x1c",
+    "Café", "naïve", "Ångström", "résumé", "e\u0301", "ﬁ", "İ", "ß", "Ǆ", "ΣΑΣ", "١٢٣", "3.14", "1,5", "٫", "x²",
+    "Monday", "JANUARY", "—", "–", "…", "...", "«", "»", "¿", "!", "(a)", "[bib_ref]", "#", "\t", "\n", "\xa0",
+    "\u2009", "\u3000", "  ", " ", "word", "DNA", "mg/kg", "p<0.05", "\u0301\u0302", "\U0001d400", "😀", "\x1c",
 ]
 
 
 @settings(max_examples=300, deadline=None)
 @given(
     st.lists(st.sampled_from(_TEXT_PIECES), max_size=30).map("".join),
-    st.sampled_from(
-        [
-            {},
-            {"norm_weekdays": True, "norm_monthnames": True},
-            {"remove_punctuation": False},
-            {"norm_whitespace": False},
-            {"lowercase": False, "norm_numbers": False},
-        ]
-    ),
+    st.sampled_from([{}, {"norm_weekdays": True, "norm_monthnames": True}, {"remove_punctuation": False},
+                     {"norm_whitespace": False}, {"lowercase": False, "norm_numbers": False}]),
 )
 def test_fast_simplify_text_equals_datatrove(text, overrides):
     """Our faster text simplification is datatrove's, character for character, under every config switch."""
@@ -168,12 +121,8 @@ def test_fast_shingles_equal_datatrove_on_real_documents():
     sources = [
         SourceConfig(name="papers", kind="jats", paths=[str(SHARED_DATA / "pubmed" / "jats")]),
         SourceConfig(name="abstracts", kind="medline", paths=[str(SHARED_DATA / "pubmed" / "medline")]),
-        SourceConfig(
-            name="guidelines",
-            kind="guideline_html",
-            site="cdc",
-            paths=[str(SHARED_DATA / "guidelines" / "cdc_mmwr_html")],
-        ),
+        SourceConfig(name="guidelines", kind="guideline_html", site="cdc",
+                     paths=[str(SHARED_DATA / "guidelines" / "cdc_mmwr_html")]),
     ]
     texts = [d.text for s in sources for d in build_reader(s).run(None, 0, 1) if d.text]
     assert len(texts) > 500 and sum(not t.isascii() for t in texts) > 50

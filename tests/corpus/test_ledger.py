@@ -8,38 +8,18 @@ from meditron.corpus.ledger import LedgerWriter, iter_ledger, ledger_record, rea
 
 
 def test_record_states():
-    q = Document(
-        text="",
-        id="f.xml#3",
-        metadata={"source": "papers", "quarantined": {"file": "f.xml", "position": 3, "error": "XMLSyntaxError: bad"}},
-    )
-    assert ledger_record(q, "gate") == {
-        "id": "f.xml#3",
-        "source": "papers",
-        "step": "gate",
-        "state": "quarantined",
-        "error": "XMLSyntaxError: bad",
-        "file": "f.xml",
-        "position": 3,
-    }
+    q = Document(text="", id="f.xml#3", metadata={"source": "papers", "quarantined": {
+        "file": "f.xml", "position": 3, "error": "XMLSyntaxError: bad"}})
+    assert ledger_record(q, "gate") == {"id": "f.xml#3", "source": "papers", "step": "gate", "state": "quarantined",
+                                        "error": "XMLSyntaxError: bad", "file": "f.xml", "position": 3}
     d = Document(text="x", id="pmid1", metadata={"source": "abstracts", "drop_reason": "deleted-citation"})
     assert ledger_record(d, "gate")["state"] == "dropped" and ledger_record(d, "gate")["reason"] == "deleted-citation"
     f = Document(text="x", id="g1", metadata={"source": "g", "filter_reason": "length: 5 chars < 200"})
     assert ledger_record(f, "quality")["reason"] == "length: 5 chars < 200"
-    k = Document(
-        text="x",
-        id="g2",
-        metadata={"source": "g", "split": "train", "num_tokens": 12, "contamination": ["medqa4-0001"]},
-    )
-    assert ledger_record(k, "shards") == {
-        "id": "g2",
-        "source": "g",
-        "step": "shards",
-        "state": "kept",
-        "split": "train",
-        "tokens": 12,
-        "contamination": ["medqa4-0001"],
-    }
+    k = Document(text="x", id="g2", metadata={"source": "g", "split": "train", "num_tokens": 12,
+                                              "contamination": ["medqa4-0001"]})
+    assert ledger_record(k, "shards") == {"id": "g2", "source": "g", "step": "shards", "state": "kept",
+                                          "split": "train", "tokens": 12, "contamination": ["medqa4-0001"]}
 
 
 def test_writer_and_summary(tmp_path):
@@ -56,10 +36,8 @@ def test_writer_and_summary(tmp_path):
     assert [r["id"] for r in iter_ledger(tmp_path)] == ["c", "d", "a", "b"]  # step order, then task
     summary = summarize_ledger(tmp_path)
     assert summary["states"] == {"kept": 1, "dropped": 2, "quarantined": 1}
-    assert summary["per_source"] == {
-        "s1": {"kept": 0, "dropped": 1, "quarantined": 1},
-        "s2": {"kept": 1, "dropped": 1, "quarantined": 0},
-    }
+    assert summary["per_source"] == {"s1": {"kept": 0, "dropped": 1, "quarantined": 1},
+                                     "s2": {"kept": 1, "dropped": 1, "quarantined": 0}}
     assert summary["drop_reasons"] == {"contaminated": 1, "near-dup": 1}
     assert summary["quarantine_errors"] == {"ValueError": 1}
 

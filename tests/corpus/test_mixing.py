@@ -23,9 +23,8 @@ def test_split_is_a_function_of_the_id():
 
 
 def test_split_assigner_uses_the_source_share():
-    docs = [
-        Document(text="t", id=f"d{i}", metadata={"source": "guidelines" if i % 2 else "replay"}) for i in range(2000)
-    ]
+    docs = [Document(text="t", id=f"d{i}", metadata={"source": "guidelines" if i % 2 else "replay"})
+            for i in range(2000)]
     out = list(SplitAssigner({"guidelines": 0.5, "replay": 0.0}).run(iter(docs)))
     assert {d.metadata["split"] for d in out if d.metadata["source"] == "replay"} == {"train"}
     val = sum(d.metadata["split"] == "validation" for d in out if d.metadata["source"] == "guidelines")
@@ -42,11 +41,8 @@ def test_replay_probability():
 def test_replay_selector_copies_selected_documents(tmp_path):
     counts, cands, shards = tmp_path / "counts", tmp_path / "cands", tmp_path / "shards"
     counts.mkdir()
-    (counts / "00000.json").write_text(
-        json.dumps(
-            {"sources": {"papers": {"train": {"files": ["train/papers/00000.ds"], "num_tokens": 9000, "num_docs": 9}}}}
-        )
-    )
+    (counts / "00000.json").write_text(json.dumps({"sources": {"papers": {"train": {
+        "files": ["train/papers/00000.ds"], "num_tokens": 9000, "num_docs": 9}}}}))
     rng = np.random.default_rng(0)
     f = ShardFile(cands / "train" / "replay" / "00000.ds", 2, with_ids=True)
     docs = [rng.integers(3, 500, size=rng.integers(5, 30)).tolist() + [2] for _ in range(400)]
@@ -76,29 +72,16 @@ def test_replay_readers_jsonl_and_parquet(tmp_path):
 
     from meditron.corpus.mixing import ReplayJsonlReader, ReplayParquetReader
 
-    lines = [
-        json.dumps({"id": "a", "text": "alpha", "meta": "x"}),
-        "{not json",
-        json.dumps({"url": "u", "content": "b"}),
-        json.dumps({"title": "no text"}),
-        json.dumps(["a", "list"]),
-    ]
+    lines = [json.dumps({"id": "a", "text": "alpha", "meta": "x"}), "{not json", json.dumps({"url": "u", "content": "b"}),
+             json.dumps({"title": "no text"}), json.dumps(["a", "list"])]
     (tmp_path / "r.jsonl.gz").write_bytes(gzip.compress(("\n".join(lines) + "\n").encode()))
     docs = list(ReplayJsonlReader([str(tmp_path / "r.jsonl.gz")], "replay").run())
-    assert [d.id for d in docs] == [
-        "replay:a",
-        f"{tmp_path / 'r.jsonl.gz'}#2",
-        "replay:u",
-        f"{tmp_path / 'r.jsonl.gz'}#4",
-        f"{tmp_path / 'r.jsonl.gz'}#5",
-    ]
+    assert [d.id for d in docs] == ["replay:a", f"{tmp_path / 'r.jsonl.gz'}#2", "replay:u",
+                                    f"{tmp_path / 'r.jsonl.gz'}#4", f"{tmp_path / 'r.jsonl.gz'}#5"]
     assert docs[0].text == "alpha" and docs[0].metadata["meta"] == "x" and docs[0].metadata["source"] == "replay"
     assert [bool(d.metadata.get("quarantined")) for d in docs] == [False, True, False, True, True]
     pq.write_table(pa.table({"id": ["p1", "p2"], "text": ["one", "two"]}), tmp_path / "r.parquet")
     (tmp_path / "bad.parquet").write_bytes(b"not parquet")
     docs = list(ReplayParquetReader([str(tmp_path)], "replay").run())
-    assert [(d.id, d.text) for d in docs] == [
-        (f"{tmp_path / 'bad.parquet'}#0", ""),
-        ("replay:p1", "one"),
-        ("replay:p2", "two"),
-    ]
+    assert [(d.id, d.text) for d in docs] == [(f"{tmp_path / 'bad.parquet'}#0", ""), ("replay:p1", "one"),
+                                            ("replay:p2", "two")]

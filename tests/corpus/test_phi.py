@@ -85,59 +85,10 @@ def _unguarded(text: str) -> tuple[str, dict[str, int]]:
 
 
 _PIECES = [
-    "Tel",
-    "TEL.",
-    "telephone",
-    "Phone",
-    "fax",
-    "Mobile",
-    "cell",
-    "CELL no.",
-    "MRN",
-    "mRNA",
-    "medical record number",
-    "Medical Record No.",
-    "patient ID",
-    "PATİENT id",
-    "patıent number",
-    "ſ",
-    "\u212a",
-    "İ",
-    "ı",
-    "is",
-    ":",
-    "#",
-    " ",
-    "  ",
-    "\n",
-    "\xa0",
-    "\u2009",
-    "-",
-    ".",
-    "(",
-    ")",
-    "+",
-    "1",
-    "2",
-    "5",
-    "9",
-    "0",
-    "00",
-    "123",
-    "555",
-    "4567",
-    "\u0663",
-    "@",
-    "jane.doe",
-    "example.org",
-    "https://",
-    "www.",
-    "WWW.",
-    "?token=",
-    "&user=",
-    "x",
-    "A1",
-    "B-77",
+    "Tel", "TEL.", "telephone", "Phone", "fax", "Mobile", "cell", "CELL no.", "MRN", "mRNA", "medical record number",
+    "Medical Record No.", "patient ID", "PATİENT id", "patıent number", "ſ", "\u212a", "İ", "ı", "is", ":", "#", " ",
+    "  ", "\n", "\xa0", "\u2009", "-", ".", "(", ")", "+", "1", "2", "5", "9", "0", "00", "123", "555", "4567",
+    "\u0663", "@", "jane.doe", "example.org", "https://", "www.", "WWW.", "?token=", "&user=", "x", "A1", "B-77",
 ]
 
 
@@ -152,14 +103,8 @@ def test_guards_never_change_the_result(text):
 @pytest.mark.parametrize(
     "text",
     [
-        "Tel: 617 555 1234",
-        "PATİENT ID: 778899",
-        "patıent number 1234567",
-        "Mob\u0131le: 5551234567",
-        "Call 617\xa0555\xa01234",
-        "+41 21 693 11 11",
-        "mRNA 12345 and MRN 0012345",
-        "Telephone:\n404-639-8000",
+        "Tel: 617 555 1234", "PATİENT ID: 778899", "patıent number 1234567", "Mob\u0131le: 5551234567",
+        "Call 617\xa0555\xa01234", "+41 21 693 11 11", "mRNA 12345 and MRN 0012345", "Telephone:\n404-639-8000",
     ],
 )
 def test_guards_keep_tricky_hits(text):
@@ -172,10 +117,8 @@ def test_guards_never_change_the_result_on_real_files():
     raw = [gzip.open(p, "rt", encoding="utf-8").read() for p in (SHARED_DATA / "pubmed" / "medline").glob("*.gz")]
     raw += [p.read_text(encoding="utf-8") for p in (SHARED_DATA / "pubmed" / "medline").glob("*.xml")]
     raw += [p.read_text(encoding="utf-8") for p in (SHARED_DATA / "pubmed" / "jats").glob("*.nxml")]
-    raw += [
-        p.read_bytes().decode("cp1252", errors="replace")
-        for p in (SHARED_DATA / "guidelines" / "cdc_mmwr_html").glob("*.htm")
-    ]
+    raw += [p.read_bytes().decode("cp1252", errors="replace")
+            for p in (SHARED_DATA / "guidelines" / "cdc_mmwr_html").glob("*.htm")]
     chunks = [doc[i : i + 3000] for doc in raw for i in range(0, len(doc), 3000)]
     assert len(chunks) > 500
     hits = 0

@@ -88,11 +88,8 @@ def test_planted_facts(first_run, corpus):
     _, facts, _, _ = corpus
     records = ledger(run_dir)
     assert records[facts["dup_kept"]]["state"] == "kept"
-    assert records[facts["dup_removed"]] == {
-        **records[facts["dup_removed"]],
-        "state": "dropped",
-        "reason": f"exact-dup of {facts['dup_kept']}",
-    }
+    assert records[facts["dup_removed"]] == {**records[facts["dup_removed"]], "state": "dropped",
+                                             "reason": f"exact-dup of {facts['dup_kept']}"}
     assert records[facts["near_kept"]]["state"] == "kept"
     assert records[facts["near_removed"]]["reason"] == f"near-dup of {facts['near_kept']}"
     assert report["dedup"]["removed_exact"] == 1 and report["dedup"]["removed_near"] == 1
@@ -124,7 +121,8 @@ def test_shards_readable_and_scrubbed(first_run):
     assert PLANTED_EMAIL not in text and PLANTED_PHONE not in text
     assert "<EMAIL>" in text and "<PHONE>" in text
     kept = sum(s["kept"] for name, s in report["per_source"].items() if name != "replay")
-    docs = sum(e["num_docs"] for name, s in shards.manifest["sources"].items() if name != "replay" for e in s.values())
+    docs = sum(e["num_docs"] for name, s in shards.manifest["sources"].items() if name != "replay"
+               for e in s.values())
     assert docs == kept
     assert shards.manifest["sources"]["replay"]["train"]["num_docs"] == report["per_source"]["replay"]["kept"] > 0
     assert report["replay"]["realised_share"] > 0
@@ -144,14 +142,9 @@ def test_same_seed_byte_identical(first_run, corpus):
 
 def _cli(config: Path) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    return subprocess.Popen(
-        [sys.executable, "-m", "meditron", "corpus", "run", "--config", str(config)],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )  # its own process group: a kill takes the worker pool too
+    return subprocess.Popen([sys.executable, "-m", "meditron", "corpus", "run", "--config", str(config)],
+                            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)  # its own process group: a kill takes the worker pool too
 
 
 @pytest.mark.slow
@@ -190,16 +183,8 @@ def test_ray_executor_gives_the_same_shards_as_local(first_run, corpus):
     _, local = first_run
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
-        report, ray_run = run(
-            write_config(
-                tmp_path / "data",
-                tmp_path / "ray",
-                tok,
-                bench,
-                tasks=2,
-                executor={"kind": "ray", "tasks": 2, "workers": 2},
-            )
-        )
+        report, ray_run = run(write_config(tmp_path / "data", tmp_path / "ray", tok, bench, tasks=2,
+                                           executor={"kind": "ray", "tasks": 2, "workers": 2}))
     finally:
         ray.shutdown()
     assert report["totals"]["input"] == report["totals"]["kept"] + report["totals"]["dropped"] + 1
@@ -211,28 +196,14 @@ def test_slurm_stages_chain_as_dependent_arrays(corpus, tmp_path):
     from meditron.corpus.pipeline import _executor, build_source_reader, build_stages, corpus_paths, input_files
 
     root, _, tok, bench = corpus
-    cfg = load_config(
-        write_config(
-            root / "data",
-            tmp_path / "slurm",
-            tok,
-            bench,
-            tasks=4,
-            executor={"kind": "slurm", "tasks": 4, "workers": 2, "slurm_partition": "cpu"},
-        )
-    )
+    cfg = load_config(write_config(root / "data", tmp_path / "slurm", tok, bench, tasks=4,
+                                   executor={"kind": "slurm", "tasks": 4, "workers": 2, "slurm_partition": "cpu"}))
     run_dir = RunDir.from_config(cfg).create()
     readers = [build_source_reader(s) for s in cfg.corpus.sources]
     paths = corpus_paths(cfg, run_dir, input_files(readers))
     stages = build_stages(cfg, run_dir, paths, readers)
     assert [(name, tasks) for name, _, tasks in stages] == [
-        ("filter", 4),
-        ("dedup-buckets", 15),
-        ("dedup-clusters", 1),
-        ("shards", 4),
-        ("replay", 1),
-        ("finalize", 1),
-    ]
+        ("filter", 4), ("dedup-buckets", 15), ("dedup-clusters", 1), ("shards", 4), ("replay", 1), ("finalize", 1)]
     previous = None
     for name, steps, tasks in stages:
         ex = _executor(cfg.corpus.executor, steps, tasks, paths.logs(name), name, depends=previous)

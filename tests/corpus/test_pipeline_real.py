@@ -21,60 +21,29 @@ from tests.testing import SHARED_DATA, requires_shared_data
 @requires_shared_data
 def test_sample_plus_real_files(tmp_path):
     cfg_path = tmp_path / "real.yaml"
-    cfg_path.write_text(
-        yaml.safe_dump(
-            {
-                "name": "real",
-                "out_dir": str(tmp_path),
-                "corpus": {
-                    "tokenizer": "sample:tokenizer",
-                    "sources": [
-                        {
-                            "name": "guidelines",
-                            "kind": "guideline_jsonl",
-                            "paths": ["sample:guidelines/guidelines.jsonl"],
-                            "validation_share": 0.05,
-                        },
-                        {
-                            "name": "guidelines",
-                            "kind": "guideline_html",
-                            "site": "generic",
-                            "validation_share": 0.05,
-                            "paths": ["sample:guidelines/html"],
-                        },
-                        {
-                            "name": "guidelines",
-                            "kind": "guideline_html",
-                            "site": "cdc",
-                            "validation_share": 0.05,
-                            "paths": [str(SHARED_DATA / "guidelines" / "cdc_mmwr_html")],
-                        },
-                        {
-                            "name": "abstracts",
-                            "kind": "medline",
-                            "validation_share": 0.03,
-                            "paths": ["sample:pubmed/medline", str(SHARED_DATA / "pubmed" / "medline")],
-                        },
-                        {
-                            "name": "papers",
-                            "kind": "jats",
-                            "validation_share": 0.03,
-                            "paths": ["sample:pubmed/jats", str(SHARED_DATA / "pubmed" / "jats")],
-                        },
-                        {
-                            "name": "replay",
-                            "kind": "jsonl",
-                            "paths": ["sample:replay/replay.jsonl"],
-                            "replay": True,
-                            "validation_share": 0.0,
-                        },
-                    ],
-                    "quality": {"min_chars": 100, "min_words": 15},
-                    "decontamination": {"benchmarks_dir": "sample:benchmarks"},  # the sample plants items of these
-                },
-            }
-        )
-    )
+    cfg_path.write_text(yaml.safe_dump({
+        "name": "real",
+        "out_dir": str(tmp_path),
+        "corpus": {
+            "tokenizer": "sample:tokenizer",
+            "sources": [
+                {"name": "guidelines", "kind": "guideline_jsonl", "paths": ["sample:guidelines/guidelines.jsonl"],
+                 "validation_share": 0.05},
+                {"name": "guidelines", "kind": "guideline_html", "site": "generic", "validation_share": 0.05,
+                 "paths": ["sample:guidelines/html"]},
+                {"name": "guidelines", "kind": "guideline_html", "site": "cdc", "validation_share": 0.05,
+                 "paths": [str(SHARED_DATA / "guidelines" / "cdc_mmwr_html")]},
+                {"name": "abstracts", "kind": "medline", "validation_share": 0.03,
+                 "paths": ["sample:pubmed/medline", str(SHARED_DATA / "pubmed" / "medline")]},
+                {"name": "papers", "kind": "jats", "validation_share": 0.03,
+                 "paths": ["sample:pubmed/jats", str(SHARED_DATA / "pubmed" / "jats")]},
+                {"name": "replay", "kind": "jsonl", "paths": ["sample:replay/replay.jsonl"], "replay": True,
+                 "validation_share": 0.0},
+            ],
+            "quality": {"min_chars": 100, "min_words": 15},
+            "decontamination": {"benchmarks_dir": "sample:benchmarks"},  # the sample plants items of these
+        },
+    }))
     cfg = load_config(cfg_path)
     run = RunDir.from_config(cfg).create()
     report = run_corpus(cfg, run)

@@ -20,33 +20,17 @@ def test_streaming_writer_matches_write_token_file(tmp_path, token_size):
         f.write(d)
     f.close()
     for suffix in ("", ".index"):
-        assert (tmp_path / "a" / f"00000.ds{suffix}").read_bytes() == (
-            tmp_path / "b" / f"00000.ds{suffix}"
-        ).read_bytes()
+        assert (tmp_path / "a" / f"00000.ds{suffix}").read_bytes() == (tmp_path / "b" / f"00000.ds{suffix}").read_bytes()
     assert (f.num_tokens, f.num_docs) == (11, 3)
 
 
 def test_token_shards_round_trip(tmp_path):
     n1 = write_token_file(tmp_path / "train" / "papers" / "00000.ds", [[1, 2], [3, 4, 2]], 2)
     n2 = write_token_file(tmp_path / "train" / "papers" / "00001.ds", [[5, 2]], 2)
-    write_manifest(
-        tmp_path,
-        {
-            "token_size": 2,
-            "tokenizer": "tokenizer",
-            "eos_id": 2,
-            "vocab_size": 100,
-            "sources": {
-                "papers": {
-                    "train": {
-                        "files": ["train/papers/00000.ds", "train/papers/00001.ds"],
-                        "num_tokens": n1[0] + n2[0],
-                        "num_docs": 3,
-                    }
-                }
-            },
-        },
-    )
+    write_manifest(tmp_path, {"token_size": 2, "tokenizer": "tokenizer", "eos_id": 2, "vocab_size": 100,
+                              "sources": {"papers": {"train": {"files": ["train/papers/00000.ds",
+                                                                         "train/papers/00001.ds"],
+                                                               "num_tokens": n1[0] + n2[0], "num_docs": 3}}}})
     shards = TokenShards(tmp_path)
     assert shards.sources("train") == ["papers"] and shards.num_tokens("papers") == 7
     assert shards.tokens("papers").tolist() == [1, 2, 3, 4, 2, 5, 2]

@@ -22,37 +22,18 @@ CORPUS_REPORT = {
     "phi": {"EMAIL": 12, "PHONE": 7, "URL": 3, "SSN": 0},
 }
 SHARDS_MANIFEST = {
-    "format": "datatrove",
-    "token_size": 2,
-    "tokenizer": "tokenizer",
-    "eos_id": 1,
-    "vocab_size": 412,
+    "format": "datatrove", "token_size": 2, "tokenizer": "tokenizer", "eos_id": 1, "vocab_size": 412,
     "sources": {
-        "abstracts": {
-            "train": {"num_docs": 787, "num_tokens": 210344},
-            "validation": {"num_docs": 24, "num_tokens": 6521},
-        },
-        "guidelines": {
-            "train": {"num_docs": 306, "num_tokens": 498017},
-            "validation": {"num_docs": 16, "num_tokens": 25903},
-        },
+        "abstracts": {"train": {"num_docs": 787, "num_tokens": 210344}, "validation": {"num_docs": 24, "num_tokens": 6521}},
+        "guidelines": {"train": {"num_docs": 306, "num_tokens": 498017}, "validation": {"num_docs": 16, "num_tokens": 25903}},
         "replay": {"train": {"num_docs": 70, "num_tokens": 7102}},
     },
 }
 RESULTS = {
     "results": {
-        "medqa4": {
-            "top_token": {
-                "accuracy": 0.2867,
-                "ci95": [0.2616, 0.3118],
-                "n": 1273,
-                "std": 0.0042,
-                "unparsed": 0,
-                "num_fewshot": 3,
-                "zero_shot": {"accuracy": 0.2585, "ci95": [0.2349, 0.2828], "n": 1273},
-            },
-            "chat": {"accuracy": 0.3012, "ci95": [0.2757, 0.3268], "n": 1273, "unparsed": 41},
-        },
+        "medqa4": {"top_token": {"accuracy": 0.2867, "ci95": [0.2616, 0.3118], "n": 1273, "std": 0.0042, "unparsed": 0,
+                                 "num_fewshot": 3, "zero_shot": {"accuracy": 0.2585, "ci95": [0.2349, 0.2828], "n": 1273}},
+                   "chat": {"accuracy": 0.3012, "ci95": [0.2757, 0.3268], "n": 1273, "unparsed": 41}},
         "pubmedqa": {"top_token": {"accuracy": 0.552, "ci_low": 0.508, "ci_high": 0.596, "n": 500}},
     }
 }
@@ -80,11 +61,8 @@ def run_dir(tmp_path, tiny_model) -> Path:
     (run.eval / "results.json").write_text(json.dumps(RESULTS), encoding="utf-8")
     hf = run.checkpoints / "finetune" / "hf"
     shutil.copytree(tiny_model, hf)
-    run.record_stage(
-        "pretrain",
-        {"checkpoints": run.checkpoints / "pretrain"},
-        metrics={"first_loss": 6.0312, "last_loss": 4.1187, "steps": 60},
-    )
+    run.record_stage("pretrain", {"checkpoints": run.checkpoints / "pretrain"},
+                     metrics={"first_loss": 6.0312, "last_loss": 4.1187, "steps": 60})
     run.record_stage("finetune", {"hf": hf}, metrics={"last_loss": 1.9043, "steps": 40})
     run.record_stage("eval", {"results": run.eval / "results.json"})
     return run.root

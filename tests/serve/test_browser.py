@@ -13,22 +13,13 @@ from meditron.serve.server import serve_in_thread
 from tests.testing import requires_module
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 pytestmark = [
     pytest.mark.slow,
     requires_module("playwright", "(pip install playwright; no `playwright install` needed)"),
-    pytest.mark.skipif(
-        not Path(CHROMIUM).exists(), reason="chromium is absent (run scripts/ensure_chromium.sh as root)"
-    ),
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is absent (run scripts/ensure_chromium.sh as root)"),
 ]
 
 
@@ -50,9 +41,7 @@ def test_chat_page_streams_an_answer(tiny_model: Path):
             answer = page.locator(".msg.assistant").last
             page.wait_for_function(
                 "() => { const m = [...document.querySelectorAll('.msg.assistant')].pop();"
-                " return m && m.dataset.state && m.dataset.state !== 'streaming'; }",
-                timeout=60_000,
-            )
+                " return m && m.dataset.state && m.dataset.state !== 'streaming'; }", timeout=60_000)
             assert answer.get_attribute("data-state") == "done", answer.inner_text()
             assert int(answer.get_attribute("data-chunks")) >= 2  # arrived in several streamed pieces
             assert len(answer.inner_text()) > 0

@@ -28,23 +28,14 @@ def test_export_is_complete_and_equal_to_source(exported: Path, run_dir: Path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     names = {p.name for p in exported.iterdir()}
-    assert {
-        "config.json",
-        "model.safetensors",
-        "tokenizer.json",
-        "tokenizer_config.json",
-        "generation_config.json",
-        "chat_template.jinja",
-        "README.md",
-        "lineage.json",
-    } <= names
+    assert {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "generation_config.json",
+            "chat_template.jinja", "README.md", "lineage.json"} <= names
     src = run_dir / "checkpoints" / "finetune" / "hf"
     tok = AutoTokenizer.from_pretrained(exported, local_files_only=True)
     for special in ("<|im_start|>", "<|im_end|>", "[bib_ref]", "[/formula]"):
         assert len(tok(special, add_special_tokens=False).input_ids) == 1
-    assert "<|im_start|>assistant" in tok.apply_chat_template(
-        [{"role": "user", "content": "hi"}], add_generation_prompt=True, tokenize=False
-    )
+    assert "<|im_start|>assistant" in tok.apply_chat_template([{"role": "user", "content": "hi"}],
+                                                              add_generation_prompt=True, tokenize=False)
     ids = tok("Sepsis guidelines recommend early antibiotics", return_tensors="pt").input_ids
     a = AutoModelForCausalLM.from_pretrained(exported, local_files_only=True).eval()
     b = AutoModelForCausalLM.from_pretrained(src, local_files_only=True).eval()
@@ -58,19 +49,13 @@ def test_lineage_hashes_are_the_files_hashes(exported: Path, run_dir: Path):
     lineage = json.loads((exported / "lineage.json").read_text())
     assert verify_lineage(exported) == []
     assert lineage["export"]["files"]["model.safetensors"] == sha256_file(exported / "model.safetensors")
-    assert lineage["data"]["corpus_report"] == {
-        "path": "corpus/corpus_report.json",
-        "sha256": sha256_file(run_dir / "corpus" / "corpus_report.json"),
-    }
+    assert lineage["data"]["corpus_report"] == {"path": "corpus/corpus_report.json",
+                                                "sha256": sha256_file(run_dir / "corpus" / "corpus_report.json")}
     assert lineage["data"]["shards_manifest"]["sha256"] == sha256_file(run_dir / "shards" / "manifest.json")
-    assert lineage["results"] == {
-        "path": "eval/results.json",
-        "sha256": sha256_file(run_dir / "eval" / "results.json"),
-    }
+    assert lineage["results"] == {"path": "eval/results.json", "sha256": sha256_file(run_dir / "eval" / "results.json")}
     assert lineage["checkpoint"]["path"] == "checkpoints/finetune/hf"
     assert lineage["checkpoint"]["files"]["model.safetensors"] == sha256_file(
-        run_dir / "checkpoints" / "finetune" / "hf" / "model.safetensors"
-    )
+        run_dir / "checkpoints" / "finetune" / "hf" / "model.safetensors")
     assert lineage["run"]["name"] == "medrun" and lineage["run"]["seed"] == 1234
     (exported / "config.json").write_text((exported / "config.json").read_text() + " ")
     assert verify_lineage(exported) == ["config.json: changed"]
@@ -79,7 +64,7 @@ def test_lineage_hashes_are_the_files_hashes(exported: Path, run_dir: Path):
 def _section(card: str, title: str) -> str:
     start = card.index(f"## {title}")
     end = card.find("\n## ", start + 3)
-    return card[start : end if end > 0 else None]
+    return card[start:end if end > 0 else None]
 
 
 def test_card_figures_are_the_files_figures(exported: Path):

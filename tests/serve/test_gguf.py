@@ -43,9 +43,7 @@ def test_metadata_and_vocab(gguf_files, tiny_model: Path):
     types = _field(r, "tokenizer.ggml.token_type")
     im_end = vocab["<|im_end|>"]
     assert types[im_end] == gguf.TokenType.CONTROL and types[vocab["Ġthe"]] == gguf.TokenType.NORMAL
-    assert len(_field(r, "tokenizer.ggml.merges")) == len(
-        json.loads((tiny_model / "tokenizer.json").read_text())["model"]["merges"]
-    )
+    assert len(_field(r, "tokenizer.ggml.merges")) == len(json.loads((tiny_model / "tokenizer.json").read_text())["model"]["merges"])
     assert _field(r, "tokenizer.ggml.eos_token_id") == tok.eos_token_id
     assert _field(r, "tokenizer.ggml.eot_token_id") == im_end
     assert _field(r, "tokenizer.chat_template") == (tiny_model / "chat_template.jinja").read_text()

@@ -31,10 +31,8 @@ PROMPTS = [
 def hf(tiny_model: Path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    return (
-        AutoTokenizer.from_pretrained(tiny_model, local_files_only=True),
-        AutoModelForCausalLM.from_pretrained(tiny_model, local_files_only=True).eval(),
-    )
+    return (AutoTokenizer.from_pretrained(tiny_model, local_files_only=True),
+            AutoModelForCausalLM.from_pretrained(tiny_model, local_files_only=True).eval())
 
 
 def _llama(path: Path):
@@ -84,10 +82,7 @@ def test_llamacpp_matches_hf(files, hf, qtype):
         differ += int((~same).sum())
         total += len(ids)
     assert differ / total < (0.02 if qtype == "f16" else 0.15), (differ, total)
-    assert (
-        llm.detokenize(tok("Aspirin inhibits cyclooxygenase.").input_ids).decode()
-        == "Aspirin inhibits cyclooxygenase."
-    )
+    assert llm.detokenize(tok("Aspirin inhibits cyclooxygenase.").input_ids).decode() == "Aspirin inhibits cyclooxygenase."
 
 
 def test_unpermuted_qk_would_be_caught(tiny_model: Path, hf, tmp_path: Path, monkeypatch):

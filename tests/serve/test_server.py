@@ -22,16 +22,8 @@ Q = "What is the first-line treatment for anaphylaxis?"
 
 @pytest.fixture(scope="module")
 def server(tiny_model: Path):
-    cfg = ServeConfig(
-        model=str(tiny_model),
-        port=0,
-        api_key=KEY,
-        max_new_tokens=48,
-        max_concurrency=2,
-        max_queue=3,
-        batching=True,
-        num_threads=1,
-    )
+    cfg = ServeConfig(model=str(tiny_model), port=0, api_key=KEY, max_new_tokens=48, max_concurrency=2, max_queue=3,
+                      batching=True, num_threads=1)
     with serve_in_thread(cfg) as url:
         yield url
 
@@ -47,10 +39,8 @@ def client(server):
 def hf(tiny_model: Path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    return (
-        AutoTokenizer.from_pretrained(tiny_model, local_files_only=True),
-        AutoModelForCausalLM.from_pretrained(tiny_model, local_files_only=True).eval(),
-    )
+    return (AutoTokenizer.from_pretrained(tiny_model, local_files_only=True),
+            AutoModelForCausalLM.from_pretrained(tiny_model, local_files_only=True).eval())
 
 
 def _greedy(hf, text: str, n: int, chat: bool = False) -> tuple[str, int]:
@@ -65,15 +55,9 @@ def _greedy(hf, text: str, n: int, chat: bool = False) -> tuple[str, int]:
         ids = tok(text, return_tensors="pt").input_ids
     eos = [tok.eos_token_id, tok.convert_tokens_to_ids("<|im_end|>")]
     with torch.no_grad():
-        out = model.generate(
-            ids,
-            attention_mask=torch.ones_like(ids),
-            max_new_tokens=n,
-            do_sample=False,
-            eos_token_id=eos,
-            pad_token_id=tok.eos_token_id,
-        )
-    return tok.decode(out[0, ids.shape[1] :], skip_special_tokens=True), ids.shape[1]
+        out = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=n, do_sample=False,
+                             eos_token_id=eos, pad_token_id=tok.eos_token_id)
+    return tok.decode(out[0, ids.shape[1]:], skip_special_tokens=True), ids.shape[1]
 
 
 def test_models_and_chat_equal_transformers_greedy(client, hf):
@@ -101,18 +85,15 @@ def test_completions_equal_transformers_greedy(client, hf):
     r = client.completions.create(model="tiny-meditron", prompt=prompt, max_tokens=12)
     want, n_prompt = _greedy(hf, prompt, 12)
     assert r.choices[0].text == want and r.usage.prompt_tokens == n_prompt
-    streamed = "".join(
-        c.choices[0].text
-        for c in client.completions.create(model="tiny-meditron", prompt=prompt, max_tokens=12, stream=True)
-    )
+    streamed = "".join(c.choices[0].text for c in
+                       client.completions.create(model="tiny-meditron", prompt=prompt, max_tokens=12, stream=True))
     assert streamed == want
 
 
 def test_raw_sse_format(server):
     body = {"model": "tiny-meditron", "messages": [{"role": "user", "content": Q}], "max_tokens": 8, "stream": True}
-    with httpx.stream(
-        "POST", server + "/v1/chat/completions", json=body, timeout=60, headers={"Authorization": f"Bearer {KEY}"}
-    ) as r:
+    with httpx.stream("POST", server + "/v1/chat/completions", json=body, timeout=60,
+                      headers={"Authorization": f"Bearer {KEY}"}) as r:
         assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
         raw = "".join(r.iter_text())
     events = raw.split("\n\n")
@@ -133,14 +114,12 @@ def test_clear_errors_through_openai_client(server, client):
         client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": Q}])
     assert "The model 'gpt-4o' does not exist; this server serves 'tiny-meditron'" in e.value.message
     with pytest.raises(openai.BadRequestError) as e:
-        client.chat.completions.create(
-            model="tiny-meditron", messages=[{"role": "user", "content": "fever " * 300}], max_tokens=10
-        )
+        client.chat.completions.create(model="tiny-meditron", messages=[{"role": "user", "content": "fever " * 300}],
+                                       max_tokens=10)
     assert e.value.code == "context_length_exceeded" and "maximum context length is 256 tokens" in e.value.message
     with pytest.raises(openai.BadRequestError) as e:
-        client.chat.completions.create(
-            model="tiny-meditron", messages=[{"role": "user", "content": Q}], max_tokens=100
-        )
+        client.chat.completions.create(model="tiny-meditron", messages=[{"role": "user", "content": Q}],
+                                       max_tokens=100)
     assert "above this server's limit of 48" in e.value.message
     with pytest.raises(openai.BadRequestError) as e:
         client.chat.completions.create(model="tiny-meditron", messages=[{"role": "doctor", "content": Q}])
@@ -148,12 +127,8 @@ def test_clear_errors_through_openai_client(server, client):
     with pytest.raises(openai.BadRequestError) as e:
         client.chat.completions.create(model="tiny-meditron", messages=[{"role": "user", "content": Q}], n=2)
     assert e.value.param == "n"
-    r = httpx.post(
-        server + "/v1/chat/completions",
-        content=b"{not json",
-        timeout=30,
-        headers={"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"},
-    )
+    r = httpx.post(server + "/v1/chat/completions", content=b"{not json", timeout=30,
+                   headers={"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"})
     assert r.status_code == 400 and r.json()["error"]["type"] == "invalid_request_error"
 
 
@@ -195,9 +170,8 @@ def test_load_32_clients_all_answered_or_429(server):
 
     async def main():
         limits = httpx.Limits(max_connections=64)
-        async with httpx.AsyncClient(
-            base_url=server, timeout=120, limits=limits, headers={"Authorization": f"Bearer {KEY}"}
-        ) as c:
+        async with httpx.AsyncClient(base_url=server, timeout=120, limits=limits,
+                                     headers={"Authorization": f"Bearer {KEY}"}) as c:
             return await asyncio.wait_for(asyncio.gather(*(one(c, i) for i in range(32))), timeout=180)
 
     results = asyncio.run(main())
@@ -211,28 +185,19 @@ def test_load_32_clients_all_answered_or_429(server):
             assert body["error"]["code"] == "rate_limit_exceeded"
     health = httpx.get(server + "/health", timeout=30).json()
     assert health["status"] == "ok" and health["running"] == 0 and health["queued"] == 0
-    assert (
-        httpx.post(
-            server + "/v1/completions",
-            json={"model": "tiny-meditron", "prompt": "Aspirin", "max_tokens": 2},
-            headers={"Authorization": f"Bearer {KEY}"},
-            timeout=60,
-        ).status_code
-        == 200
-    )
+    assert httpx.post(server + "/v1/completions", json={"model": "tiny-meditron", "prompt": "Aspirin", "max_tokens": 2},
+                      headers={"Authorization": f"Bearer {KEY}"}, timeout=60).status_code == 200
 
 
 def test_stop_strings_cut_and_never_leak(client):
     prompt = "Community-acquired pneumonia in adults"
     full = client.completions.create(model="tiny-meditron", prompt=prompt, max_tokens=24).choices[0].text
-    stop = full[len(full) // 2 : len(full) // 2 + 2]
+    stop = full[len(full) // 2: len(full) // 2 + 2]
     want = full[: full.index(stop)]
     r = client.completions.create(model="tiny-meditron", prompt=prompt, max_tokens=24, stop=[stop])
     assert r.choices[0].text == want and r.choices[0].finish_reason == "stop"
-    streamed = "".join(
-        c.choices[0].text
-        for c in client.completions.create(model="tiny-meditron", prompt=prompt, max_tokens=24, stop=stop, stream=True)
-    )
+    streamed = "".join(c.choices[0].text for c in client.completions.create(
+        model="tiny-meditron", prompt=prompt, max_tokens=24, stop=stop, stream=True))
     assert streamed == want
 
 
@@ -249,27 +214,16 @@ def test_cli_refuses_public_bind_without_key(tiny_model):
     import sys
 
     env = {k: v for k, v in os.environ.items() if k != "MEDITRON_API_KEY"}
-    r = subprocess.run(
-        [sys.executable, "-m", "meditron", "serve", "--model", str(tiny_model), "--host", "0.0.0.0"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-    )
+    r = subprocess.run([sys.executable, "-m", "meditron", "serve", "--model", str(tiny_model), "--host", "0.0.0.0"],
+                       capture_output=True, text=True, timeout=120, env=env)
     assert r.returncode == 2 and "not a loopback address" in r.stderr
 
 
 def test_concurrent_requests_are_batched_and_answer_as_alone(server):
     """Requests running together share one batched generate (left-padded rows) and get the same greedy answers as
     when sent alone, whatever their prompt lengths and max_tokens."""
-    questions = [
-        "Define sepsis.",
-        "Aspirin mechanism?",
-        "First-line therapy for type 2 diabetes mellitus in adults?",
-        "Iron deficiency signs",
-        "x",
-        "Warfarin monitoring and dose changes",
-    ]
+    questions = ["Define sepsis.", "Aspirin mechanism?", "First-line therapy for type 2 diabetes mellitus in adults?",
+                 "Iron deficiency signs", "x", "Warfarin monitoring and dose changes"]
 
     async def ask(c: httpx.AsyncClient, q: str) -> str:
         body = {"model": "tiny-meditron", "messages": [{"role": "user", "content": q}], "max_tokens": 12 + len(q) % 9}
@@ -295,18 +249,15 @@ def test_unbatched_engine_gives_the_same_answers(tiny_model, client):
     import openai
 
     msgs = [[{"role": "user", "content": q}] for q in ("Define sepsis.", "Aspirin mechanism?", "x")]
-    want = [
-        client.chat.completions.create(model="tiny-meditron", messages=m, max_tokens=10).choices[0].message.content
-        for m in msgs
-    ]
+    want = [client.chat.completions.create(model="tiny-meditron", messages=m, max_tokens=10).choices[0].message.content
+            for m in msgs]
     cfg = ServeConfig(model=str(tiny_model), port=0, max_new_tokens=16, max_concurrency=2)
     with serve_in_thread(cfg) as url:
         c = openai.AsyncOpenAI(base_url=url + "/v1", api_key="none", max_retries=0)
 
         async def main():
-            rs = await asyncio.gather(
-                *(c.chat.completions.create(model="tiny-meditron", messages=m, max_tokens=10) for m in msgs)
-            )
+            rs = await asyncio.gather(*(c.chat.completions.create(model="tiny-meditron", messages=m, max_tokens=10)
+                                        for m in msgs))
             return [r.choices[0].message.content for r in rs]
 
         assert asyncio.run(main()) == want
@@ -325,9 +276,8 @@ def test_client_disconnect_frees_its_slot(server):
             break
         assert time.time() < deadline, h
         time.sleep(0.05)
-    r = httpx.post(
-        server + "/v1/chat/completions", json={**body, "stream": False, "max_tokens": 4}, headers=headers, timeout=60
-    )
+    r = httpx.post(server + "/v1/chat/completions", json={**body, "stream": False, "max_tokens": 4}, headers=headers,
+                   timeout=60)
     assert r.status_code == 200
 
 

@@ -54,33 +54,6 @@ def test_without_grad_it_is_cross_entropy_and_leaves_the_logits():
     assert torch.equal(logits, before)
 
 
-def test_a_model_step_matches_hf_loss():
-    """Through a tiny Llama: the same loss and LM-head gradient as transformers' own loss."""
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(0)
-    cfg = LlamaConfig(
-        vocab_size=300,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        tie_word_embeddings=False,
-    )
-    model = LlamaForCausalLM(cfg)
-    ids = torch.randint(0, 300, (2, 24))
-    ref = model(input_ids=ids, labels=ids)
-    n = (ids[:, 1:] != -100).sum()
-    ref_grad = torch.autograd.grad(ref.loss, model.lm_head.weight)[0]
-    logits = model(input_ids=ids).logits
-    labels = F.pad(ids, (0, 1), value=-100)[:, 1:]
-    ours = cross_entropy_sum(logits.flatten(0, 1), labels.flatten()) / n
-    ours_grad = torch.autograd.grad(ours, model.lm_head.weight)[0]
-    assert ours.item() == pytest.approx(ref.loss.item(), rel=1e-6)
-    torch.testing.assert_close(ours_grad, ref_grad, rtol=1e-5, atol=1e-7)
-
-
 def _tiny_llama(**overrides):
     from transformers import LlamaConfig, LlamaForCausalLM
 
@@ -96,6 +69,21 @@ def _tiny_llama(**overrides):
     )
     fields.update(overrides)
     return LlamaForCausalLM(LlamaConfig(**fields))
+
+
+def test_a_model_step_matches_hf_loss():
+    """Through a tiny Llama: the same loss and LM-head gradient as transformers' own loss."""
+    model = _tiny_llama()
+    ids = torch.randint(0, 300, (2, 24))
+    ref = model(input_ids=ids, labels=ids)
+    n = (ids[:, 1:] != -100).sum()
+    ref_grad = torch.autograd.grad(ref.loss, model.lm_head.weight)[0]
+    logits = model(input_ids=ids).logits
+    labels = F.pad(ids, (0, 1), value=-100)[:, 1:]
+    ours = cross_entropy_sum(logits.flatten(0, 1), labels.flatten()) / n
+    ours_grad = torch.autograd.grad(ours, model.lm_head.weight)[0]
+    assert ours.item() == pytest.approx(ref.loss.item(), rel=1e-6)
+    torch.testing.assert_close(ours_grad, ref_grad, rtol=1e-5, atol=1e-7)
 
 
 def _linear_reference(hidden, weight, labels, scale):

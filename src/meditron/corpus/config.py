@@ -15,14 +15,10 @@ SourceKind = Literal["jats", "medline", "guideline_jsonl", "guideline_html", "gu
 class SourceConfig(StrictModel):
     """One input of the corpus: a kind of reader over files, directories or globs."""
 
-    name: str = Field(
-        description="Source name used in shards, ledger and report: guidelines, abstracts, papers, replay..."
-    )
+    name: str = Field(description="Source name used in shards, ledger and report: guidelines, abstracts, papers, replay...")
     kind: SourceKind
     paths: list[str] = Field(description="Files, directories (read recursively) or glob patterns")
-    site: str | None = Field(
-        default=None, description="Guideline site rules to apply (e.g. 'cdc') for raw HTML/Markdown"
-    )
+    site: str | None = Field(default=None, description="Guideline site rules to apply (e.g. 'cdc') for raw HTML/Markdown")
     weight: float = Field(default=1.0, ge=0.0, description="Mixture weight (MEDITRON: natural concatenation, 1.0)")
     validation_share: float = Field(default=0.03, ge=0.0, lt=1.0, description="Share of documents held out by id hash")
     replay: bool = Field(default=False, description="General-domain replay data, sampled to corpus.replay_share")
@@ -108,9 +104,7 @@ class CorpusConfig(StrictModel):
     sources: list[SourceConfig] = []
     output_dir: Path | None = Field(default=None, description="Default: <run>/corpus")
     shards_dir: Path | None = Field(default=None, description="Default: <run>/shards")
-    tokenizer: str | None = Field(
-        default=None, description="Local HF tokenizer dir, tokenizer.json or SentencePiece .model"
-    )
+    tokenizer: str | None = Field(default=None, description="Local HF tokenizer dir, tokenizer.json or SentencePiece .model")
     language: LanguageConfig = LanguageConfig()
     quality: QualityConfig = QualityConfig()
     dedup: DedupConfig = DedupConfig()

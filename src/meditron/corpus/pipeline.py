@@ -232,9 +232,8 @@ def build_stages(
     if c.language.enabled:
         lang = c.language
         filter_steps.append(
-            LanguageIdFilter(
-                ledger, lang.languages, lang.min_score, lang.max_chars, lang.backend, lang.fasttext_model_path
-            )
+            LanguageIdFilter(ledger, lang.languages, lang.min_score, lang.max_chars, lang.backend,
+                             lang.fasttext_model_path)
         )
     if c.phi.enabled:
         filter_steps.append(PhiScrubber(paths.counts("phi"), list(c.phi.types)))
@@ -258,9 +257,8 @@ def build_stages(
     filter_steps.append(PaperPmidCollector(paths.pmids))
     dedup = c.dedup.exact or c.dedup.minhash.enabled
     mh = c.dedup.minhash
-    mh_config = dedup_minhash_config(
-        mh.n_grams, mh.num_buckets, mh.hashes_per_bucket, cfg.seed, mh.enabled, c.dedup.exact
-    )
+    mh_config = dedup_minhash_config(mh.n_grams, mh.num_buckets, mh.hashes_per_bucket, cfg.seed, mh.enabled,
+                                     c.dedup.exact)
     if dedup:
         filter_steps.append(DedupSignature(paths.sigs, mh_config, mh.enabled, c.dedup.exact))
     filter_steps.append(IntermediateWriter(paths.filtered))
@@ -268,11 +266,8 @@ def build_stages(
     stages: list[tuple[str, list[PipelineStep], int]] = [("filter", filter_steps, tasks)]
     if dedup:
         stages.append(
-            (
-                "dedup-buckets",
-                [MinhashDedupBuckets(str(paths.sigs), str(paths.dups), config=mh_config)],
-                mh_config.num_buckets,
-            )
+            ("dedup-buckets", [MinhashDedupBuckets(str(paths.sigs), str(paths.dups), config=mh_config)],
+             mh_config.num_buckets)
         )
         stages.append(("dedup-clusters", [DedupCluster(paths.dups, paths.sigs, paths.clusters)], 1))
     shard_steps: list[PipelineStep] = [IntermediateReader(paths.filtered)]
@@ -281,38 +276,17 @@ def build_stages(
     shard_steps += [
         AbstractFullTextFilter(ledger, paths.pmids),
         SplitAssigner(shares),
-        ShardWriter(
-            paths.shards, tok_json, eos, ledger, paths.counts("shards"), paths.replay_candidates, replay, c.batch_size
-        ),
+        ShardWriter(paths.shards, tok_json, eos, ledger, paths.counts("shards"), paths.replay_candidates, replay,
+                    c.batch_size),
     ]
     stages.append(("shards", shard_steps, tasks))
     stages.append(
-        (
-            "replay",
-            [
-                ReplaySelector(
-                    c.replay_share,
-                    cfg.seed,
-                    paths.counts("shards"),
-                    paths.replay_candidates,
-                    paths.shards,
-                    token_size,
-                    ledger,
-                    paths.counts("replay"),
-                )
-            ],
-            1,
-        )
+        ("replay", [ReplaySelector(c.replay_share, cfg.seed, paths.counts("shards"), paths.replay_candidates,
+                                   paths.shards, token_size, ledger, paths.counts("replay"))], 1)
     )
-    meta = {
-        "eos_id": eos_id,
-        "vocab_size": vocab,
-        "token_size": token_size,
-        "seed": cfg.seed,
-        "weights": {s.name: s.weight for s in c.sources},
-        "replay_sources": replay,
-        "config": c.model_dump(mode="json"),
-    }
+    meta = {"eos_id": eos_id, "vocab_size": vocab, "token_size": token_size, "seed": cfg.seed,
+            "weights": {s.name: s.weight for s in c.sources}, "replay_sources": replay,
+            "config": c.model_dump(mode="json")}
     stages.append(("finalize", [CorpusFinalizer(paths, run, meta, input_files(readers))], 1))
     return stages
 
@@ -329,17 +303,10 @@ def _executor(kind: ExecutorConfig, steps: list[PipelineStep], tasks: int, logs:
         if not kind.slurm_partition:
             raise ConfigError("corpus.executor.slurm_partition is required when corpus.executor.kind=slurm")
         return SlurmPipelineExecutor(
-            steps,
-            tasks=tasks,
-            workers=workers if workers > 1 else -1,
-            time=kind.slurm_time,
-            partition=kind.slurm_partition,
-            cpus_per_task=kind.slurm_cpus_per_task,
-            mem_per_cpu_gb=kind.slurm_mem_per_cpu_gb,
-            job_name=f"meditron-corpus-{name}",
-            logging_dir=str(logs),
-            depends=depends,
-            skip_completed=True,
+            steps, tasks=tasks, workers=workers if workers > 1 else -1, time=kind.slurm_time,
+            partition=kind.slurm_partition, cpus_per_task=kind.slurm_cpus_per_task,
+            mem_per_cpu_gb=kind.slurm_mem_per_cpu_gb, job_name=f"meditron-corpus-{name}", logging_dir=str(logs),
+            depends=depends, skip_completed=True,
         )
     try:
         import ray
@@ -348,16 +315,8 @@ def _executor(kind: ExecutorConfig, steps: list[PipelineStep], tasks: int, logs:
         raise ConfigError("corpus.executor.kind=ray needs `pip install 'meditron[ray]'`") from None
     if not ray.is_initialized():
         ray.init(address=kind.ray_address, include_dashboard=False, log_to_driver=False)
-    return RayPipelineExecutor(
-        steps,
-        tasks=tasks,
-        workers=workers,
-        logging_dir=str(logs),
-        depends=depends,
-        skip_completed=True,
-        cpus_per_task=1,
-        mem_per_cpu_gb=kind.slurm_mem_per_cpu_gb,
-    )
+    return RayPipelineExecutor(steps, tasks=tasks, workers=workers, logging_dir=str(logs), depends=depends,
+                               skip_completed=True, cpus_per_task=1, mem_per_cpu_gb=kind.slurm_mem_per_cpu_gb)
 
 
 def run_corpus(cfg: RunConfig, run: RunDir) -> dict[str, Any]:

@@ -145,10 +145,8 @@ def finalize_corpus(paths: CorpusPaths, run: RunDir, meta: dict[str, Any], input
             "input": gate.get("input", {}).get(name, 0),
             "input_bytes": gate.get("input_bytes", {}).get(name, 0),
             **ledger["per_source"].get(name, {}),
-            "splits": {
-                split: {"num_docs": e["num_docs"], "num_tokens": e["num_tokens"]}
-                for split, e in sources.get(name, {}).items()
-            },
+            "splits": {split: {"num_docs": e["num_docs"], "num_tokens": e["num_tokens"]}
+                       for split, e in sources.get(name, {}).items()},
         }
     clusters_file = paths.clusters / "clusters.json"
     report = {
@@ -165,35 +163,22 @@ def finalize_corpus(paths: CorpusPaths, run: RunDir, meta: dict[str, Any], input
             "replay_train_tokens": replay_tokens,
             "realised_share": replay_tokens / train_tokens if train_tokens else 0.0,
         },
-        "tokens": {
-            "train": train_tokens,
-            "validation": sum(s.get("validation", {}).get("num_tokens", 0) for s in sources.values()),
-        },
-        "paths": {
-            "shards": str(paths.shards),
-            "manifest": str(paths.shards / MANIFEST),
-            "ledger": str(paths.ledger),
-            "report_md": str(paths.out / "corpus_report.md"),
-            "work": str(paths.work),
-        },
+        "tokens": {"train": train_tokens,
+                   "validation": sum(s.get("validation", {}).get("num_tokens", 0) for s in sources.values())},
+        "paths": {"shards": str(paths.shards), "manifest": str(paths.shards / MANIFEST), "ledger": str(paths.ledger),
+                  "report_md": str(paths.out / "corpus_report.md"), "work": str(paths.work)},
         "seed": meta["seed"],
         "config": meta["config"],
     }
     _atomic_json(paths.report, report)
     (paths.out / "corpus_report.md").write_text(render_markdown(report), encoding="utf-8")
-    artifacts = {
-        "report": paths.report,
-        "ledger": paths.ledger,
-        "shards": paths.shards,
-        "manifest": paths.shards / MANIFEST,
-    }
+    artifacts = {"report": paths.report, "ledger": paths.ledger, "shards": paths.shards,
+                 "manifest": paths.shards / MANIFEST}
     if report["contamination"].get("index"):
         artifacts["contamination_index"] = paths.contamination_index
     run.record_stage("corpus", artifacts=artifacts, metrics=totals, inputs=inputs)
     if not report["ledger_consistent"]:
-        raise RuntimeError(
-            f"ledger totals {states} do not add up to the {num_input} input records: see {paths.report}"
-        )
+        raise RuntimeError(f"ledger totals {states} do not add up to the {num_input} input records: see {paths.report}")
     return report
 
 
@@ -224,20 +209,15 @@ def render_markdown(report: dict[str, Any]) -> str:
         lines += [f"| {e} | {n} |" for e, n in report["quarantine_errors"].items()]
     if report["dedup"]:
         d = report["dedup"]
-        lines += [
-            "",
-            "## Deduplication",
-            "",
-            f"{d['clusters']} clusters; removed {d['removed_exact']} exact and {d['removed_near']} near "
-            f"duplicates. Cluster sizes: " + ", ".join(f"{k}: {v}" for k, v in d["cluster_sizes"].items()),
-        ]
+        lines += ["", "## Deduplication", "",
+                  f"{d['clusters']} clusters; removed {d['removed_exact']} exact and {d['removed_near']} near "
+                  f"duplicates. Cluster sizes: "
+                  + ", ".join(f"{k}: {v}" for k, v in d["cluster_sizes"].items())]
     c = report["contamination"]
     lines += ["", "## Decontamination", ""]
     if c.get("enabled"):
-        lines.append(
-            f"{c['ngram']}-gram overlap, action `{c['action']}`: {c['docs_flagged']} documents flagged; "
-            f"contaminated items per benchmark: {c['items_contaminated'] or 'none'}; index: `{c['index']}`."
-        )
+        lines.append(f"{c['ngram']}-gram overlap, action `{c['action']}`: {c['docs_flagged']} documents flagged; "
+                     f"contaminated items per benchmark: {c['items_contaminated'] or 'none'}; index: `{c['index']}`.")
         if c["benchmarks_skipped"]:
             lines.append(f"Not checked: {c['benchmarks_skipped']}.")
     else:
@@ -245,11 +225,7 @@ def render_markdown(report: dict[str, Any]) -> str:
     phi = report["phi"].get("replacements", {})
     lines += ["", "## PHI scrubbing", "", ", ".join(f"{k}: {v}" for k, v in phi.items()) or "nothing found"]
     r = report["replay"]
-    lines += [
-        "",
-        "## Replay",
-        "",
-        f"target share {r.get('target_share', 0)}, realised {r['realised_share']:.4f} "
-        f"({r['replay_train_tokens']} tokens).",
-    ]
+    lines += ["", "## Replay", "",
+              f"target share {r.get('target_share', 0)}, realised {r['realised_share']:.4f} "
+              f"({r['replay_train_tokens']} tokens)."]
     return "\n".join(lines) + "\n"

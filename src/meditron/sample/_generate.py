@@ -25,17 +25,8 @@ from meditron.sample._gen.clinical import CONDITIONS
 from meditron.sample._gen.html_pages import render_page
 
 SEED = 20231116
-MMLU_SUBJECTS = (
-    "anatomy",
-    "clinical_knowledge",
-    "college_biology",
-    "college_medicine",
-    "high_school_biology",
-    "medical_genetics",
-    "nutrition",
-    "professional_medicine",
-    "virology",
-)
+MMLU_SUBJECTS = ("anatomy", "clinical_knowledge", "college_biology", "college_medicine", "high_school_biology",
+                 "medical_genetics", "nutrition", "professional_medicine", "virology")
 
 # Where the planted items go (0-based positions). docs/SAMPLE.md and tests/test_sample.py name the same ones.
 PLANTS = {
@@ -117,13 +108,10 @@ class Sample:
     def benchmarks(self) -> None:
         b = self.out / "benchmarks"
         m = self.medqa
-        _write(
-            b / "medqa/questions/US/4_options/phrases_no_exclude_test.jsonl", _jsonl(m["test4"], ensure_ascii=False)
-        )
-        _write(
-            b / "medqa/questions/US/4_options/phrases_no_exclude_train.jsonl",
-            _jsonl(m["train4"][:20], ensure_ascii=False),
-        )
+        _write(b / "medqa/questions/US/4_options/phrases_no_exclude_test.jsonl",
+               _jsonl(m["test4"], ensure_ascii=False))
+        _write(b / "medqa/questions/US/4_options/phrases_no_exclude_train.jsonl",
+               _jsonl(m["train4"][:20], ensure_ascii=False))
         _write(b / "medqa/questions/US/test.jsonl", _jsonl(m["test5"], ensure_ascii=False))
         _write(b / "medqa/questions/US/train.jsonl", _jsonl(m["train5"][:10], ensure_ascii=False))
 
@@ -196,17 +184,10 @@ class Sample:
         """Drop guideline lines until no 10-gram of the whole page (bullets removed) matches a test item."""
         lines = text.split("\n")
         while True:
-            toks: list[tuple[str, int]] = [
-                (w, i)
-                for i, line in enumerate(lines)
-                for w in words(line)
-                if not (w == "o" and line.lstrip().startswith("o "))
-            ]
-            bad = {
-                toks[j][1]
-                for j in range(len(toks) - NGRAM + 1)
-                if tuple(w for w, _ in toks[j : j + NGRAM]) in self.grams
-            }
+            toks: list[tuple[str, int]] = [(w, i) for i, line in enumerate(lines) for w in words(line)
+                                           if not (w == "o" and line.lstrip().startswith("o "))]
+            bad = {toks[j][1] for j in range(len(toks) - NGRAM + 1)
+                   if tuple(w for w, _ in toks[j : j + NGRAM]) in self.grams}
             if not bad:
                 return "\n".join(lines)
             lines = [line for i, line in enumerate(lines) if i not in bad]
@@ -264,12 +245,8 @@ class Sample:
         src = rows[PLANTS["guideline_near_duplicate_of"]]
         near = {k: v for k, v in src.items() if k not in ("clean_text", "overview")}
         text = guidelines.reword(src["raw_text"])
-        near.update(
-            id=hashlib.sha1(("republished:" + src["id"]).encode()).hexdigest(),
-            source="wikidoc",
-            url=src["url"].replace(src["source"], "wikidoc"),
-            raw_text=text,
-        )
+        near.update(id=hashlib.sha1(("republished:" + src["id"]).encode()).hexdigest(), source="wikidoc",
+                    url=src["url"].replace(src["source"], "wikidoc"), raw_text=text)
         rows.append(near)
         return rows
 
@@ -303,18 +280,9 @@ class Sample:
     # ---------------------------------------------------------------- PMC JATS
     def jats(self) -> None:
         rng = random.Random(SEED + 6)
-        layout = [
-            ("jats1.2", "cc-by-4.0"),
-            ("jats1.2", "cc-by-nc-4.0"),
-            ("jats1.1", "cc0"),
-            ("jats1.0", "all-rights-reserved"),
-            ("nlm3.0", "cc-by-4.0-ali"),
-            ("nlm2.3", "cc-by-2.0"),
-            ("nlm2.3", "bare"),
-            ("jats1.1", "cc-by-4.0"),
-            ("jats1.2", "cc-by-4.0"),
-            ("jats1.2", "cc-by-nc-4.0"),
-        ]
+        layout = [("jats1.2", "cc-by-4.0"), ("jats1.2", "cc-by-nc-4.0"), ("jats1.1", "cc0"),
+                  ("jats1.0", "all-rights-reserved"), ("nlm3.0", "cc-by-4.0-ali"), ("nlm2.3", "cc-by-2.0"),
+                  ("nlm2.3", "bare"), ("jats1.1", "cc-by-4.0"), ("jats1.2", "cc-by-4.0"), ("jats1.2", "cc-by-nc-4.0")]
         self.jats_meta = []
         arts = []
         for i, (s, pmid) in enumerate(zip(self.jats_studies, self.jats_pmids, strict=True)):
@@ -322,27 +290,11 @@ class Sample:
             pmcid = f"PMC{rng.randint(3_000_000, 10_900_000)}"
             doi = f"10.{rng.randint(1000, 9999)}/journal.{rng.randint(100000, 999999)}"
             sections = pubmed.abstract_sections(s, rng)
-            art = pubmed.jats_article(
-                s,
-                pmid,
-                pmcid.removeprefix("PMC"),
-                doi,
-                rng,
-                dtd=dtd,
-                licence=licence,
-                article_type="research-article" if i != 6 else "brief-report",
-                sections=sections,
-            )
-            self.jats_meta.append(
-                {
-                    "pmid": pmid,
-                    "pmcid": pmcid,
-                    "doi": doi,
-                    "title": s.title.rstrip("."),
-                    "sections": sections,
-                    "study": s,
-                }
-            )
+            art = pubmed.jats_article(s, pmid, pmcid.removeprefix("PMC"), doi, rng, dtd=dtd, licence=licence,
+                                      article_type="research-article" if i != 6 else "brief-report",
+                                      sections=sections)
+            self.jats_meta.append({"pmid": pmid, "pmcid": pmcid, "doi": doi, "title": s.title.rstrip("."),
+                                   "sections": sections, "study": s})
             arts.append((dtd, art))
         for i, (dtd, art) in enumerate(arts[:8]):
             _write(self.out / f"pubmed/jats/{self.jats_meta[i]['pmcid']}.nxml", pubmed.jats_file(art, dtd))
@@ -357,14 +309,8 @@ class Sample:
         for pos in range(40):
             if pos in jats_pos:
                 m = self.jats_meta[jats_pos[pos]]
-                cites.append(
-                    (
-                        m["pmid"],
-                        dict(
-                            title=m["title"] + ".", sections=m["sections"], s=m["study"], pmc=m["pmcid"], doi=m["doi"]
-                        ),
-                    )
-                )
+                cites.append((m["pmid"], dict(title=m["title"] + ".", sections=m["sections"], s=m["study"],
+                                              pmc=m["pmcid"], doi=m["doi"])))
             elif pos == PLANTS["medline_pubmedqa_test"]:
                 pmid = self.pubmedqa_plant_pmid()
                 it = self.pqal_items[pmid]
@@ -373,51 +319,22 @@ class Sample:
                 cites.append((pmid, dict(title=st.title, sections=secs, s=st)))
             elif pos == PLANTS["medline_french"]:
                 pmid, _ = next(own)
-                cites.append(
-                    (
-                        pmid,
-                        dict(
-                            title=pubmed.FRENCH["title"],
-                            sections=pubmed.FRENCH["sections"],
-                            s=None,
-                            language="fre",
-                            vernacular=pubmed.FRENCH["vernacular"],
-                            mesh=pubmed.FRENCH["mesh"],
-                            year=2021,
-                            pubtypes=(("D016428", "Journal Article"), ("D064888", "Observational Study")),
-                        ),
-                    )
-                )
+                cites.append((pmid, dict(title=pubmed.FRENCH["title"], sections=pubmed.FRENCH["sections"], s=None,
+                                         language="fre", vernacular=pubmed.FRENCH["vernacular"],
+                                         mesh=pubmed.FRENCH["mesh"], year=2021,
+                                         pubtypes=(("D016428", "Journal Article"),
+                                                   ("D064888", "Observational Study")))))
             elif pos == PLANTS["medline_no_abstract"]:
                 pmid, st = next(own)
                 target = self.jats_meta[0]
-                cites.append(
-                    (
-                        pmid,
-                        dict(
-                            title=f"Comment on: {target['title']}.",
-                            sections=None,
-                            s=None,
-                            comment_on=f"J Appl Clin Stud. {target['study'].year}",
-                            pubtypes=(("D016420", "Comment"), ("D016422", "Letter")),
-                            mesh=["Humans"],
-                        ),
-                    )
-                )
+                cites.append((pmid, dict(title=f"Comment on: {target['title']}.", sections=None, s=None,
+                                         comment_on=f"J Appl Clin Stud. {target['study'].year}",
+                                         pubtypes=(("D016420", "Comment"), ("D016422", "Letter")),
+                                         mesh=["Humans"])))
             else:
                 pmid, st = next(own)
-                cites.append(
-                    (
-                        pmid,
-                        dict(
-                            title=st.title,
-                            sections=pubmed.abstract_sections(st, rng),
-                            s=st,
-                            structured=pos % 4 != 1,
-                            medline_date=pos % 7 == 3,
-                        ),
-                    )
-                )
+                cites.append((pmid, dict(title=st.title, sections=pubmed.abstract_sections(st, rng), s=st,
+                                         structured=pos % 4 != 1, medline_date=pos % 7 == 3)))
         self.medline_cites = cites
         xml = [pubmed.medline_citation(pmid, rng=random.Random(int(pmid)), **kw) for pmid, kw in cites]
         _write(self.out / "pubmed/medline/pubmed24_sample.xml", pubmed.medline_file(xml))

@@ -34,9 +34,6 @@ class ServeConfig(StrictModel):
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
     log_prompts: bool = False
     backend: Literal["auto", "transformers", "vllm"] = "auto"
-    batching: bool = Field(
-        default=False,
-        description="transformers engine: run the waiting requests as one batch "
-        "(fastest with num_threads=1 on a busy CPU; see docs/PERFORMANCE.md)",
-    )
+    batching: bool = Field(default=False, description="transformers engine: run the waiting requests as one batch "
+                           "(fastest with num_threads=1 on a busy CPU; see docs/PERFORMANCE.md)")
     num_threads: int | None = Field(default=None, ge=1, description="torch intra-op threads (1 helps on a busy CPU)")

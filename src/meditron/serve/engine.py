@@ -57,7 +57,7 @@ class _IncrementalDecoder:
         for s in self.stop:
             i = text.find(s, max(0, self.sent - len(s)))
             if i >= 0:
-                out = text[self.sent : i]
+                out = text[self.sent:i]
                 self.sent = i
                 return out, True
         if text.endswith("\ufffd"):
@@ -65,13 +65,13 @@ class _IncrementalDecoder:
         safe = len(text) - self.hold if self.stop else len(text)
         if safe <= self.sent:
             return "", False
-        out = text[self.sent : safe]
+        out = text[self.sent:safe]
         self.sent = safe
         return out, False
 
     def flush(self) -> str:
         text = self.tok.decode(self.ids, skip_special_tokens=True)
-        out = text[self.sent :]
+        out = text[self.sent:]
         self.sent = len(text)
         return out
 
@@ -129,14 +129,10 @@ class TransformersEngine:
         gen = self.model.generation_config
         eos = gen.eos_token_id if gen.eos_token_id is not None else self.tokenizer.eos_token_id
         self.eos_ids = [e for e in (eos if isinstance(eos, list) else [eos]) if e is not None]
-        im_end = (
-            self.tokenizer.convert_tokens_to_ids("<|im_end|>") if "<|im_end|>" in self.tokenizer.get_vocab() else None
-        )
+        im_end = self.tokenizer.convert_tokens_to_ids("<|im_end|>") if "<|im_end|>" in self.tokenizer.get_vocab() else None
         if self.has_chat_template and im_end is not None and im_end not in self.eos_ids:
             self.eos_ids.append(im_end)
-        self.pad_id = (
-            self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else (self.eos_ids or [0])[0]
-        )
+        self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else (self.eos_ids or [0])[0]
         self.pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="meditron-gen")
 
     def encode_chat(self, messages: list[dict[str, str]]) -> tuple[list[int], list[str]]:
@@ -217,10 +213,8 @@ class TransformersEngine:
             try:
                 ids = torch.tensor([prompt_ids], device=self.device)
                 kwargs: dict[str, Any] = {
-                    "max_new_tokens": params.max_tokens,
-                    "eos_token_id": self.eos_ids or None,
-                    "pad_token_id": self.pad_id,
-                    "streamer": _Streamer(),
+                    "max_new_tokens": params.max_tokens, "eos_token_id": self.eos_ids or None,
+                    "pad_token_id": self.pad_id, "streamer": _Streamer(),
                     "stopping_criteria": StoppingCriteriaList([_Cancel()]),
                     "attention_mask": torch.ones_like(ids),
                 }
@@ -307,8 +301,8 @@ class BatchedTransformersEngine(TransformersEngine):
         ids = torch.full((len(jobs), width), self.pad_id, dtype=torch.long)
         mask = torch.zeros((len(jobs), width), dtype=torch.long)
         for i, j in enumerate(jobs):  # left padding: every row's last prompt token is at the same position
-            ids[i, width - len(j.prompt_ids) :] = torch.tensor(j.prompt_ids)
-            mask[i, width - len(j.prompt_ids) :] = 1
+            ids[i, width - len(j.prompt_ids):] = torch.tensor(j.prompt_ids)
+            mask[i, width - len(j.prompt_ids):] = 1
         eos = set(self.eos_ids)
 
         class _Streamer(BaseStreamer):
@@ -337,11 +331,8 @@ class BatchedTransformersEngine(TransformersEngine):
 
         p = jobs[0].params
         kwargs: dict[str, Any] = {
-            "attention_mask": mask,
-            "max_new_tokens": max(j.params.max_tokens for j in jobs),
-            "eos_token_id": self.eos_ids or None,
-            "pad_token_id": self.pad_id,
-            "streamer": _Streamer(),
+            "attention_mask": mask, "max_new_tokens": max(j.params.max_tokens for j in jobs),
+            "eos_token_id": self.eos_ids or None, "pad_token_id": self.pad_id, "streamer": _Streamer(),
             "stopping_criteria": StoppingCriteriaList([_RowStop()]),
         }
         if p.temperature > 0:
@@ -350,10 +341,8 @@ class BatchedTransformersEngine(TransformersEngine):
             kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
         try:
             with torch.inference_mode():
-                self.model.generate(
-                    ids.to(self.device),
-                    **{k: (v.to(self.device) if k == "attention_mask" else v) for k, v in kwargs.items()},
-                )
+                self.model.generate(ids.to(self.device), **{k: (v.to(self.device) if k == "attention_mask" else v)
+                                                            for k, v in kwargs.items()})
         except Exception as e:  # every waiting client gets the error, none hangs
             for j in jobs:
                 if not j.done:
@@ -402,9 +391,8 @@ class VllmEngine:  # pragma: no cover - vLLM is CUDA-only and cannot be installe
     async def stream(self, prompt_ids: list[int], params: GenParams) -> AsyncIterator[Delta]:
         from vllm import SamplingParams, TokensPrompt
 
-        sp = SamplingParams(
-            max_tokens=params.max_tokens, temperature=params.temperature, top_p=params.top_p, stop=params.stop or None
-        )
+        sp = SamplingParams(max_tokens=params.max_tokens, temperature=params.temperature, top_p=params.top_p,
+                            stop=params.stop or None)
         sent, n, finish = 0, 0, None
         async for out in self.engine.generate(TokensPrompt(prompt_token_ids=prompt_ids), sp, uuid.uuid4().hex):
             c = out.outputs[0]

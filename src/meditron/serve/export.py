@@ -42,10 +42,8 @@ def _consolidate(checkpoint: Path, work: Path) -> tuple[Path, Path, str]:
     if consolidate_checkpoint is None:
         if is_hf_dir(checkpoint / "hf"):  # a checkpoints folder whose stage already wrote its consolidated model
             return checkpoint / "hf", checkpoint / "hf", "hf"
-        raise CheckpointError(
-            f"{checkpoint}: not a Hugging Face directory, and DCP consolidation "
-            "(meditron.train.hf_export) is not available"
-        )
+        raise CheckpointError(f"{checkpoint}: not a Hugging Face directory, and DCP consolidation "
+                              "(meditron.train.hf_export) is not available")
     latest = find_latest_checkpoint(checkpoint)  # the dir itself when it is a complete step_* checkpoint
     if latest is None:
         if is_hf_dir(checkpoint / "hf"):
@@ -114,7 +112,7 @@ def run_export(checkpoint: Path, out: Path, fmt: str = "hf", gguf_types: Sequenc
         raise InputError("checkpoint path does not exist", path=str(checkpoint))
     out.parent.mkdir(parents=True, exist_ok=True)
     run = find_run_dir(checkpoint, out)
-    run_name = run.read_manifest().get("name") if run else None
+    run_name = (run.read_manifest().get("name") if run else None)
     with tempfile.TemporaryDirectory(prefix=".export-", dir=out.parent) as work_s:
         work = Path(work_s)
         hf, source, kind = _consolidate(checkpoint, work)
@@ -129,15 +127,13 @@ def run_export(checkpoint: Path, out: Path, fmt: str = "hf", gguf_types: Sequenc
                 write_gguf(hf, tmp / f"{name}-{t}.gguf", t, name=name)
         lineage = build_lineage(run=run, checkpoint=source, checkpoint_kind=kind, export_dir=tmp, export_format=fmt)
         write_lineage(lineage, tmp)
-        card = render_model_card(
-            run=run, lineage=lineage, model_name=name, chat_template=_has_chat_template(hf), export_format=fmt
-        )
+        card = render_model_card(run=run, lineage=lineage, model_name=name, chat_template=_has_chat_template(hf),
+                                 export_format=fmt)
         (tmp / CARD_FILE).write_text(card, encoding="utf-8")
         _swap_in(tmp, out)
     if run is not None and fmt == "hf" and out.resolve() == run.hf.resolve():
-        run.record_stage(
-            "export", {"hf": out, "lineage": out / LINEAGE_FILE, "card": out / CARD_FILE}, metrics={"format": fmt}
-        )
+        run.record_stage("export", {"hf": out, "lineage": out / LINEAGE_FILE, "card": out / CARD_FILE},
+                         metrics={"format": fmt})
     elif run is not None:
         run.record_stage(f"export_{fmt}", {fmt: out, "lineage": out / LINEAGE_FILE}, metrics={"format": fmt})
     log.info("exported %s → %s (%s)", source, out, fmt)

@@ -25,7 +25,9 @@ GGUF_TYPES = ("f32", "f16", "q8_0")
 
 # HF pre-tokenizer regexes → llama.cpp's ``tokenizer.ggml.pre`` names (llama-vocab.cpp).
 _GPT2_REGEX = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)"
-_LLAMA3_REGEX = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+_LLAMA3_REGEX = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
 
 
 def permute_qk(w: np.ndarray, n_head: int) -> np.ndarray:
@@ -46,9 +48,7 @@ def _load_config(model_dir: Path) -> dict[str, Any]:
             path=str(path),
         )
     if cfg.get("attention_bias") or cfg.get("mlp_bias"):
-        raise InputError(
-            "attention_bias/mlp_bias Llama variants are not supported by this GGUF writer", path=str(path)
-        )
+        raise InputError("attention_bias/mlp_bias Llama variants are not supported by this GGUF writer", path=str(path))
     rope = cfg.get("rope_scaling") or {}
     params = cfg.get("rope_parameters") or {}
     rope_type = rope.get("rope_type", rope.get("type")) or params.get("rope_type", "default")
@@ -88,11 +88,8 @@ _LAYER_MAP = {
     "input_layernorm.weight": "attn_norm.weight",
     "post_attention_layernorm.weight": "ffn_norm.weight",
 }
-_TOP_MAP = {
-    "model.embed_tokens.weight": "token_embd.weight",
-    "model.norm.weight": "output_norm.weight",
-    "lm_head.weight": "output.weight",
-}
+_TOP_MAP = {"model.embed_tokens.weight": "token_embd.weight", "model.norm.weight": "output_norm.weight",
+            "lm_head.weight": "output.weight"}
 
 
 def gguf_tensor_name(hf_name: str) -> str | None:
@@ -130,18 +127,12 @@ def _vocab(model_dir: Path, n_vocab: int) -> dict[str, Any]:
         else:
             raise InputError(f"tokenizer model {tmodel.get('type')!r} is not supported for GGUF", path=str(tj_path))
     if len(toks) > n_vocab:
-        raise InputError(
-            f"tokenizer has {len(toks)} tokens but the model's vocab_size is {n_vocab}", path=str(model_dir)
-        )
+        raise InputError(f"tokenizer has {len(toks)} tokens but the model's vocab_size is {n_vocab}",
+                         path=str(model_dir))
     for i in range(len(toks), n_vocab):  # embedding rows beyond the tokenizer (padding to a multiple)
         toks.append((f"[PAD{i}]".encode(), -1000.0, gguf.TokenType.UNUSED))
-    return {
-        "model": model,
-        "pre": pre,
-        "tokens": [t[0] for t in toks],
-        "scores": [t[1] for t in toks],
-        "types": [int(t[2]) for t in toks],
-    }
+    return {"model": model, "pre": pre, "tokens": [t[0] for t in toks], "scores": [t[1] for t in toks],
+            "types": [int(t[2]) for t in toks]}
 
 
 def _bpe_pre(tj: dict[str, Any], path: Path) -> str:
@@ -214,11 +205,8 @@ def write_gguf(model_dir: Path, out_file: Path, out_type: str = "f16", name: str
     head_dim = int(cfg.get("head_dim") or hidden // n_head)
     n_vocab = int(cfg["vocab_size"])
     theta, linear_factor = _rope(cfg)
-    ftype = {
-        "f32": gguf.LlamaFileType.ALL_F32,
-        "f16": gguf.LlamaFileType.MOSTLY_F16,
-        "q8_0": gguf.LlamaFileType.MOSTLY_Q8_0,
-    }[out_type]
+    ftype = {"f32": gguf.LlamaFileType.ALL_F32, "f16": gguf.LlamaFileType.MOSTLY_F16,
+             "q8_0": gguf.LlamaFileType.MOSTLY_Q8_0}[out_type]
 
     out_file = Path(out_file)
     out_file.parent.mkdir(parents=True, exist_ok=True)
@@ -285,7 +273,6 @@ def _quantize(data: np.ndarray, out_type: str):
     if data.ndim == 1 or out_type == "f32":
         return data.astype(np.float32), gguf.GGMLQuantizationType.F32
     if out_type == "q8_0" and data.shape[-1] % 32 == 0:
-        return gguf.quants.quantize(
-            data.astype(np.float32), gguf.GGMLQuantizationType.Q8_0
-        ), gguf.GGMLQuantizationType.Q8_0
+        return gguf.quants.quantize(data.astype(np.float32), gguf.GGMLQuantizationType.Q8_0), \
+            gguf.GGMLQuantizationType.Q8_0
     return data.astype(np.float16), gguf.GGMLQuantizationType.F16

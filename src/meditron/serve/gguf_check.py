@@ -36,14 +36,8 @@ def compare_with_llamacpp(hf_dir: Path, gguf_file: Path, prompts: list[str] | No
     model = AutoModelForCausalLM.from_pretrained(hf_dir, local_files_only=True, dtype=torch.float32).eval()
     n_ctx = max(len(tok(p).input_ids) for p in prompts) + 8
     llm = Llama(model_path=str(gguf_file), n_ctx=n_ctx, logits_all=True, verbose=False, n_threads=1)
-    out = {
-        "prompts": len(prompts),
-        "same_tokens": 0,
-        "same_next_token": 0,
-        "positions": 0,
-        "same_top1": 0,
-        "max_abs_logit_diff": 0.0,
-    }
+    out = {"prompts": len(prompts), "same_tokens": 0, "same_next_token": 0, "positions": 0, "same_top1": 0,
+           "max_abs_logit_diff": 0.0}
     try:
         for text in prompts:
             ids = tok(text).input_ids

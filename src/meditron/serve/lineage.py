@@ -63,9 +63,8 @@ def results_path(run: RunDir | None) -> Path | None:
     return p if p.is_file() else None
 
 
-def build_lineage(
-    *, run: RunDir | None, checkpoint: Path, checkpoint_kind: str, export_dir: Path, export_format: str
-) -> dict[str, Any]:
+def build_lineage(*, run: RunDir | None, checkpoint: Path, checkpoint_kind: str, export_dir: Path,
+                  export_format: str) -> dict[str, Any]:
     """The manifest as a dict (see module docstring); ``export_dir`` must already hold the exported files."""
     manifest = run.read_manifest() if run else {}
     data: dict[str, Any] = {}
@@ -98,12 +97,8 @@ def _checkpoint_entry(checkpoint: Path, kind: str, run: RunDir | None) -> dict[s
         lines = marker.read_text(encoding="utf-8").splitlines()
         source = Path(lines[0].strip()) if lines else None
         if source is not None and source.is_dir():
-            entry["consolidated_from"] = {
-                "path": _rel(source, run),
-                "kind": "dcp",
-                "files": hash_files(source),
-                "step": lines[1].removeprefix("step ").strip() if len(lines) > 1 else None,
-            }
+            entry["consolidated_from"] = {"path": _rel(source, run), "kind": "dcp", "files": hash_files(source),
+                                          "step": lines[1].removeprefix("step ").strip() if len(lines) > 1 else None}
     return entry
 
 

@@ -21,22 +21,8 @@ NOT_FOR_CLINICAL_USE = (
     "have not assessed for privacy and safety."
 )
 
-_TRAIN_KEYS = (
-    "steps",
-    "seq_len",
-    "global_batch_size",
-    "micro_batch_size",
-    "lr",
-    "min_lr",
-    "warmup_steps",
-    "warmup_ratio",
-    "schedule",
-    "betas",
-    "eps",
-    "weight_decay",
-    "grad_clip",
-    "epochs",
-)
+_TRAIN_KEYS = ("steps", "seq_len", "global_batch_size", "micro_batch_size", "lr", "min_lr", "warmup_steps",
+               "warmup_ratio", "schedule", "betas", "eps", "weight_decay", "grad_clip", "epochs")
 
 
 def fmt(v: Any) -> str:
@@ -110,14 +96,9 @@ def _corpus_section(report: dict[str, Any] | None, shards: dict[str, Any] | None
         return lines + ["`corpus/corpus_report.json` was not found.", ""]
     totals = report.get("totals")
     if isinstance(totals, dict):
-        lines += [
-            "Ledger totals (`corpus/corpus_report.json`; every input record is kept, dropped or quarantined):",
-            "",
-        ]
-        lines += _table(
-            ["input", "kept", "dropped", "quarantined"],
-            [[fmt(totals.get(k)) for k in ("input", "kept", "dropped", "quarantined")]],
-        ) + [""]
+        lines += ["Ledger totals (`corpus/corpus_report.json`; every input record is kept, dropped or quarantined):", ""]
+        lines += _table(["input", "kept", "dropped", "quarantined"],
+                        [[fmt(totals.get(k)) for k in ("input", "kept", "dropped", "quarantined")]]) + [""]
     sources = report.get("sources")
     if isinstance(sources, dict) and sources:
         lines += ["Per source:", ""]
@@ -127,12 +108,9 @@ def _corpus_section(report: dict[str, Any] | None, shards: dict[str, Any] | None
                 if not isinstance(val, str) or "licen" in key.lower():
                     rows.append([fmt(src), fmt(key), fmt(val)])
         lines += _table(["source", "field", "value"], rows) + [""]
-    for title, needles in (
-        ("Licences", ("licen",)),
-        ("Contamination with benchmark test sets", ("contamin", "decontam")),
-        ("PHI/PII scrubbing (replacements per type)", ("phi", "pii")),
-        ("Drop reasons", ("drop_reason", "dropped_by", "reasons")),
-    ):
+    for title, needles in (("Licences", ("licen",)), ("Contamination with benchmark test sets", ("contamin", "decontam")),
+                           ("PHI/PII scrubbing (replacements per type)", ("phi", "pii")),
+                           ("Drop reasons", ("drop_reason", "dropped_by", "reasons"))):
         found = _find_key(report, *needles)
         lines += [f"### {title}", ""]
         if found is None:
@@ -170,11 +148,8 @@ def _n(r: dict[str, Any]) -> Any:
 def _eval_section(results: dict[str, Any] | None) -> list[str]:
     lines = ["## Evaluation", ""]
     if results is None or not isinstance(results.get("results"), dict):
-        return lines + [
-            "No evaluation results (`eval/results.json`) were found for this run: the model is "
-            "unevaluated. Run `meditron eval` before relying on it.",
-            "",
-        ]
+        return lines + ["No evaluation results (`eval/results.json`) were found for this run: the model is "
+                        "unevaluated. Run `meditron eval` before relying on it.", ""]
     lines += ["Accuracy in % with the 95% bootstrap confidence interval, from `eval/results.json`:", ""]
     rows = []
     for bench, modes in sorted(results["results"].items()):
@@ -247,68 +222,40 @@ def _lineage_section(lineage: dict[str, Any]) -> list[str]:
             rows.append(["export", f"`{name}`", f"`{h[:16]}`"])
     if lineage.get("results"):
         rows.append(["results", f"`{lineage['results']['path']}`", f"`{lineage['results']['sha256'][:16]}`"])
-    return (
-        [
-            "## Lineage",
-            "",
+    return ["## Lineage", "",
             "SHA-256 prefixes (full hashes of every file in `lineage.json`) tying data → checkpoint → export → results:",
-            "",
-        ]
-        + _table(["stage", "file", "sha256"], rows)
-        + [""]
-    )
+            ""] + _table(["stage", "file", "sha256"], rows) + [""]
 
 
-def render_model_card(
-    *, run: RunDir | None, lineage: dict[str, Any], model_name: str, chat_template: bool, export_format: str
-) -> str:
+def render_model_card(*, run: RunDir | None, lineage: dict[str, Any], model_name: str,
+                      chat_template: bool, export_format: str) -> str:
     """The card's Markdown text (with Hugging Face YAML front matter)."""
     manifest = run.read_manifest() if run else {}
     report = _read_json(run.corpus / "corpus_report.json") if run else None
     shards = _read_json(run.shards / "manifest.json") if run else None
     results = _read_json(run.eval / "results.json") if run else None
-    front = [
-        "---",
-        "library_name: transformers" if export_format == "hf" else "library_name: gguf",
-        "pipeline_tag: text-generation",
-        "tags:",
-        "- medical",
-        "- meditron",
-        "- not-for-clinical-use",
-        "---",
-        "",
-    ]
-    kind = (
-        "finetuned for chat (ChatML template included)"
-        if chat_template
-        else "a base (pretrained) model: it continues text and does not follow chat instructions"
-    )
+    front = ["---", "library_name: transformers" if export_format == "hf" else "library_name: gguf",
+             "pipeline_tag: text-generation", "tags:", "- medical", "- meditron", "- not-for-clinical-use", "---", ""]
+    kind = ("finetuned for chat (ChatML template included)" if chat_template
+            else "a base (pretrained) model: it continues text and does not follow chat instructions")
     lines = front + [
-        f"# {model_name}",
-        "",
-        NOT_FOR_CLINICAL_USE,
-        "",
+        f"# {model_name}", "", NOT_FOR_CLINICAL_USE, "",
         f"A medical language model built with [meditron](https://github.com/epfLLM/meditron)'s pipeline "
-        f"(run `{fmt(manifest.get('name') or 'unknown')}`). It is {kind}.",
-        "",
-        "## Intended use",
-        "",
+        f"(run `{fmt(manifest.get('name') or 'unknown')}`). It is {kind}.", "",
+        "## Intended use", "",
         "- Research on medical language modelling, evaluation and safety; building and testing tools for clinicians "
         "under expert supervision.",
         "- **Out of scope:** unsupervised clinical decision making, patient-facing advice, use on identifiable patient "
         "data without an approved governance process, and any deployment without local validation.",
         "- Known limits: it can state false facts confidently, reproduce biases of its sources, and lag behind current "
-        "guidelines. Benchmark accuracy below is not evidence of clinical safety.",
-        "",
+        "guidelines. Benchmark accuracy below is not evidence of clinical safety.", "",
     ]
     lines += _corpus_section(report, shards)
     lines += _training_section(manifest)
     lines += _eval_section(results)
     lines += _lineage_section(lineage)
-    usage = (
-        "```bash\nmeditron serve --model PATH_TO_THIS_DIR   # OpenAI-compatible API and chat page on 127.0.0.1:8000\n```"
-        if export_format == "hf"
-        else "```bash\nllama-cli -m MODEL.gguf -cnv   # or llama_cpp.Llama(model_path=...) in Python\n```"
-    )
+    usage = ("```bash\nmeditron serve --model PATH_TO_THIS_DIR   # OpenAI-compatible API and chat page on 127.0.0.1:8000\n```"
+             if export_format == "hf" else
+             "```bash\nllama-cli -m MODEL.gguf -cnv   # or llama_cpp.Llama(model_path=...) in Python\n```")
     lines += ["## How to use", "", usage, ""]
     return "\n".join(lines).rstrip() + "\n"

@@ -98,8 +98,7 @@ class CompletionRequest(_Sampling):
         return self.max_tokens
 
 
-def error_body(
-    message: str, type_: str = "invalid_request_error", code: str | None = None, param: str | None = None
-) -> dict[str, Any]:
+def error_body(message: str, type_: str = "invalid_request_error", code: str | None = None,
+               param: str | None = None) -> dict[str, Any]:
     """OpenAI's error shape, which its clients turn into typed exceptions carrying this message."""
     return {"error": {"message": message, "type": type_, "param": param, "code": code}}

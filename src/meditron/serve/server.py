@@ -35,14 +35,8 @@ STATIC = Path(__file__).parent / "static"
 
 
 class ApiError(Exception):
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        type_: str = "invalid_request_error",
-        code: str | None = None,
-        param: str | None = None,
-    ):
+    def __init__(self, status: int, message: str, type_: str = "invalid_request_error", code: str | None = None,
+                 param: str | None = None):
         super().__init__(message)
         self.status, self.body = status, error_body(message, type_, code, param)
 
@@ -116,13 +110,8 @@ def create_app(cfg: ServeConfig, engine: Any = None):
             import torch
 
             torch.set_num_threads(cfg.num_threads)
-        engine = load_engine(
-            str(cfg.model),
-            cfg.backend,
-            max_workers=cfg.max_concurrency,
-            max_context=cfg.max_context,
-            batching=cfg.batching,
-        )
+        engine = load_engine(str(cfg.model), cfg.backend, max_workers=cfg.max_concurrency,
+                             max_context=cfg.max_context, batching=cfg.batching)
     model_id = model_id_for(cfg)
     created = int(time.time())
     app = FastAPI(title="meditron serve", version="1", docs_url=None, redoc_url=None)
@@ -153,10 +142,8 @@ def create_app(cfg: ServeConfig, engine: Any = None):
             header = request.headers.get("authorization", "")
             token = header[7:] if header.lower().startswith("bearer ") else ""
             if not secrets.compare_digest(token.encode(), cfg.api_key.encode()):
-                return JSONResponse(
-                    error_body("Incorrect API key provided.", "invalid_request_error", "invalid_api_key"),
-                    status_code=401,
-                )
+                return JSONResponse(error_body("Incorrect API key provided.", "invalid_request_error",
+                                               "invalid_api_key"), status_code=401)
         return await call_next(request)
 
     @app.get("/")
@@ -174,26 +161,14 @@ def create_app(cfg: ServeConfig, engine: Any = None):
     async def health():
         a = adm()
         stats = {k: getattr(engine, k) for k in ("num_batches", "largest_batch") if hasattr(engine, k)}
-        return {
-            "status": "ok",
-            "model": model_id,
-            "engine": engine.name,
-            "running": a.running,
-            "queued": a.queued,
-            "served": a.served,
-            "refused": a.refused,
-            **stats,
-        }
+        return {"status": "ok", "model": model_id, "engine": engine.name, "running": a.running, "queued": a.queued,
+                "served": a.served, "refused": a.refused, **stats}
 
     @app.get("/config")
     async def page_config():
         """What the chat page needs: model id, whether a key is required, the safety notice."""
-        return {
-            "model": model_id,
-            "requires_key": bool(cfg.api_key),
-            "system_prompt": cfg.system_prompt,
-            "context_length": engine.context_length,
-        }
+        return {"model": model_id, "requires_key": bool(cfg.api_key), "system_prompt": cfg.system_prompt,
+                "context_length": engine.context_length}
 
     def _model_entry() -> dict[str, Any]:
         return {"id": model_id, "object": "model", "created": created, "owned_by": "meditron"}
@@ -205,54 +180,33 @@ def create_app(cfg: ServeConfig, engine: Any = None):
     @app.get("/v1/models/{name:path}")
     async def model(name: str):
         if name != model_id:
-            raise ApiError(
-                404,
-                f"The model '{name}' does not exist; this server serves '{model_id}'.",
-                code="model_not_found",
-                param="model",
-            )
+            raise ApiError(404, f"The model '{name}' does not exist; this server serves '{model_id}'.",
+                           code="model_not_found", param="model")
         return _model_entry()
 
     def _check_model(name: str) -> None:
         if name != model_id:
-            raise ApiError(
-                404,
-                f"The model '{name}' does not exist; this server serves '{model_id}'.",
-                code="model_not_found",
-                param="model",
-            )
+            raise ApiError(404, f"The model '{name}' does not exist; this server serves '{model_id}'.",
+                           code="model_not_found", param="model")
 
     def _params(req: ChatCompletionRequest | CompletionRequest, n_prompt: int, extra_stop: list[str]) -> GenParams:
         ctx = engine.context_length
         limit = req.limit()
         if limit is not None and limit > cfg.max_new_tokens:
-            raise ApiError(
-                400,
-                f"max_tokens={limit} is above this server's limit of {cfg.max_new_tokens}.",
-                code="max_tokens_exceeded",
-                param="max_tokens",
-            )
+            raise ApiError(400, f"max_tokens={limit} is above this server's limit of {cfg.max_new_tokens}.",
+                           code="max_tokens_exceeded", param="max_tokens")
         wanted = limit if limit is not None else cfg.max_new_tokens
         if n_prompt >= ctx or (limit is not None and n_prompt + limit > ctx):
-            raise ApiError(
-                400,
-                f"This model's maximum context length is {ctx} tokens. However, you requested "
-                f"{n_prompt + (limit or 0)} tokens ({n_prompt} in the messages, {limit or 0} in the "
-                "completion). Please reduce the length of the messages or completion.",
-                code="context_length_exceeded",
-                param="messages",
-            )
+            raise ApiError(400, f"This model's maximum context length is {ctx} tokens. However, you requested "
+                           f"{n_prompt + (limit or 0)} tokens ({n_prompt} in the messages, {limit or 0} in the "
+                           "completion). Please reduce the length of the messages or completion.",
+                           code="context_length_exceeded", param="messages")
         temperature = 0.0 if req.temperature is None else req.temperature
-        return GenParams(
-            max_tokens=min(wanted, ctx - n_prompt),
-            temperature=temperature,
-            top_p=1.0 if req.top_p is None else req.top_p,
-            stop=req.stop_list() + extra_stop,
-        )
+        return GenParams(max_tokens=min(wanted, ctx - n_prompt), temperature=temperature,
+                         top_p=1.0 if req.top_p is None else req.top_p, stop=req.stop_list() + extra_stop)
 
-    async def _run(
-        prompt_ids: list[int], params: GenParams, rid: str, kind: str, ticket: Ticket
-    ) -> AsyncIterator[Delta]:
+    async def _run(prompt_ids: list[int], params: GenParams, rid: str, kind: str, ticket: Ticket
+                   ) -> AsyncIterator[Delta]:
         a = adm()
         t0 = time.perf_counter()
         n = 0
@@ -271,26 +225,15 @@ def create_app(cfg: ServeConfig, engine: Any = None):
             raise
         finally:
             ticket.release()
-            log.info(
-                "%s %s status=%s prompt_tokens=%d completion_tokens=%d seconds=%.3f",
-                rid,
-                kind,
-                status,
-                len(prompt_ids),
-                n,
-                time.perf_counter() - t0,
-            )
+            log.info("%s %s status=%s prompt_tokens=%d completion_tokens=%d seconds=%.3f", rid, kind, status,
+                     len(prompt_ids), n, time.perf_counter() - t0)
 
     def _admit() -> Ticket:
         a = adm()
         ticket = a.try_enter()
         if ticket is None:
-            raise ApiError(
-                429,
-                f"Server at capacity ({a.running} running, {a.queued} queued); retry later.",
-                "rate_limit_error",
-                "rate_limit_exceeded",
-            )
+            raise ApiError(429, f"Server at capacity ({a.running} running, {a.queued} queued); retry later.",
+                           "rate_limit_error", "rate_limit_exceeded")
         return ticket
 
     def _sse(obj: dict[str, Any]) -> str:
@@ -321,52 +264,24 @@ def create_app(cfg: ServeConfig, engine: Any = None):
                 parts.append(d.text)
                 n = d.completion_tokens
                 finish = d.finish_reason or finish
-            return {
-                "id": rid,
-                "object": "chat.completion",
-                "created": now,
-                "model": model_id,
-                "choices": [
-                    {
-                        "index": 0,
-                        "message": {"role": "assistant", "content": "".join(parts)},
-                        "finish_reason": finish,
-                        "logprobs": None,
-                    }
-                ],
-                "usage": _usage(len(prompt_ids), n),
-            }
+            return {"id": rid, "object": "chat.completion", "created": now, "model": model_id,
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": "".join(parts)},
+                                 "finish_reason": finish, "logprobs": None}],
+                    "usage": _usage(len(prompt_ids), n)}
 
         include_usage = bool((req.stream_options or {}).get("include_usage"))
 
         async def events() -> AsyncIterator[str]:
             base = {"id": rid, "object": "chat.completion.chunk", "created": now, "model": model_id}
-            yield _sse(
-                {
-                    **base,
-                    "choices": [
-                        {
-                            "index": 0,
-                            "delta": {"role": "assistant", "content": ""},
-                            "finish_reason": None,
-                            "logprobs": None,
-                        }
-                    ],
-                }
-            )
+            yield _sse({**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""},
+                                             "finish_reason": None, "logprobs": None}]})
             n = 0
             try:
                 async for d in _run(prompt_ids, params, rid, "chat-stream", ticket):
                     n = d.completion_tokens
                     delta = {"content": d.text} if d.text else {}
-                    yield _sse(
-                        {
-                            **base,
-                            "choices": [
-                                {"index": 0, "delta": delta, "finish_reason": d.finish_reason, "logprobs": None}
-                            ],
-                        }
-                    )
+                    yield _sse({**base, "choices": [{"index": 0, "delta": delta, "finish_reason": d.finish_reason,
+                                                     "logprobs": None}]})
             except Exception as e:  # the status line is gone: report in-band, as OpenAI does
                 log.exception("%s failed", rid)
                 yield _sse(error_body(f"generation failed: {type(e).__name__}", "server_error"))
@@ -374,12 +289,8 @@ def create_app(cfg: ServeConfig, engine: Any = None):
                 yield _sse({**base, "choices": [], "usage": _usage(len(prompt_ids), n)})
             yield "data: [DONE]\n\n"
 
-        return StreamingResponse(
-            events(),
-            media_type="text/event-stream",
-            background=BackgroundTask(ticket.release),
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-        )
+        return StreamingResponse(events(), media_type="text/event-stream", background=BackgroundTask(ticket.release),
+                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
     async def _scored_completion(req: CompletionRequest, prompt_ids: list[int], prompt: str) -> dict[str, Any]:
         """``logprobs`` requests: the prompt's token log-probabilities from one forward pass (what lm-eval's
@@ -457,52 +368,33 @@ def create_app(cfg: ServeConfig, engine: Any = None):
                 parts.append(d.text)
                 n = d.completion_tokens
                 finish = d.finish_reason or finish
-            return {
-                "id": rid,
-                "object": "text_completion",
-                "created": now,
-                "model": model_id,
-                "choices": [{"index": 0, "text": "".join(parts), "finish_reason": finish, "logprobs": None}],
-                "usage": _usage(len(prompt_ids), n),
-            }
+            return {"id": rid, "object": "text_completion", "created": now, "model": model_id,
+                    "choices": [{"index": 0, "text": "".join(parts), "finish_reason": finish, "logprobs": None}],
+                    "usage": _usage(len(prompt_ids), n)}
 
         async def events() -> AsyncIterator[str]:
             base = {"id": rid, "object": "text_completion", "created": now, "model": model_id}
             if prefix:
-                yield _sse(
-                    {**base, "choices": [{"index": 0, "text": prefix, "finish_reason": None, "logprobs": None}]}
-                )
+                yield _sse({**base, "choices": [{"index": 0, "text": prefix, "finish_reason": None, "logprobs": None}]})
             try:
                 async for d in _run(prompt_ids, params, rid, "completion-stream", ticket):
-                    yield _sse(
-                        {
-                            **base,
-                            "choices": [
-                                {"index": 0, "text": d.text, "finish_reason": d.finish_reason, "logprobs": None}
-                            ],
-                        }
-                    )
+                    yield _sse({**base, "choices": [{"index": 0, "text": d.text, "finish_reason": d.finish_reason,
+                                                     "logprobs": None}]})
             except Exception as e:
                 log.exception("%s failed", rid)
                 yield _sse(error_body(f"generation failed: {type(e).__name__}", "server_error"))
             yield "data: [DONE]\n\n"
 
-        return StreamingResponse(
-            events(),
-            media_type="text/event-stream",
-            background=BackgroundTask(ticket.release),
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-        )
+        return StreamingResponse(events(), media_type="text/event-stream", background=BackgroundTask(ticket.release),
+                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
     return app
 
 
 def check_bind(cfg: ServeConfig) -> None:
     if not is_loopback(cfg.host) and not cfg.api_key:
-        raise ConfigError(
-            f"serve.host={cfg.host!r} is not a loopback address: set an API key (--api-key or "
-            "MEDITRON_API_KEY) before exposing a medical model on the network"
-        )
+        raise ConfigError(f"serve.host={cfg.host!r} is not a loopback address: set an API key (--api-key or "
+                          "MEDITRON_API_KEY) before exposing a medical model on the network")
 
 
 def run_server(cfg: ServeConfig) -> None:
@@ -514,15 +406,10 @@ def run_server(cfg: ServeConfig) -> None:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app(cfg)
     engine = app.state.engine
-    log.info(
-        "serving %s (%s engine, context %d) on http://%s:%d",
-        model_id_for(cfg),
-        engine.name,
-        engine.context_length,
-        cfg.host,
-        cfg.port,
-    )
-    uvicorn.run(app, host=cfg.host, port=cfg.port, log_level="warning", access_log=False, timeout_graceful_shutdown=5)
+    log.info("serving %s (%s engine, context %d) on http://%s:%d", model_id_for(cfg), engine.name,
+             engine.context_length, cfg.host, cfg.port)
+    uvicorn.run(app, host=cfg.host, port=cfg.port, log_level="warning", access_log=False,
+                timeout_graceful_shutdown=5)
 
 
 @contextmanager
@@ -539,11 +426,8 @@ def serve_in_thread(cfg: ServeConfig, engine: Any = None) -> Iterator[str]:
             s.bind((cfg.host, 0))
             port = s.getsockname()[1]
     app = create_app(cfg, engine)
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app, host=cfg.host, port=port, log_level="warning", access_log=False, timeout_graceful_shutdown=5
-        )
-    )
+    server = uvicorn.Server(uvicorn.Config(app, host=cfg.host, port=port, log_level="warning", access_log=False,
+                                           timeout_graceful_shutdown=5))
     thread = threading.Thread(target=server.run, name="meditron-serve", daemon=True)
     thread.start()
     try:

@@ -39,8 +39,7 @@ class ParallelConfig(StrictModel):
         "Mistral, Qwen families; others always use the logits)",
     )
     cpu_keep_freed_memory: bool = Field(
-        default=True,
-        description="CPU: large blocks from the heap, never trimmed (glibc mallopt): no page faults per step",
+        default=True, description="CPU: large blocks from the heap, never trimmed (glibc mallopt): no page faults per step"
     )
 
 
@@ -57,9 +56,7 @@ class TrainConfig(StrictModel):
     source_weights: dict[str, float] = Field(default_factory=dict, description="Blend weights; default: natural sizes")
     steps: int = Field(default=100, ge=1)
     seq_len: int = Field(default=2048, ge=8)
-    global_batch_size: int = Field(
-        default=8, ge=1, description="Sequences per optimiser step (all ranks, all micro-steps)"
-    )
+    global_batch_size: int = Field(default=8, ge=1, description="Sequences per optimiser step (all ranks, all micro-steps)")
     micro_batch_size: int = Field(default=1, ge=1, description="Sequences per rank per forward pass")
     lr: float = Field(default=3e-4, gt=0)
     min_lr: float = Field(default=3e-5, ge=0)

@@ -58,9 +58,7 @@ def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
     if not _POWERS or len(_POWERS[0]) < n:
         size = max(n, 2 * len(_POWERS[0]) if _POWERS else 1 << 16)
         with np.errstate(over="ignore"):
-            tables = [
-                np.cumprod(np.concatenate(([np.uint64(1)], np.full(size - 1, x, np.uint64)))) for x in (_Q64, _P64)
-            ]
+            tables = [np.cumprod(np.concatenate(([np.uint64(1)], np.full(size - 1, x, np.uint64)))) for x in (_Q64, _P64)]
         _POWERS[:] = tables
     return _POWERS[0][:n], _POWERS[1][:n]
 
@@ -145,9 +143,7 @@ class BenchmarkNgramIndex:
             return []
         bitmap = self._prefilter()
         hashes = _word_hashes_of(text)
-        candidates = [
-            g[bitmap[(g & _BITMAP_MASK).astype(np.int64)]] for _, g in _all_ngram_hashes(hashes, self.lengths)
-        ]
+        candidates = [g[bitmap[(g & _BITMAP_MASK).astype(np.int64)]] for _, g in _all_ngram_hashes(hashes, self.lengths)]
         grams = np.concatenate(candidates) if candidates else np.zeros(0, np.uint64)
         if not len(grams):
             return []
@@ -225,11 +221,6 @@ def build_benchmark_index(
     all_keys, all_items = np.concatenate(keys), np.concatenate(owners)
     order = np.lexsort((all_items, all_keys))
     return BenchmarkNgramIndex(
-        ngram,
-        item_ids,
-        item_benchmarks,
-        all_keys[order],
-        all_items[order],
-        tuple(sorted(lengths, reverse=True)),
+        ngram, item_ids, item_benchmarks, all_keys[order], all_items[order], tuple(sorted(lengths, reverse=True)),
         summary,
     )

@@ -78,9 +78,8 @@ def simplify_text_fast(text: str, config: TextNormConfig) -> str:
     return text.strip()
 
 
-def dedup_minhash_config(
-    n_grams: int, num_buckets: int, hashes_per_bucket: int, seed: int, minhash: bool, exact: bool
-) -> MinhashConfig:
+def dedup_minhash_config(n_grams: int, num_buckets: int, hashes_per_bucket: int, seed: int, minhash: bool,
+                         exact: bool) -> MinhashConfig:
     """The datatrove config every dedup stage shares: MinHash buckets (if enabled) + one exact bucket (if enabled)."""
     total = (num_buckets if minhash else 0) + (1 if exact else 0)
     return MinhashConfig(n_grams=n_grams, num_buckets=total, hashes_per_bucket=hashes_per_bucket, seed=seed)

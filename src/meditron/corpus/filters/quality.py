@@ -79,9 +79,6 @@ class QualityFilter(BaseFilter):
             return False, f"quality: symbol word ratio {symbols:.2f} > {self.max_symbol_word_ratio}"
         mean_len = sum(map(len, words)) / len(words)
         if not self.min_mean_word_length <= mean_len <= self.max_mean_word_length:
-            return (
-                False,
-                f"quality: mean word length {mean_len:.1f} outside [{self.min_mean_word_length}, "
-                f"{self.max_mean_word_length}]",
-            )
+            return False, f"quality: mean word length {mean_len:.1f} outside [{self.min_mean_word_length}, " \
+                f"{self.max_mean_word_length}]"
         return True

@@ -105,7 +105,7 @@ class ReplaySelector(PipelineStep):
                 if unit_hash(f"replay:{self.seed}:{doc_id}") < p:
                     if out is None:
                         out = ShardFile(self.shards_dir / split / source / path.name, self.token_size)
-                    out.write(tokens[start : int(end)])
+                    out.write(tokens[start:int(end)])
                     doc.metadata["num_tokens"] = int(end) - start
                 else:
                     doc.metadata["drop_reason"] = "replay-not-sampled"

@@ -97,20 +97,13 @@ def render_page(title: str, md: str, encoding: str, rng: random.Random, page: in
     """The full page as bytes in its declared encoding."""
     typographic = encoding != "utf-8" or page % 2 == 0
     body = markdown_to_html(md, typographic=typographic)
-    note = (
-        '<p class="note">Doses in this guidance are given in mg or µg per kg of body weight; temperatures are '
-        "in °C. “Child” means a person under 16 years of age.</p>"
-    )
-    ack = (
-        "<h2>Acknowledgements</h2><p>We thank the patients and carers who reviewed the draft, and Prof. Hélène "
-        "Dupré, Dr Seán O’Connor and the members of the guideline committee for their work.</p>"
-    )
+    note = ("<p class=\"note\">Doses in this guidance are given in mg or µg per kg of body weight; temperatures are "
+            "in °C. “Child” means a person under 16 years of age.</p>")
+    ack = ("<h2>Acknowledgements</h2><p>We thank the patients and carers who reviewed the draft, and Prof. Hélène "
+           "Dupré, Dr Seán O’Connor and the members of the guideline committee for their work.</p>")
     charset = "windows-1252" if encoding == "windows-1252" else "utf-8"
-    meta = (
-        f'<meta http-equiv="Content-Type" content="text/html; charset={charset}">'
-        if page % 2 == 0
-        else f'<meta charset="{charset}">'
-    )
+    meta = (f'<meta http-equiv="Content-Type" content="text/html; charset={charset}">' if page % 2 == 0
+            else f'<meta charset="{charset}">')
     nav = "".join(f'<li><a href="/{n.lower().replace(" ", "-") if n != "Home" else ""}">{n}</a></li>' for n in NAV)
     crumb = html.escape(title.split(":")[0].split(" — ")[0])
     first_p = body.find("</p>") + len("</p>")  # the note sits under the date line, as on real pages

@@ -17,48 +17,9 @@ LETTERS4 = "ABCD"
 STEP1_KINDS = {"cause", "organism", "dx"}  # basic-science and diagnosis items; management is step 2&3
 
 _STOP = {
-    "a",
-    "an",
-    "the",
-    "of",
-    "and",
-    "or",
-    "with",
-    "is",
-    "are",
-    "was",
-    "were",
-    "has",
-    "have",
-    "had",
-    "his",
-    "her",
-    "he",
-    "she",
-    "for",
-    "because",
-    "which",
-    "following",
-    "to",
-    "in",
-    "on",
-    "at",
-    "by",
-    "this",
-    "that",
-    "there",
-    "be",
-    "it",
-    "its",
-    "as",
-    "from",
-    "most",
-    "likely",
-    "who",
-    "after",
-    "during",
-    "over",
-    "than",
+    "a", "an", "the", "of", "and", "or", "with", "is", "are", "was", "were", "has", "have", "had", "his", "her",
+    "he", "she", "for", "because", "which", "following", "to", "in", "on", "at", "by", "this", "that", "there",
+    "be", "it", "its", "as", "from", "most", "likely", "who", "after", "during", "over", "than",
 }
 
 
@@ -102,17 +63,13 @@ def vignette_a(cond: Condition, rng: random.Random) -> str:
         place = {"ed": "the emergency department", "office": "the physician", "hospital": "the physician"}[
             cond.setting
         ]
-        verb = (
-            f"is brought to {place} by {'his' if cond.sex == 'M' else 'her'} parents" if child else f"comes to {place}"
-        )
+        verb = f"is brought to {place} by {'his' if cond.sex == 'M' else 'her'} parents" if child else f"comes to {place}"
         first = f"{who} {verb} because of {cond.duration} of {_join(cond.symptoms)}."
     parts = [first, cond.history]
     if cond.vitals:
         t, p, r, bp = cond.vitals
         vit = f"{his} temperature is {t:.1f}°C ({_f(t)}°F), pulse is {p}/min, "
-        vit += (
-            f"respirations are {r}/min, and blood pressure is {bp} mm Hg." if bp else f"and respirations are {r}/min."
-        )
+        vit += f"respirations are {r}/min, and blood pressure is {bp} mm Hg." if bp else f"and respirations are {r}/min."
         parts.append(vit.replace(f"{his} temperature", "Temperature") if rng.random() < 0.5 else vit)
     parts.append(f"Physical examination shows the following: {cond.exam}" if rng.random() < 0.2 else cond.exam)
     if cond.labs:
@@ -176,21 +133,10 @@ def item(cond: Condition, kind_name: str, question: str, answer_pos5: int, answe
     opts5 = _options(kind, answer_pos5, 5)
     opts4 = _options(kind, answer_pos4, 4)
     meta = "step1" if kind_name in STEP1_KINDS else "step2&3"
-    five = {
-        "question": question,
-        "answer": kind.answer,
-        "options": opts5,
-        "meta_info": meta,
-        "answer_idx": LETTERS5[answer_pos5],
-    }
-    four = {
-        "question": question,
-        "answer": kind.answer,
-        "options": opts4,
-        "meta_info": meta,
-        "answer_idx": LETTERS4[answer_pos4],
-        "metamap_phrases": metamap_phrases(question),
-    }
+    five = {"question": question, "answer": kind.answer, "options": opts5, "meta_info": meta,
+            "answer_idx": LETTERS5[answer_pos5]}
+    four = {"question": question, "answer": kind.answer, "options": opts4, "meta_info": meta,
+            "answer_idx": LETTERS4[answer_pos4], "metamap_phrases": metamap_phrases(question)}
     return five, four
 
 
@@ -211,13 +157,8 @@ def build(seed: int = 7) -> dict[str, list[dict]]:
     used = {(c.key, k) for c, k in test_pairs}
     train_pairs = [(c, k) for c, k in all_pairs() if (c.key, k) not in used]
     rng.shuffle(train_pairs)
-    out: dict[str, list] = {
-        "test5": [],
-        "test4": [],
-        "train5": [],
-        "train4": [],
-        "test_keys": [c.key for c, _ in test_pairs],
-    }
+    out: dict[str, list] = {"test5": [], "test4": [], "train5": [], "train4": [],
+                            "test_keys": [c.key for c, _ in test_pairs]}
     for i, (c, k) in enumerate(test_pairs):
         q = f"{vignette_a(c, rng)} {c.kinds[k].stem}"
         five, four = item(c, k, q, i % 5, (i * 3 + 1) % 4)

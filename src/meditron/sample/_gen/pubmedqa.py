@@ -26,13 +26,9 @@ def contexts(s: Study, rng: random.Random) -> tuple[list[str], list[str]]:
     bg, me, re_ = background(s, rng), methods(s, rng), results(s, rng)
     if len(labels) == 4:
         first, _, rest = me.partition(". ")
-        setting = rng.choice(
-            (
-                "The study took place in three teaching hospitals.",
-                "Participants were recruited from 12 sites between 2015 and 2019.",
-                "The setting was a regional health service serving about 400,000 people.",
-            )
-        )
+        setting = rng.choice(("The study took place in three teaching hospitals.",
+                              "Participants were recruited from 12 sites between 2015 and 2019.",
+                              "The setting was a regional health service serving about 400,000 people."))
         return [bg, f"{first}.", f"{setting} {rest}".strip(), re_], list(labels)
     return [bg, me, re_], list(labels)
 

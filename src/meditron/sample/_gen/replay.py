@@ -10,83 +10,38 @@ import itertools
 import random
 
 RECIPES = (
-    (
-        "lentil soup",
-        ("red lentils", "an onion", "two carrots", "a garlic clove", "ground cumin", "vegetable stock", "a lemon"),
-        (
-            "Soften the chopped onion and carrots in a little oil for about eight minutes.",
-            "Add the garlic and cumin and stir for one minute, until fragrant.",
-            "Tip in the rinsed lentils and the stock, bring to the boil, then simmer for twenty minutes.",
-            "Blend half of the soup for a creamier texture and finish with a squeeze of lemon.",
-        ),
-    ),
-    (
-        "banana bread",
-        (
-            "three ripe bananas",
-            "soft butter",
-            "brown sugar",
-            "two eggs",
-            "plain flour",
-            "baking soda",
-            "a pinch of salt",
-        ),
-        (
-            "Heat the oven to 175°C and line a loaf tin.",
-            "Mash the bananas and beat in the butter, sugar and eggs.",
-            "Fold in the flour, baking soda and salt until just combined; overmixing makes the loaf tough.",
-            "Bake for about 55 minutes, until a skewer comes out clean, and cool in the tin for ten minutes.",
-        ),
-    ),
-    (
-        "tomato risotto",
-        ("arborio rice", "a shallot", "a glass of white wine", "passata", "hot stock", "parmesan", "basil"),
-        (
-            "Cook the diced shallot gently in butter without letting it colour.",
-            "Add the rice and toast it for two minutes, then pour in the wine and let it evaporate.",
-            "Add the passata, then the hot stock a ladle at a time, stirring, for about eighteen minutes.",
-            "Take the pan off the heat, beat in the parmesan and a knob of butter, and rest for two minutes.",
-        ),
-    ),
-    (
-        "chickpea curry",
-        (
-            "two tins of chickpeas",
-            "an onion",
-            "ginger",
-            "garlic",
-            "curry powder",
-            "a tin of chopped tomatoes",
-            "coconut milk",
-            "fresh coriander",
-        ),
-        (
-            "Fry the onion until golden, then add grated ginger and garlic.",
-            "Stir in the curry powder and cook for a minute so the spices lose their raw taste.",
-            "Add the tomatoes, coconut milk and drained chickpeas and simmer for fifteen minutes.",
-            "Season, scatter over the coriander and serve with rice or flatbread.",
-        ),
-    ),
-    (
-        "oat pancakes",
-        ("rolled oats", "milk", "an egg", "baking powder", "a ripe banana", "cinnamon"),
-        (
-            "Blend all the ingredients into a smooth batter and let it stand for five minutes.",
-            "Heat a non-stick pan over a medium flame and brush it with a little oil.",
-            "Cook small ladlefuls for two minutes on each side, until bubbles appear and the edges set.",
-            "Serve with yoghurt and berries.",
-        ),
-    ),
-    (
-        "roast vegetables",
-        ("a butternut squash", "two red onions", "peppers", "olive oil", "rosemary", "sea salt"),
-        (
-            "Heat the oven to 200°C.",
-            "Cut the vegetables into pieces of a similar size so they cook evenly.",
-            "Toss them with the oil, rosemary and salt and spread them out in one layer.",
-            "Roast for 35 to 40 minutes, turning once, until the edges are caramelised.",
-        ),
-    ),
+    ("lentil soup", ("red lentils", "an onion", "two carrots", "a garlic clove", "ground cumin", "vegetable stock",
+                     "a lemon"),
+     ("Soften the chopped onion and carrots in a little oil for about eight minutes.",
+      "Add the garlic and cumin and stir for one minute, until fragrant.",
+      "Tip in the rinsed lentils and the stock, bring to the boil, then simmer for twenty minutes.",
+      "Blend half of the soup for a creamier texture and finish with a squeeze of lemon.")),
+    ("banana bread", ("three ripe bananas", "soft butter", "brown sugar", "two eggs", "plain flour",
+                      "baking soda", "a pinch of salt"),
+     ("Heat the oven to 175°C and line a loaf tin.", "Mash the bananas and beat in the butter, sugar and eggs.",
+      "Fold in the flour, baking soda and salt until just combined; overmixing makes the loaf tough.",
+      "Bake for about 55 minutes, until a skewer comes out clean, and cool in the tin for ten minutes.")),
+    ("tomato risotto", ("arborio rice", "a shallot", "a glass of white wine", "passata", "hot stock", "parmesan",
+                        "basil"),
+     ("Cook the diced shallot gently in butter without letting it colour.",
+      "Add the rice and toast it for two minutes, then pour in the wine and let it evaporate.",
+      "Add the passata, then the hot stock a ladle at a time, stirring, for about eighteen minutes.",
+      "Take the pan off the heat, beat in the parmesan and a knob of butter, and rest for two minutes.")),
+    ("chickpea curry", ("two tins of chickpeas", "an onion", "ginger", "garlic", "curry powder",
+                        "a tin of chopped tomatoes", "coconut milk", "fresh coriander"),
+     ("Fry the onion until golden, then add grated ginger and garlic.",
+      "Stir in the curry powder and cook for a minute so the spices lose their raw taste.",
+      "Add the tomatoes, coconut milk and drained chickpeas and simmer for fifteen minutes.",
+      "Season, scatter over the coriander and serve with rice or flatbread.")),
+    ("oat pancakes", ("rolled oats", "milk", "an egg", "baking powder", "a ripe banana", "cinnamon"),
+     ("Blend all the ingredients into a smooth batter and let it stand for five minutes.",
+      "Heat a non-stick pan over a medium flame and brush it with a little oil.",
+      "Cook small ladlefuls for two minutes on each side, until bubbles appear and the edges set.",
+      "Serve with yoghurt and berries.")),
+    ("roast vegetables", ("a butternut squash", "two red onions", "peppers", "olive oil", "rosemary", "sea salt"),
+     ("Heat the oven to 200°C.", "Cut the vegetables into pieces of a similar size so they cook evenly.",
+      "Toss them with the oil, rosemary and salt and spread them out in one layer.",
+      "Roast for 35 to 40 minutes, turning once, until the edges are caramelised.")),
 )
 
 HISTORY = (
@@ -124,164 +79,80 @@ HISTORY = (
     "between New York and San Francisco by thousands of kilometres.",
 )
 
-SPORTS_TEAMS = (
-    "Harbour City",
-    "Millbrook Rovers",
-    "Eastfield United",
-    "Riverside Athletic",
-    "Northgate Town",
-    "Westbury Wanderers",
-    "Kingsport Albion",
-    "Lakeside Celtic",
-)
+SPORTS_TEAMS = ("Harbour City", "Millbrook Rovers", "Eastfield United", "Riverside Athletic", "Northgate Town",
+                "Westbury Wanderers", "Kingsport Albion", "Lakeside Celtic")
 TECH = (
-    (
-        "back up your phone photos",
-        "Photos are often the only copy of memories that matter. Turn on the automatic "
-        "backup offered by your phone's photo app, and check that it runs on Wi-Fi so you do not use your data "
-        "allowance. Once a month, copy the newest folder to an external drive as a second, offline copy.",
-        "The rule many technicians use is three copies, on two different kinds of storage, with one kept away from "
-        "home. It sounds excessive until a phone is lost or a cloud account is locked.",
-    ),
-    (
-        "choose a laptop for studying",
-        "Start with the software you will need. Most course work runs on any recent "
-        "machine, but programming, video editing and statistics packages benefit from more memory. Sixteen gigabytes "
-        "of RAM and a solid-state drive make more difference to everyday speed than the fastest processor.",
-        "Battery life matters more than benchmark scores if you move between lecture halls and libraries. Try the "
-        "keyboard in a shop if you can: you will type hundreds of thousands of words on it.",
-    ),
-    (
-        "make your home Wi-Fi faster",
-        "Put the router in a central, raised position, away from microwaves and "
-        "thick walls. Many routers still broadcast on a crowded channel; the settings page usually lets you choose a "
-        "less busy one or switch to the 5 GHz band for devices that are close by.",
-        "If some rooms remain slow, a mesh system with two or three units usually works better than a single range "
-        "extender, which halves the speed of everything connected through it.",
-    ),
-    (
-        "write stronger passwords",
-        "A long passphrase made of four or five unrelated words is easier to remember and "
-        "harder to guess than a short string of symbols. Use a different password for every account, because a leak "
-        "from one website is often tried against many others.",
-        "A password manager removes the need to remember them all, and turning on two-step verification protects an "
-        "account even when a password is stolen.",
-    ),
-    (
-        "understand how a spreadsheet formula works",
-        "Every formula starts with an equals sign and is recalculated "
-        "whenever a cell it refers to changes. Relative references shift when you copy a formula to another cell, "
-        "while absolute references, marked with dollar signs, stay fixed.",
-        "When a result looks wrong, click the cell and follow the highlighted references; most errors come from a "
-        "range that stops one row too early.",
-    ),
+    ("back up your phone photos", "Photos are often the only copy of memories that matter. Turn on the automatic "
+     "backup offered by your phone's photo app, and check that it runs on Wi-Fi so you do not use your data "
+     "allowance. Once a month, copy the newest folder to an external drive as a second, offline copy.",
+     "The rule many technicians use is three copies, on two different kinds of storage, with one kept away from "
+     "home. It sounds excessive until a phone is lost or a cloud account is locked."),
+    ("choose a laptop for studying", "Start with the software you will need. Most course work runs on any recent "
+     "machine, but programming, video editing and statistics packages benefit from more memory. Sixteen gigabytes "
+     "of RAM and a solid-state drive make more difference to everyday speed than the fastest processor.",
+     "Battery life matters more than benchmark scores if you move between lecture halls and libraries. Try the "
+     "keyboard in a shop if you can: you will type hundreds of thousands of words on it."),
+    ("make your home Wi-Fi faster", "Put the router in a central, raised position, away from microwaves and "
+     "thick walls. Many routers still broadcast on a crowded channel; the settings page usually lets you choose a "
+     "less busy one or switch to the 5 GHz band for devices that are close by.",
+     "If some rooms remain slow, a mesh system with two or three units usually works better than a single range "
+     "extender, which halves the speed of everything connected through it."),
+    ("write stronger passwords", "A long passphrase made of four or five unrelated words is easier to remember and "
+     "harder to guess than a short string of symbols. Use a different password for every account, because a leak "
+     "from one website is often tried against many others.",
+     "A password manager removes the need to remember them all, and turning on two-step verification protects an "
+     "account even when a password is stolen."),
+    ("understand how a spreadsheet formula works", "Every formula starts with an equals sign and is recalculated "
+     "whenever a cell it refers to changes. Relative references shift when you copy a formula to another cell, "
+     "while absolute references, marked with dollar signs, stay fixed.",
+     "When a result looks wrong, click the cell and follow the highlighted references; most errors come from a "
+     "range that stops one row too early."),
 )
 
 CITIES = (
-    (
-        "Lisbon",
-        "Portugal",
-        "steep cobbled streets, yellow trams and viewpoints over the river Tagus",
-        "custard tarts and grilled sardines",
-        "spring and early autumn",
-    ),
-    (
-        "Kyoto",
-        "Japan",
-        "wooden temples, moss gardens and the bamboo grove at Arashiyama",
-        "tofu dishes and seasonal sweets",
-        "late autumn, when the maples turn red",
-    ),
-    (
-        "Edinburgh",
-        "Scotland",
-        "the castle on its volcanic rock, the Old Town closes and Arthur's Seat",
-        "smoked fish and oatcakes",
-        "late spring, before the August festival crowds",
-    ),
-    (
-        "Oaxaca",
-        "Mexico",
-        "colonial churches, craft markets and the ruins of Monte Albán nearby",
-        "mole sauces and hot chocolate",
-        "the dry season from November to April",
-    ),
-    (
-        "Hoi An",
-        "Vietnam",
-        "an old town of merchant houses lit by lanterns along the river",
-        "cao lầu noodles and fresh herbs",
-        "February to April",
-    ),
-    (
-        "Cape Town",
-        "South Africa",
-        "Table Mountain, the harbour and the beaches of the peninsula",
-        "grilled fish and Cape Malay curries",
-        "the southern summer, from November to March",
-    ),
-    (
-        "Bergen",
-        "Norway",
-        "painted wharf houses, a funicular to the hills and the fjords beyond",
-        "fish soup and cinnamon buns",
-        "June to August",
-    ),
-    (
-        "Marrakesh",
-        "Morocco",
-        "the great square, covered souks and quiet riad courtyards",
-        "tagines and mint tea",
-        "March to May",
-    ),
+    ("Lisbon", "Portugal", "steep cobbled streets, yellow trams and viewpoints over the river Tagus",
+     "custard tarts and grilled sardines", "spring and early autumn"),
+    ("Kyoto", "Japan", "wooden temples, moss gardens and the bamboo grove at Arashiyama",
+     "tofu dishes and seasonal sweets", "late autumn, when the maples turn red"),
+    ("Edinburgh", "Scotland", "the castle on its volcanic rock, the Old Town closes and Arthur's Seat",
+     "smoked fish and oatcakes", "late spring, before the August festival crowds"),
+    ("Oaxaca", "Mexico", "colonial churches, craft markets and the ruins of Monte Albán nearby",
+     "mole sauces and hot chocolate", "the dry season from November to April"),
+    ("Hoi An", "Vietnam", "an old town of merchant houses lit by lanterns along the river",
+     "cao lầu noodles and fresh herbs", "February to April"),
+    ("Cape Town", "South Africa", "Table Mountain, the harbour and the beaches of the peninsula",
+     "grilled fish and Cape Malay curries", "the southern summer, from November to March"),
+    ("Bergen", "Norway", "painted wharf houses, a funicular to the hills and the fjords beyond",
+     "fish soup and cinnamon buns", "June to August"),
+    ("Marrakesh", "Morocco", "the great square, covered souks and quiet riad courtyards",
+     "tagines and mint tea", "March to May"),
 )
 
 GARDEN = (
-    (
-        "tomatoes",
-        "Sow the seeds indoors about six weeks before the last frost and plant them out when nights stay "
-        "above 10°C. Pinch out the side shoots of cordon varieties and water deeply twice a week rather than a little "
-        "every day; irregular watering causes split fruit.",
-    ),
-    (
-        "a compost heap",
-        "Mix green material such as grass cuttings and vegetable peelings with brown material such "
-        "as cardboard and dry leaves. Turning the heap every few weeks adds air and speeds up decomposition; a heap "
-        "that smells is usually too wet or too green.",
-    ),
-    (
-        "herbs on a windowsill",
-        "Basil, parsley and chives grow well in pots on a bright windowsill. Use a "
-        "free-draining compost, water when the surface feels dry and cut the stems regularly so the plants stay "
-        "bushy instead of flowering.",
-    ),
-    (
-        "a wildlife pond",
-        "Even a small pond attracts frogs, dragonflies and birds. Give it one gently sloping side "
-        "so animals can climb out, fill it with rainwater rather than tap water, and leave some plants at the edge "
-        "uncut for shelter.",
-    ),
+    ("tomatoes", "Sow the seeds indoors about six weeks before the last frost and plant them out when nights stay "
+     "above 10°C. Pinch out the side shoots of cordon varieties and water deeply twice a week rather than a little "
+     "every day; irregular watering causes split fruit."),
+    ("a compost heap", "Mix green material such as grass cuttings and vegetable peelings with brown material such "
+     "as cardboard and dry leaves. Turning the heap every few weeks adds air and speeds up decomposition; a heap "
+     "that smells is usually too wet or too green."),
+    ("herbs on a windowsill", "Basil, parsley and chives grow well in pots on a bright windowsill. Use a "
+     "free-draining compost, water when the surface feels dry and cut the stems regularly so the plants stay "
+     "bushy instead of flowering."),
+    ("a wildlife pond", "Even a small pond attracts frogs, dragonflies and birds. Give it one gently sloping side "
+     "so animals can climb out, fill it with rainwater rather than tap water, and leave some plants at the edge "
+     "uncut for shelter."),
 )
 
 MONEY = (
-    (
-        "make a monthly budget",
-        "List your income after tax, then the fixed costs that arrive every month: rent, "
-        "energy, transport and subscriptions. What remains has to cover food, savings and everything else. Tracking "
-        "spending for a few weeks usually shows one or two categories that are much larger than expected.",
-    ),
-    (
-        "build an emergency fund",
-        "An emergency fund covers an unexpected bill without borrowing. Many advisers "
-        "suggest three months of essential costs, built up gradually by an automatic transfer on pay day into a "
-        "separate account that is easy to reach but not linked to a card.",
-    ),
-    (
-        "understand compound interest",
-        "Compound interest is interest earned on earlier interest. At 5% a year, 1,000 "
-        "becomes 1,050 after one year and about 1,629 after ten, because each year's growth is calculated on a larger "
-        "sum. The same arithmetic works against you on debts that are not repaid.",
-    ),
+    ("make a monthly budget", "List your income after tax, then the fixed costs that arrive every month: rent, "
+     "energy, transport and subscriptions. What remains has to cover food, savings and everything else. Tracking "
+     "spending for a few weeks usually shows one or two categories that are much larger than expected."),
+    ("build an emergency fund", "An emergency fund covers an unexpected bill without borrowing. Many advisers "
+     "suggest three months of essential costs, built up gradually by an automatic transfer on pay day into a "
+     "separate account that is easy to reach but not linked to a card."),
+    ("understand compound interest", "Compound interest is interest earned on earlier interest. At 5% a year, 1,000 "
+     "becomes 1,050 after one year and about 1,629 after ten, because each year's growth is calculated on a larger "
+     "sum. The same arithmetic works against you on debts that are not repaid."),
 )
 
 MORE = (
@@ -354,21 +225,15 @@ MORE = (
 
 def _recipe(rng: random.Random, dish: str, ingredients: tuple[str, ...], steps: tuple[str, ...]) -> str:
     serves = rng.choice((2, 4, 6))
-    intro = rng.choice(
-        (
-            f"This {dish} is a weeknight favourite: it uses cupboard ingredients and takes less than an hour.",
-            f"A good {dish} needs no special equipment, just a little patience at the stove.",
-            f"Everyone should have a reliable recipe for {dish}. This version serves {serves}.",
-        )
-    )
+    intro = rng.choice((
+        f"This {dish} is a weeknight favourite: it uses cupboard ingredients and takes less than an hour.",
+        f"A good {dish} needs no special equipment, just a little patience at the stove.",
+        f"Everyone should have a reliable recipe for {dish}. This version serves {serves}.",
+    ))
     body = "\n".join(f"{i}. {s}" for i, s in enumerate(steps, start=1))
-    tip = rng.choice(
-        (
-            "It keeps in the fridge for three days and freezes well.",
-            "Leftovers make an excellent lunch the next day.",
-            "Taste and adjust the seasoning just before serving.",
-        )
-    )
+    tip = rng.choice(("It keeps in the fridge for three days and freezes well.",
+                      "Leftovers make an excellent lunch the next day.",
+                      "Taste and adjust the seasoning just before serving."))
     return f"{intro}\n\nIngredients: {', '.join(ingredients)}.\n\nMethod:\n{body}\n\n{tip}"
 
 
@@ -423,29 +288,17 @@ def _match(rng: random.Random, used: set[frozenset[str]]) -> str:
     crowd = rng.randint(4000, 31000)
     day = rng.choice(("Saturday", "Sunday", "Tuesday night", "Friday evening"))
     if hg > ag:
-        verdict = rng.choice(
-            (
-                f"{home} beat {away} {hg}-{ag} on {day}",
-                f"A {hg}-{ag} home win over {away} lifted {home} up the table on {day}",
-                f"Goals flowed at {home}, who saw off {away} {hg}-{ag} on {day}",
-            )
-        )
+        verdict = rng.choice((f"{home} beat {away} {hg}-{ag} on {day}",
+                              f"A {hg}-{ag} home win over {away} lifted {home} up the table on {day}",
+                              f"Goals flowed at {home}, who saw off {away} {hg}-{ag} on {day}"))
     elif hg < ag:
-        verdict = rng.choice(
-            (
-                f"{away} won {ag}-{hg} at {home} on {day}",
-                f"{home} slipped to a {hg}-{ag} home defeat against {away} on {day}",
-                f"Travelling fans celebrated as {away} took a {ag}-{hg} win from {home} on {day}",
-            )
-        )
+        verdict = rng.choice((f"{away} won {ag}-{hg} at {home} on {day}",
+                              f"{home} slipped to a {hg}-{ag} home defeat against {away} on {day}",
+                              f"Travelling fans celebrated as {away} took a {ag}-{hg} win from {home} on {day}"))
     else:
-        verdict = rng.choice(
-            (
-                f"{home} and {away} drew {hg}-{ag} on {day}",
-                f"There was nothing to separate {home} and {away} on {day}, the game ending {hg}-{ag}",
-                f"A share of the spoils, {hg}-{ag}, was a fair result for {home} and {away} on {day}",
-            )
-        )
+        verdict = rng.choice((f"{home} and {away} drew {hg}-{ag} on {day}",
+                              f"There was nothing to separate {home} and {away} on {day}, the game ending {hg}-{ag}",
+                              f"A share of the spoils, {hg}-{ag}, was a fair result for {home} and {away} on {day}"))
     while True:
         parts = [rng.choice(MATCH_OPEN), *rng.sample(MATCH_EVENTS, 2), rng.choice(MATCH_CLOSE)]
         pairs = {frozenset(p) for p in itertools.combinations(parts, 2)}
@@ -457,44 +310,29 @@ def _match(rng: random.Random, used: set[frozenset[str]]) -> str:
 
 def _travel(rng: random.Random, city: str, country: str, sights: str, food: str, season: str) -> str:
     days = rng.choice(("two", "three", "four"))
-    opening = rng.choice(
-        (
-            f"{city}, {country}, rewards slow exploration. In {days} days you can see {sights}, but the city is at its "
-            f"best when you wander without a plan.",
-            f"Most visitors give {city} only a weekend, which is a mistake. Set aside {days} days for {sights}, and "
-            f"leave time to do nothing at all.",
-            f"The first thing that strikes you about {city} is the light. The second is how much there is to see: "
-            f"{sights}, all within reach in {days} days.",
-        )
-    )
-    eat = rng.choice(
-        (
-            f"Food is a large part of any visit: look for {food}, ideally where local people queue.",
-            f"Eat where the menus are handwritten. In {city} that usually means {food}, served without ceremony.",
-            f"Ask at your guesthouse where they eat themselves; you will be pointed towards {food}.",
-        )
-    )
-    when = rng.choice(
-        (
-            f"The best time to go is {season}.",
-            f"Aim for {season}, when the weather is kindest.",
-            f"Locals recommend {season}; the rest of the year can be crowded or uncomfortable.",
-        )
-    )
-    move = rng.choice(
-        (
-            "Public transport is cheap and reliable, and much of the centre is walkable in comfortable shoes.",
-            "Taxis are inexpensive, but the best way to get around is on foot or by hired bicycle.",
-            f"A day pass covers buses and trains across {country.split(',')[0]} cities, and the airport link is quick.",
-        )
-    )
-    tip = rng.choice(
-        (
-            "Book popular sights a few days ahead, especially at weekends.",
-            "Carry a little cash: small shops and market stalls may not take cards.",
-            "Learn a few words of the local language; it is always appreciated.",
-        )
-    )
+    opening = rng.choice((
+        f"{city}, {country}, rewards slow exploration. In {days} days you can see {sights}, but the city is at its "
+        f"best when you wander without a plan.",
+        f"Most visitors give {city} only a weekend, which is a mistake. Set aside {days} days for {sights}, and "
+        f"leave time to do nothing at all.",
+        f"The first thing that strikes you about {city} is the light. The second is how much there is to see: "
+        f"{sights}, all within reach in {days} days.",
+    ))
+    eat = rng.choice((
+        f"Food is a large part of any visit: look for {food}, ideally where local people queue.",
+        f"Eat where the menus are handwritten. In {city} that usually means {food}, served without ceremony.",
+        f"Ask at your guesthouse where they eat themselves; you will be pointed towards {food}.",
+    ))
+    when = rng.choice((f"The best time to go is {season}.", f"Aim for {season}, when the weather is kindest.",
+                       f"Locals recommend {season}; the rest of the year can be crowded or uncomfortable."))
+    move = rng.choice((
+        "Public transport is cheap and reliable, and much of the centre is walkable in comfortable shoes.",
+        "Taxis are inexpensive, but the best way to get around is on foot or by hired bicycle.",
+        f"A day pass covers buses and trains across {country.split(',')[0]} cities, and the airport link is quick.",
+    ))
+    tip = rng.choice(("Book popular sights a few days ahead, especially at weekends.",
+                      "Carry a little cash: small shops and market stalls may not take cards.",
+                      "Learn a few words of the local language; it is always appreciated."))
     return f"{opening}\n\n{eat} {when} {move}\n\n{tip}"
 
 
