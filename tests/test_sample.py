@@ -285,6 +285,32 @@ def test_replay_documents():
     assert len({d["text"] for d in docs}) == 80
 
 
+def test_truthfulqa_files_layout_and_counts():
+    """TruthfulQA v1's two files: CSV with a BOM and the official header, mc_task.json in another order, joined."""
+    raw = (S / "benchmarks/truthfulqa/TruthfulQA.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
+    assert list(rows[0]) == ["Type", "Category", "Question", "Best Answer", "Correct Answers", "Incorrect Answers",
+                             "Source"]
+    assert Counter(r["Category"] for r in rows) == {"Health": 3, "Nutrition": 2, "Psychology": 2, "Science": 2,
+                                                    "Misconceptions": 1, "Law": 1, "Superstitions": 1}
+    assert [r["Question"] for r in rows if r["Question"] != r["Question"].strip()] == [
+        "In the United States, must you wait a day before reporting a missing person? "]
+    text = (S / "benchmarks/truthfulqa/data/mc_task.json").read_text(encoding="utf-8")
+    mc = json.loads(text)
+    assert text == json.dumps(mc, indent=2)
+    by_question = {e["question"]: e for e in mc}
+    assert len(mc) == 12 and set(by_question) == {r["Question"].strip() for r in rows}
+    assert list(by_question) != [r["Question"].strip() for r in rows]
+    for r in rows:
+        e = by_question[r["Question"].strip()]
+        assert list(e["mc1_targets"].items())[0] == (r["Best Answer"] + ".", 1)
+        assert sum(e["mc1_targets"].values()) == 1
+        assert [t for t, v in e["mc2_targets"].items() if v] == [a + "." for a in r["Correct Answers"].split("; ")]
+        wrong = [a + "." for a in r["Incorrect Answers"].split("; ")]
+        assert [t for t, v in e["mc2_targets"].items() if not v] == wrong
+
+
 # ------------------------------------------------------------------------------------------------ planted items
 def _test_items() -> list[tuple[str, str]]:
     items = []

@@ -39,3 +39,23 @@ def test_task_without_data_dir_is_a_clear_error(tiny_model):
 
     with pytest.raises(ConfigError, match="data_dir"):
         make_loader("medqa4")()
+
+
+def test_truthfulqa_tasks_are_registered_and_carry_the_loaders_items():
+    """meditron_truthfulqa(_med) score MC1 as letters over the loader's fixed choice order, gold = the loader's."""
+    from meditron.eval import prompts
+    from meditron.eval.task_data import make_loader
+
+    tm = TaskManager(include_path=str(TASKS), include_defaults=False, metadata={"data_dir": "sample:benchmarks"})
+    assert {"meditron_truthfulqa_med", "meditron_truthfulqa"} <= set(tm.all_tasks)
+    for name, n in (("truthfulqa_med", 9), ("truthfulqa", 12)):
+        items = load_benchmark(name, "sample:benchmarks").items
+        try:
+            prompts.instruction(items[0])
+        except KeyError:
+            pytest.skip("prompts has no TruthfulQA instruction yet (added with the TruthfulQA scoring)")
+        rows = make_loader(name)(data_dir="sample:benchmarks")["test"]
+        assert len(rows) == n and rows["id"] == [i.id for i in items]
+        assert [r["choices"][r["gold"]] for r in rows] == [i.answer for i in items]
+        assert [r["choices"] for r in rows] == [list(i.options) for i in items]
+        assert all(f"{k}. {v}" in r["prompt"] for r, i in zip(rows, items, strict=True) for k, v in i.options.items())

@@ -1,4 +1,5 @@
-"""Loaders for the official benchmark files: MedQA-USMLE (4/5 options), MedMCQA dev, PubMedQA test, MMLU-Medical.
+"""Loaders for the official benchmark files: MedQA-USMLE (4/5 options), MedMCQA dev, PubMedQA test, MMLU-Medical,
+TruthfulQA (all 817 questions, and MEDITRON's medical categories).
 
 Plain data readers with no heavy imports, because the corpus decontamination step and the finetuning contamination
 guard import them too. Files are found recursively under a data folder by their *official* names, so a user can point
@@ -7,8 +8,11 @@ naming the file and the line, never a KeyError deep in a scorer; an MMLU subject
 ``BenchmarkSet.missing``, never silently skipped.
 
 ``split="test"`` reads the evaluated split; ``split="fewshot"`` reads the official training/dev file used for few-shot
-demonstrations (MedQA ``*_train.jsonl``, MedMCQA ``train.json``, MMLU ``<subject>_dev.csv``, PubMedQA the labelled items
-that are not in the test split) and returns an empty set when the file is absent.
+demonstrations (MedQA ``*_train.jsonl``, MedMCQA ``train.json``, MMLU ``<subject>_dev.csv``, PubMedQA the labelled
+items that are not in the test split) and returns an empty set when the file is absent. TruthfulQA has no training
+split: the few-shot pool of ``truthfulqa_med`` is the questions of the *other* categories (never an evaluated
+question), and ``truthfulqa`` (every question evaluated) has none, so the caller falls back to other test items and
+says so.
 """
 
 from __future__ import annotations
@@ -24,7 +28,9 @@ from meditron.errors import ConfigError, InputError
 from meditron.jsonl import read_json_lines, require_text
 from meditron.sample import resolve_path
 
-BENCHMARKS: tuple[str, ...] = ("medqa4", "medqa5", "medmcqa", "pubmedqa", "mmlu_medical")
+BENCHMARKS: tuple[str, ...] = (
+    "medqa4", "medqa5", "medmcqa", "pubmedqa", "mmlu_medical", "truthfulqa_med", "truthfulqa",
+)
 
 #: MEDITRON's MMLU-Medical: the nine medical subjects of MMLU (paper, section 5.1).
 MMLU_MEDICAL_SUBJECTS: tuple[str, ...] = (
@@ -39,6 +45,9 @@ MMLU_MEDICAL_SUBJECTS: tuple[str, ...] = (
     "virology",
 )
 
+#: MEDITRON's "TruthfulQA medical" (Table 13): Health 55, Nutrition 16, Psychology 19, Science 9 = 99 questions in v1.
+TRUTHFULQA_MED_CATEGORIES: tuple[str, ...] = ("Health", "Nutrition", "Psychology", "Science")
+
 PUBMEDQA_LABELS: tuple[str, ...] = ("yes", "no", "maybe")
 LETTERS: tuple[str, ...] = ("A", "B", "C", "D", "E")
 
@@ -47,6 +56,7 @@ _MEDQA4 = {"test": ("phrases_no_exclude_test.jsonl",), "fewshot": ("phrases_no_e
 _MEDQA5 = {"test": ("US", "test.jsonl"), "fewshot": ("US", "train.jsonl")}
 _MEDMCQA = {"test": ("dev.json",), "fewshot": ("train.json",)}
 _PUBMEDQA = {"labelled": ("ori_pqal.json",), "test": ("test_ground_truth.json",)}
+_TRUTHFULQA = {"test": ("mc_task.json",), "categories": ("TruthfulQA.csv",)}
 
 
 @dataclass(frozen=True)
@@ -65,13 +75,19 @@ class BenchmarkItem:
 
 @dataclass
 class BenchmarkSet:
-    """The items of one benchmark split, the files they came from and the MMLU subjects that were not found."""
+    """The items of one benchmark split, the files they came from and the MMLU subjects that were not found.
+
+    ``excluded`` (few-shot split only) maps each training/dev item left out to the test item it repeats: MMLU's
+    official dev files hold five test questions of a neighbouring subject, and a demonstration must never be a test
+    question with its answer.
+    """
 
     items: list[BenchmarkItem]
     missing: list[str] = field(default_factory=list)
     source_files: list[Path] = field(default_factory=list)
     name: str = ""
     split: str = "test"
+    excluded: dict[str, str] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.items)
@@ -96,16 +112,23 @@ def _match(files: list[Path], tail: tuple[str, ...], what: str) -> Path | None:
 def find_benchmark_files(data_dir: str | Path) -> dict[str, dict[str, Path]]:
     """Official files found under ``data_dir`` (recursively), per benchmark → role → path.
 
-    Roles: ``test`` and ``fewshot`` (MedQA, MedMCQA); ``test`` (test_ground_truth.json) and ``labelled`` (ori_pqal.json)
-    for PubMedQA; ``<subject>_test`` / ``<subject>_dev`` for MMLU. Benchmarks with no file are absent from the result.
-    Two files with the same official name are ambiguous and raise ``ConfigError``.
+    Roles: ``test`` and ``fewshot`` (MedQA, MedMCQA); ``test`` (test_ground_truth.json) and ``labelled``
+    (ori_pqal.json) for PubMedQA; ``<subject>_test`` / ``<subject>_dev`` for MMLU; ``test`` (mc_task.json) and
+    ``categories`` (TruthfulQA.csv) for both TruthfulQA benchmarks. Benchmarks with no file are absent from the result.
+    Two files with the same official name are ambiguous and raise ``ConfigError``. MedQA's 4-option test file is
+    matched by its own name (``phrases_no_exclude_test.jsonl``), the 5-option one only as ``US/test.jsonl``, so the
+    two never swap.
     """
     root = resolve_path(data_dir)
     if not root.is_dir():
         raise ConfigError(f"eval.data_dir {str(data_dir)!r} is not a folder")
     files = _walk(root)
     found: dict[str, dict[str, Path]] = {}
-    for name, spec in (("medqa4", _MEDQA4), ("medqa5", _MEDQA5), ("medmcqa", _MEDMCQA), ("pubmedqa", _PUBMEDQA)):
+    specs = (
+        ("medqa4", _MEDQA4), ("medqa5", _MEDQA5), ("medmcqa", _MEDMCQA), ("pubmedqa", _PUBMEDQA),
+        ("truthfulqa_med", _TRUTHFULQA), ("truthfulqa", _TRUTHFULQA),
+    )
+    for name, spec in specs:
         roles = {role: p for role, tail in spec.items() if (p := _match(files, tail, name)) is not None}
         if roles:
             found[name] = roles
@@ -291,40 +314,34 @@ def _load_mmlu_csv(path: Path, subject: str, split: str) -> list[BenchmarkItem]:
     return items
 
 
-def load_benchmark(name: str, data_dir: str | Path, split: str = "test") -> BenchmarkSet:
-    """Read one benchmark (``medqa4, medqa5, medmcqa, pubmedqa, mmlu_medical``) from the official files.
+def _load_qa_file(name: str, found: dict[str, Path], root: Path, split: str) -> BenchmarkSet:
+    """MedQA (4/5 options) and MedMCQA: one official file per split."""
+    path = found.get(split)
+    if path is None:
+        if split == "fewshot":
+            return BenchmarkSet([], name=name, split=split)
+        spec = {"medqa4": _MEDQA4, "medqa5": _MEDQA5, "medmcqa": _MEDMCQA}[name]
+        raise InputError(f"no {'/'.join(spec['test'])} for {name} under {root}", path=str(root))
+    if name == "medmcqa":
+        items = _load_medmcqa(path, split)
+    else:
+        items = _load_medqa(name, path, 4 if name == "medqa4" else 5, split)
+    return BenchmarkSet(items, source_files=[path], name=name, split=split)
 
-    ``split="test"`` raises ``InputError`` when the benchmark's files are absent (for MMLU: when no subject is present;
-    absent subjects are listed in ``.missing``). ``split="fewshot"`` returns an empty set when no training/dev file is
-    present, so the caller can fall back to other items of the test set and say so in its report.
-    """
-    if name not in BENCHMARKS:
-        raise ConfigError(f"unknown benchmark {name!r}; valid: {', '.join(BENCHMARKS)}")
-    if split not in ("test", "fewshot"):
-        raise ConfigError(f"unknown split {split!r}; valid: test, fewshot")
-    found = find_benchmark_files(data_dir).get(name, {})
-    root = resolve_path(data_dir)
-    if name in ("medqa4", "medqa5", "medmcqa"):
-        path = found.get(split)
-        if path is None:
-            if split == "fewshot":
-                return BenchmarkSet([], name=name, split=split)
-            spec = {"medqa4": _MEDQA4, "medqa5": _MEDQA5, "medmcqa": _MEDMCQA}[name]
-            raise InputError(f"no {'/'.join(spec['test'])} for {name} under {root}", path=str(root))
-        if name == "medmcqa":
-            items = _load_medmcqa(path, split)
-        else:
-            items = _load_medqa(name, path, 4 if name == "medqa4" else 5, split)
-        return BenchmarkSet(items, source_files=[path], name=name, split=split)
-    if name == "pubmedqa":
-        labelled, test = found.get("labelled"), found.get("test")
-        if labelled is None or (test is None and split == "test"):
-            if split == "fewshot" and labelled is None:
-                return BenchmarkSet([], name=name, split=split)
-            raise InputError(f"pubmedqa needs ori_pqal.json and test_ground_truth.json under {root}", path=str(root))
-        items = _load_pubmedqa(labelled, test, split)
-        files = [labelled] + ([test] if test is not None else [])
-        return BenchmarkSet(items, source_files=files, name=name, split=split)
+
+def _load_pubmedqa_set(found: dict[str, Path], root: Path, split: str) -> BenchmarkSet:
+    labelled, test = found.get("labelled"), found.get("test")
+    if labelled is None or (test is None and split == "test"):
+        if split == "fewshot" and labelled is None:
+            return BenchmarkSet([], name="pubmedqa", split=split)
+        raise InputError(f"pubmedqa needs ori_pqal.json and test_ground_truth.json under {root}", path=str(root))
+    items = _load_pubmedqa(labelled, test, split)
+    files = [labelled] + ([test] if test is not None else [])
+    return BenchmarkSet(items, source_files=files, name="pubmedqa", split=split)
+
+
+def _load_mmlu_set(found: dict[str, Path], root: Path, split: str) -> BenchmarkSet:
+    """MMLU-Medical: ``<subject>_test.csv`` for the test split, MMLU's own ``<subject>_dev.csv`` for few-shot."""
     role = "test" if split == "test" else "dev"
     items, files, missing = [], [], []
     for subject in MMLU_MEDICAL_SUBJECTS:
@@ -336,4 +353,80 @@ def load_benchmark(name: str, data_dir: str | Path, split: str = "test") -> Benc
         files.append(path)
     if not files and split == "test":
         raise InputError(f"no MMLU-Medical <subject>_test.csv files under {root}", path=str(root))
-    return BenchmarkSet(items, missing=missing, source_files=files, name=name, split=split)
+    return BenchmarkSet(items, missing=missing, source_files=files, name="mmlu_medical", split=split)
+
+
+def _load_truthfulqa_set(name: str, found: dict[str, Path], root: Path, split: str) -> BenchmarkSet:
+    """``truthfulqa``: every question; ``truthfulqa_med``: MEDITRON's four categories, few-shot = the other ones."""
+    from meditron.eval.truthfulqa_data import load_truthfulqa
+
+    mc_task, categories = found.get("test"), found.get("categories")
+    if mc_task is None or categories is None:
+        if split == "fewshot":
+            return BenchmarkSet([], name=name, split=split)
+        files = (("TruthfulQA.csv", categories), ("data/mc_task.json", mc_task))
+        absent = " and ".join(f for f, p in files if p is None)
+        raise InputError(
+            f"{name} needs TruthfulQA.csv and data/mc_task.json (TruthfulQA v1); no {absent} under {root}",
+            path=str(root),
+        )
+    items = load_truthfulqa(mc_task, categories, name)
+    if name == "truthfulqa":
+        items = items if split == "test" else []
+    else:
+        medical = set(TRUTHFULQA_MED_CATEGORIES)
+        items = [it for it in items if (it.subject in medical) == (split == "test")]
+    return BenchmarkSet(items, source_files=[categories, mc_task], name=name, split=split)
+
+
+def load_benchmark(name: str, data_dir: str | Path, split: str = "test") -> BenchmarkSet:
+    """Read one benchmark (see ``BENCHMARKS``) from the official files.
+
+    ``split="test"`` raises ``InputError`` when the benchmark's files are absent (for MMLU: when no subject is present;
+    absent subjects are listed in ``.missing``). ``split="fewshot"`` returns an empty set when no training/dev file is
+    present, so the caller can fall back to other items of the test set and say so in its report; when the test files
+    are there too, a training/dev item that repeats a test item is left out and listed in ``.excluded``.
+    """
+    if name not in BENCHMARKS:
+        raise ConfigError(f"unknown benchmark {name!r}; valid: {', '.join(BENCHMARKS)}")
+    if split not in ("test", "fewshot"):
+        raise ConfigError(f"unknown split {split!r}; valid: test, fewshot")
+    found = find_benchmark_files(data_dir).get(name, {})
+    root = resolve_path(data_dir)
+    if name in ("medqa4", "medqa5", "medmcqa"):
+        bset = _load_qa_file(name, found, root, split)
+    elif name == "pubmedqa":
+        bset = _load_pubmedqa_set(found, root, split)
+    elif name == "mmlu_medical":
+        bset = _load_mmlu_set(found, root, split)
+    else:
+        bset = _load_truthfulqa_set(name, found, root, split)
+    has_test = any(role == "test" or role.endswith("_test") for role in found)
+    if split == "fewshot" and bset.items and has_test:
+        _drop_test_duplicates(bset, load_benchmark(name, data_dir, split="test"))
+    return bset
+
+
+def _item_key(item: BenchmarkItem) -> tuple[str, str, frozenset[str]]:
+    """What makes two items the same question: stem, context and option texts (any order), whitespace and case
+    normalised. Generic stems ("Which of the following is not a true statement?") differ by their options."""
+
+    def norm(text: str) -> str:
+        return " ".join(text.split()).lower()
+
+    return norm(item.question), norm(item.context or ""), frozenset(norm(v) for v in item.options.values())
+
+
+def _drop_test_duplicates(fewshot: BenchmarkSet, test: BenchmarkSet) -> None:
+    """Leave out of the few-shot split every item that repeats a test item (recorded in ``fewshot.excluded``)."""
+    test_ids: dict[tuple[str, str, frozenset[str]], str] = {}
+    for it in test.items:
+        test_ids.setdefault(_item_key(it), it.id)
+    kept = []
+    for it in fewshot.items:
+        twin = test_ids.get(_item_key(it))
+        if twin is None:
+            kept.append(it)
+        else:
+            fewshot.excluded[it.id] = twin
+    fewshot.items = kept

@@ -9,7 +9,7 @@ from pydantic import Field
 
 from meditron._base import StrictModel
 
-Benchmark = Literal["medqa4", "medqa5", "medmcqa", "pubmedqa", "mmlu_medical"]
+Benchmark = Literal["medqa4", "medqa5", "medmcqa", "pubmedqa", "mmlu_medical", "truthfulqa_med", "truthfulqa"]
 Mode = Literal["top_token", "cot", "sc_cot", "chat"]
 
 

@@ -20,7 +20,7 @@ import shutil
 from pathlib import Path
 
 from meditron.sample import SAMPLE_DIR
-from meditron.sample._gen import guidelines, medmcqa, medqa, mmlu, pubmed, pubmedqa, replay, studies
+from meditron.sample._gen import guidelines, medmcqa, medqa, mmlu, pubmed, pubmedqa, replay, studies, truthfulqa
 from meditron.sample._gen.clinical import CONDITIONS
 from meditron.sample._gen.html_pages import render_page
 
@@ -134,6 +134,9 @@ class Sample:
             rows_ = mmlu.rows(subject)
             _write(b / f"mmlu/{subject}_test.csv", _csv(rows_[:8]))
             _write(b / f"mmlu/{subject}_dev.csv", _csv(rows_[8:]))
+
+        _write(b / "truthfulqa/TruthfulQA.csv", truthfulqa.csv_text())
+        _write(b / "truthfulqa/data/mc_task.json", truthfulqa.mc_task_text(SEED + 8))
 
     # ---------------------------------------------------------------- finetuning sets
     def sft(self) -> None:
