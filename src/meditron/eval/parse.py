@@ -62,7 +62,7 @@ _CUE = (
 _PRE_KEY = r"(?:(?:^|(?<=[\n.!?;:,*]))[ \t]{0,3}(?:\*\*)?|\b(?:option|choice|answer|letter)[ \t]{1,3}(?:\*\*)?)"
 _CONCLUSION = (
     r"\b(?:therefore|thus|hence|so|consequently|accordingly|in[ \t]+conclusion|in[ \t]+summary|to[ \t]+conclude"
-    r"|overall|ultimately|in[ \t]+short)\b"
+    r"|overall|ultimately|in[ \t]+short|based[ \t]+on|most[ \t]+likely)\b"
 )
 _NEGATION = re.compile(
     r"\b(?:not|incorrect|wrong|false|unlikely|less[ \t]+likely|ruled[ \t]+out|excluded|eliminated|inappropriate"
@@ -75,9 +75,11 @@ _RUN_ON = re.compile(
     r"(?:\*\*)?[ \t]*[:.)]"
     r"|<\|im_end\|>|<\|im_start\|>|<\|endoftext\|>|<\|eot_id\|>|<\|user\|>|<\|prompter\|>|</s>|\[INST\]",
 )
-_LOWER_KEY_END = re.compile(r"[ \t]{0,4}(?:[)\].:*!](?![ \t]?[a-z0-9])|\n|\Z)")
+_LOWER_KEY_END = re.compile(r"[ \t]{0,4}(?:[)\].:*!'\"`](?![ \t]?[a-z0-9])|\n|\Z)")
 _SPECIAL_TOKEN = re.compile(r"<\|[A-Za-z0-9_]{1,40}\|>")
-_OPTION_LINE = re.compile(r"[ \t]*(?:\*\*)?[\(\[]?([A-Za-z])(?:[\)\]][.:]?|[.:])(?:\*\*)?[ \t]+\S")
+_OPTION_LINE = re.compile(
+    r"[ \t]*(?:\*\*)?(?:(?:option|choice)[ \t]{1,3})?[\(\[]?([A-Za-z])(?:[\)\]][.:]?|[.:])(?:\*\*)?[ \t]+\S", re.IGNORECASE
+)
 _OPTIONS_HEADER = re.compile(r"[ \t#*]*(?:options|choices|answer choices)[ \t]*:?[ \t*]*", re.IGNORECASE)
 _ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")
 
@@ -158,8 +160,25 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "bare_key",
         4,
-        r"\A[\s*_`\"'(\[>]{0,400}(?:answer[ \t]{0,2}[:\-]?[ \t]{0,2})?[\(\[]?%(key)s[\)\]]?[\s.*_`\"'!]{0,8}\Z",
+        r"\A[\s*_`\"'(\[>]{0,400}(?:(?:answer|option|choice)[ \t]{0,2}[:\-]?[ \t]{0,2})?[\(\[]?%(key)s[\)\]]?"
+        r"[\s.*_`\"'!]{0,8}\Z",
         "the whole reply is a key: 'B', '(c).', '**D**', 'Answer: b', 'Maybe.'",
+    ),
+    Rule(
+        "leading_option",
+        4,
+        r"\A[\s*_`\"'>]{0,400}(?:option|choice)[ \t]{1,2}[\(\[]?%(key)s[\)\]]?(?:\*\*)?[ \t]{0,2}[:.\-–—][ \t]{0,2}"
+        r"(?=[^\n]{0,80}(?:\n|\Z))",
+        "a short first line naming an option: 'Option C: Warfarin' (a long 'Option A: ...' line is a discussion)",
+        keys="letter",
+    ),
+    Rule(
+        "first_line_key",
+        4,
+        r"\A[\s*_`\"'(\[>]{0,400}(?:(?:answer|option|choice)[ \t]{0,2}[:\-]?[ \t]{0,2})?[\(\[]?%(key)s[\)\]]?"
+        r"[ \t.*_`\"'!]{0,8}\n",
+        "the key alone on the first line, then an explanation: 'B\\n\\nExplanation: ...'",
+        keys="letter",
     ),
     Rule(
         "last_line_key",
@@ -233,6 +252,7 @@ class _Hit:
     pos: int
     key: str | None  # ``None``: the statement names several keys ("A, B, and C")
     rule: str
+    end: int = -1  # where a regex key ends: the deciding hit is checked for more keys following it
 
 
 def _parse(text: str | None, choices: Sequence[str] | Mapping[str, str]) -> tuple[str | None, str]:
@@ -255,7 +275,7 @@ def _parse(text: str | None, choices: Sequence[str] | Mapping[str, str]) -> tupl
     if not by_tier:
         return None, "unparsed"
     deciding = max(by_tier[min(by_tier)], key=lambda h: h.pos)
-    if deciding.key is None:
+    if deciding.key is None or (deciding.end >= 0 and _more_keys_follow(reply, deciding.end, keys, letters)):
         return None, "ambiguous"
     return deciding.key, deciding.rule
 
@@ -347,12 +367,11 @@ def _regex_hits(rule: Rule, regex: re.Pattern[str], reply: str, keys: tuple[str,
         raw, start, end = m.group(group), m.start(group), m.end(group)
         if letters and raw.islower() and rule.name in _PROSE_RULES and not _lowercase_is_key(reply, start, end):
             continue
-        if rule.name in ("conclusion", "option_is_correct") and _negated_after(reply, end):
+        if rule.name in ("conclusion", "option_is_correct", "leading_option") and _negated_after(reply, end):
             continue
         key = by_lower[raw.lower()]
         bold_keys.add(key)
-        ambiguous = _more_keys_follow(reply, end, keys, letters)
-        hits.append(_Hit(start, None if ambiguous else key, rule.name))
+        hits.append(_Hit(start, key, rule.name, end))
     if rule.name == "bold_key" and len(bold_keys) > 1:
         return [_Hit(hits[-1].pos, None, rule.name)]  # "**A** ... **C**" commits to no single key
     return hits
@@ -367,7 +386,7 @@ _PROSE_RULES = frozenset(
 
 def _lowercase_is_key(reply: str, start: int, end: int) -> bool:
     """A lower-case letter is a key only when clearly delimited: "(c)", "c.", "c)" or the end; "a patient" is prose."""
-    if reply[start - 1 : start] in ("(", "["):
+    if reply[start - 1 : start] in ("(", "[", "'", '"', "`", "*"):
         return True
     return _LOWER_KEY_END.match(reply, end) is not None
 
@@ -380,24 +399,39 @@ def _negated_after(reply: str, end: int) -> bool:
 
 
 def _more_keys_follow(reply: str, end: int, keys: tuple[str, ...], letters: bool) -> bool:
-    """ "A, B, and C", "B or C", "yes/no": a statement naming several keys commits to none."""
-    tail = reply[end : end + 40]
+    """ "A, B, and C", "B or C", "(A) Aspirin and (B) Heparin", "yes or no": naming several keys commits to none."""
+    return any(g.match(reply, end, end + 120) for g in _guards(keys, letters))
+
+
+@lru_cache(maxsize=64)
+def _guards(keys: tuple[str, ...], letters: bool) -> tuple[re.Pattern[str], ...]:
     if letters:
         alts = "[" + "".join(re.escape(k.upper()) for k in keys) + "]"
-        pattern = (
-            r"[*_\)\]]{0,4}[ \t]*(?:,|/|&|\+|\band\b|\bor\b)[ \t]*(?:(?:and|or)[ \t]+)?(?:option[ \t]+)?[\(\[]?"
-            + alts
-            + r"(?![\w])(?![ \t]+(?:is|was)\b)"
+        return (
+            re.compile(
+                r"[*_\)\]]{0,4}[ \t]*(?:,|/|&|\+|\band\b|\bor\b)[ \t]*(?:(?:and|or)[ \t]+)?(?:option[ \t]+)?[\(\[]?"
+                + alts
+                + r"(?![\w])(?![ \t]+(?:is|was)\b)"
+            ),
+            # a second bracket-labelled key after option text: "(A) Aspirin and (B) Heparin", "A) Aspirin, B) Heparin"
+            re.compile(
+                r"[\)\]]?[.:]?[^.\n]{0,80}?(?:,|;|\band\b|\bor\b)[ \t]*(?:option[ \t]+)?(?:[\(\[]"
+                + alts
+                + r"[\)\]]?|"
+                + alts
+                + r"[\)\]])"
+            ),
         )
-        return re.match(pattern, tail) is not None
     alts = "(?:" + "|".join(re.escape(k) for k in keys) + ")"
     # "yes or no" is a stock phrase for "it depends"; after "," or "and" the second label must stand alone ("no, and
     # no further trials" is an answer).
-    pattern = (
-        r"[*_\)\]]{0,4}[ \t]*(?:(?:/|\bor\b)[ \t]*" + alts + r"(?![\w])"
-        r"|(?:,|\band\b)[ \t]*(?:(?:and|or)[ \t]+)?" + alts + _CLOSE_LABEL + ")"
+    return (
+        re.compile(
+            r"[*_\)\]]{0,4}[ \t]*(?:(?:/|\bor\b)[ \t]*" + alts + r"(?![\w])"
+            r"|(?:,|\band\b)[ \t]*(?:(?:and|or)[ \t]+)?" + alts + _CLOSE_LABEL + ")",
+            re.IGNORECASE,
+        ),
     )
-    return re.match(pattern, tail, re.IGNORECASE) is not None
 
 
 # --- rules over the options' text ------------------------------------------------------------------------------------
