@@ -54,7 +54,7 @@ _CUE = (
     r"(?:\b(?:%(q)s[ \t]{1,3})?answer(?:[ \t]+to[ \t]+(?:this|the)[ \t]+question)?(?:[ \t]+choice)?%(v)s"
     r"|\b%(q)s[ \t]{1,3}(?:option|choice|response|letter)%(v)s"
     r"|(?m:^)[ \t]*[#*]{1,6}[ \t]*(?:final[ \t]+|correct[ \t]+)?answer[ \t]*[*:]{0,3}[ \t]*(?=\n)"
-    r"|\bI(?:[ \t]+would|'d|[ \t]+will|'ll)?[ \t]+(?:choose|pick|select|go[ \t]+with|answer(?:[ \t]+with)?|opt[ \t]+for)"
+    r"|\bI(?:[ \t]+would|'d|[ \t]+will|'ll)?[ \t]+(?:choose|pick|select|go[ \t]+with|answer(?:[ \t]+with)?|opt[ \t]+for|say)"
     r"|\bmy[ \t]+(?:final[ \t]+)?(?:answer|choice|pick)%(v)s)"
 ) % {"q": _QUALIFIER, "v": _VERB}
 #: A letter key opening a sentence or line, or named as "option C": where "C is correct" can be meant. "hepatitis C
@@ -71,7 +71,7 @@ _NEGATION = re.compile(
 )
 #: Where a reply runs on into an invented next item: a new "Question:"/"Q:"/"Context:" line or a new chat turn.
 _RUN_ON = re.compile(
-    r"\n[ \t]*(?:#{1,6}[ \t]*)?(?:\*\*)?(?:Question|Q|Context|Instruction|User|Human|Patient)(?:[ \t]*\d{1,4})?"
+    r"\n[ \t]*(?:#{1,6}[ \t]*)?(?:\*\*)?(?:Question|Q|Context|Instruction|User|Human)(?:[ \t]*\d{1,4})?"
     r"(?:\*\*)?[ \t]*[:.)]"
     r"|<\|im_end\|>|<\|im_start\|>|<\|endoftext\|>|<\|eot_id\|>|<\|user\|>|<\|prompter\|>|</s>|\[INST\]",
 )
@@ -81,6 +81,11 @@ _OPTION_LINE = re.compile(
     r"[ \t]*(?:\*\*)?(?:(?:option|choice)[ \t]{1,3})?[\(\[]?([A-Za-z])(?:[\)\]][.:]?|[.:])(?:\*\*)?[ \t]+\S", re.IGNORECASE
 )
 _OPTIONS_HEADER = re.compile(r"[ \t#*]*(?:options|choices|answer choices)[ \t]*:?[ \t*]*", re.IGNORECASE)
+_TEXT_IS_CORRECT = re.compile(
+    r"(?:^|(?<=[.!?\n]))[ \t*]{0,4}(?P<text>[^.!?\n*]{1,200}?)[ \t*]{0,4}\b(?:is|would[ \t]+be)[ \t]+(?:the[ \t]+)?"
+    r"(?:correct|right|best|most[ \t]+appropriate)[ \t]+(?:answer|option|choice)\b",
+    re.IGNORECASE,
+)
 _ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")
 
 
@@ -167,7 +172,7 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "leading_option",
         4,
-        r"\A[\s*_`\"'>]{0,400}(?:option|choice)[ \t]{1,2}[\(\[]?%(key)s[\)\]]?(?:\*\*)?[ \t]{0,2}[:.\-–—][ \t]{0,2}"
+        r"\A[\s*_`\"'>]{0,400}(?:option|choice)[ \t]{1,2}[\(\[]?%(key)s(?:[\)\]][.:]?|(?:\*\*)?[ \t]{0,2}[:.\-–—])[ \t]{0,2}"
         r"(?=[^\n]{0,80}(?:\n|\Z))",
         "a short first line naming an option: 'Option C: Warfarin' (a long 'Option A: ...' line is a discussion)",
         keys="letter",
@@ -182,9 +187,10 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "last_line_key",
-        4,
-        r"\n[\s*_`\"'(\[>]{0,8}(?:answer[ \t]{0,2}[:\-]?[ \t]{0,2})?[\(\[]?%(key)s[\)\]]?[\s.*_`\"'!]{0,8}\Z",
-        "reasoning that ends with the key alone on its last line: '...the single letter answer is:\\n\\nE'",
+        5,
+        r"(?:\n|(?<=[.!?])[ \t])[\s*_`\"'(\[>]{0,8}(?:answer[ \t]{0,2}[:\-]?[ \t]{0,2})?[\(\[]?%(key)s[\)\]]?"
+        r"[\s.*_`\"'!]{0,8}\Z",
+        "reasoning that ends with the key alone on its last line or sentence: '...the answer is:\\n\\nE', '... Yes.'",
     ),
     Rule(
         "leading_label",
@@ -467,6 +473,10 @@ def _answer_text_hits(reply: str, options: Mapping[str, str]) -> list[_Hit]:
             rest = segment[len(longest) :].split()
             another = rest[:1] in (["or"], ["and"]) and any(" ".join(rest[1:]).startswith(t) for t in texts)
             hits.append(_Hit(m.end(), None if another else texts[longest], "answer_text"))
+    for m in _TEXT_IS_CORRECT.finditer(reply):  # "Heparin is the correct answer."
+        key = texts.get(_norm(m.group("text")), "")
+        if key != "":
+            hits.append(_Hit(m.start("text"), key, "answer_text"))
     return hits
 
 
