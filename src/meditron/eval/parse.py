@@ -51,12 +51,12 @@ _VERB = (
     r"|[ \t]{0,3}\*{0,2}[ \t]{0,2}[:：=]|[ \t]{1,3}[-–—])"
 )
 _CUE = (
-    r"(?:\b(?:%(q)s[ \t]{1,3})?answer(?:[ \t]+to[ \t]+(?:this|the)[ \t]+question)?(?:[ \t]+choice)?%(v)s"
-    r"|\b%(q)s[ \t]{1,3}(?:option|choice|response|letter)%(v)s"
-    r"|(?m:^)[ \t]*[#*]{1,6}[ \t]*(?:final[ \t]+|correct[ \t]+)?answer[ \t]*[*:]{0,3}[ \t]*(?=\n)"
+    r"(?:\b(?:" + _QUALIFIER + r"[ \t]{1,3})?answer(?:[ \t]+to[ \t]+(?:this|the)[ \t]+question)?(?:[ \t]+choice)?" + _VERB
+    + r"|\b" + _QUALIFIER + r"[ \t]{1,3}(?:option|choice|response|letter)" + _VERB
+    + r"|(?m:^)[ \t]*[#*]{1,6}[ \t]*(?:final[ \t]+|correct[ \t]+)?answer[ \t]*[*:]{0,3}[ \t]*(?=\n)"
     r"|\bI(?:[ \t]+would|'d|[ \t]+will|'ll)?[ \t]+(?:choose|pick|select|go[ \t]+with|answer(?:[ \t]+with)?|opt[ \t]+for|say)"
-    r"|\bmy[ \t]+(?:final[ \t]+)?(?:answer|choice|pick)%(v)s)"
-) % {"q": _QUALIFIER, "v": _VERB}
+    r"|\bmy[ \t]+(?:final[ \t]+)?(?:answer|choice|pick)" + _VERB + ")"
+)
 #: A letter key opening a sentence or line, or named as "option C": where "C is correct" can be meant. "hepatitis C
 #: is the most likely diagnosis" and "vitamin B is" fail here.
 _PRE_KEY = r"(?:(?:^|(?<=[\n.!?;:,*]))[ \t]{0,3}(?:\*\*)?|\b(?:option|choice|answer|letter)[ \t]{1,3}(?:\*\*)?)"
