@@ -9,7 +9,7 @@ The parser is a list of named rules (``RULES``), each a regular expression with 
 the first tier with a match decides, and inside it the *last* match wins (a model's final conclusion beats letters it
 mentioned while reasoning, and a self-correction beats the first try). Before the rules run, the reply is cut where it
 runs on into an invented next question ("\\nQuestion:", a new chat turn), so the first answer wins there, and a
-repeated option list ("A. x\\nB. y\\nC. z\\nD. w") is blanked so it is not read as answer A. A match followed by more
+repeated option list ("A. x\\nB. y\\nC. z\\nD. w") is set aside so it is not read as answer A. A match followed by more
 keys ("A, B, and C", "B or C") is ambiguous and the reply is unparsed. ``parse_answer`` is total: it returns a key of
 the choices or ``None``, never raises, and stays linear in the input (every quantifier that can meet a long run of the
 same character is bounded), so a 100 kB reply is parsed in milliseconds.
@@ -287,7 +287,7 @@ def _parse(text: str | None, choices: Sequence[str] | Mapping[str, str]) -> tupl
 
 
 def _prepare(text: str, letter_keys: tuple[str, ...]) -> str:
-    """Normalised reply: NFKC (full-width letters), no zero-width characters, cut at a run-on, echo blanked."""
+    """Normalised reply: NFKC (full-width letters), no zero-width characters, cut at a run-on, echoed options dropped."""
     text = _ZERO_WIDTH.sub("", unicodedata.normalize("NFKC", text)).replace("\r\n", "\n").replace("\r", "\n")
     for m in _RUN_ON.finditer(text):
         if text[: m.start()].strip():
@@ -295,11 +295,11 @@ def _prepare(text: str, letter_keys: tuple[str, ...]) -> str:
             break
     text = _SPECIAL_TOKEN.sub(" ", text)  # "the answer is <|begin_of_box|>B<|end_of_box|>"
     if letter_keys:
-        text = _blank_echoed_options(text, letter_keys)
+        text = _drop_echoed_options(text, letter_keys)
     return text
 
 
-def _blank_echoed_options(text: str, keys: tuple[str, ...]) -> str:
+def _drop_echoed_options(text: str, keys: tuple[str, ...]) -> str:
     """Drop a repeated option list: consecutive lines labelled with the keys in order, from the first key.
 
     "A. x\\nB. y\\nC. z\\nD. w\\nAnswer: C" must read C, not the A that opens the reply; a model walking through the
