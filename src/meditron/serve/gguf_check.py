@@ -2,7 +2,9 @@
 
 Why: a GGUF file can load and still be wrong (placeholder token scores, token types, the ``▁`` llama.cpp puts after
 special tokens, Q/K permutation); only llama.cpp's own tokenizer and kernels can tell. Needs ``llama-cpp-python``.
-Exits 1 on any difference, 0 when every prompt has the same ids and the same next token.
+Exits 1 on any token-id difference, or on a different next token where HF's choice is not a near-tie (its top two
+logits closer than twice the two models' largest logit difference there, i.e. within the format's numeric error);
+0 otherwise.
 
     python -m meditron.serve.gguf_check runs/x/hf runs/x/gguf/x-q8_0.gguf
     python -m meditron.serve.gguf_check runs/x/hf runs/x/gguf/x-f16.gguf --tokens-only   # tokenizer only, fast
@@ -36,11 +38,11 @@ DEFAULT_PROMPTS: dict[str, str] = {
     "markers": "Asthma [bib_ref] exacerbations [/bib_ref] are treated with salbutamol",
     "chatml": "<|im_start|>user\nWhat causes pneumonia?<|im_end|>\n<|im_start|>assistant\n",
 }
-CHAT = [
-    {"role": "system", "content": "You are a careful medical assistant."},
-    {"role": "user", "content": "What is the first-line treatment for anaphylaxis?"},
-    {"role": "assistant", "content": "Intramuscular epinephrine, 0.5 mg in adults."},
-    {"role": "user", "content": "  And for children?"},
+CHAT = [  # short enough for a 128-token model
+    {"role": "system", "content": "Answer briefly."},
+    {"role": "user", "content": "Epinephrine dose?"},
+    {"role": "assistant", "content": "0.5 mg IM."},
+    {"role": "user", "content": "  And in children?"},
 ]
 
 
@@ -53,6 +55,7 @@ class Row:
     llama_ids: list[int]
     hf_next: int | None = None
     llama_next: int | None = None
+    near_tie: bool = False  # HF's top two next tokens closer than the two models' logit difference there
 
     @property
     def same_ids(self) -> bool:
@@ -61,6 +64,11 @@ class Row:
     @property
     def same_next(self) -> bool:
         return self.hf_next == self.llama_next
+
+    @property
+    def next_ok(self) -> bool:
+        """The same next token, or a different one only where HF's choice is a near-tie (numeric format error)."""
+        return self.same_next or self.near_tie
 
     def first_difference(self) -> int | None:
         pairs = zip(self.hf_ids, self.llama_ids, strict=False)
@@ -104,6 +112,8 @@ def compare_next_tokens(hf_dir: Path, llm, rows: list[Row]) -> dict[str, Any]:
         with torch.no_grad():
             ref = model(torch.tensor([ids])).logits[0].float().numpy()
         row.hf_next, row.llama_next = int(ref[-1].argmax()), int(got[-1].argmax())
+        top2 = np.sort(ref[-1])[-2:]
+        row.near_tie = bool(top2[1] - top2[0] < 2 * np.abs(got[-1] - ref[-1]).max())
         stats["positions"] += len(ids)
         stats["same_top1"] += int((got.argmax(-1) == ref.argmax(-1)).sum())
         stats["max_abs_logit_diff"] = max(stats["max_abs_logit_diff"], float(np.abs(got - ref).max()))
@@ -144,21 +154,24 @@ def report(result: dict[str, Any], tok) -> str:
     for r in result["rows"]:
         at = r.first_difference()
         diff = "" if at is None else f"@{at}: {_show(tok, r.hf_ids, at)} | {_show(tok, r.llama_ids, at)}"
-        nxt = "-" if r.hf_next is None else ("same" if r.same_next else f"{r.hf_next}≠{r.llama_next}")
+        nxt = "-" if r.hf_next is None else ("same" if r.same_next else
+                                             f"{r.hf_next}≠{r.llama_next}{' (tie)' if r.near_tie else ''}")
         lines.append(f"{r.name[:16]:<16} {len(r.hf_ids):>4} {len(r.llama_ids):>4}  "
                      f"{'same' if r.same_ids else 'DIFF':<5} {nxt:<5} {diff}")
     n = result["prompts"]
     summary = f"token ids identical on {result['same_tokens']}/{n} prompts"
     if "same_next_token" in result:
-        summary += (f"; next token identical on {result['same_next_token']}/{n}; top-1 identical at "
+        ties = sum(r.near_tie and not r.same_next for r in result["rows"])
+        summary += (f"; next token identical on {result['same_next_token']}/{n}"
+                    + (f" ({ties} other near-ties within the format's error)" if ties else "") + "; top-1 identical at "
                     f"{result['same_top1']}/{result['positions']} positions; max |logit diff| "
                     f"{result['max_abs_logit_diff']:.4g}")
     return "\n".join([*lines, summary])
 
 
 def passed(result: dict[str, Any]) -> bool:
-    n = result["prompts"]
-    return result["same_tokens"] == n and result.get("same_next_token", n) == n
+    """Every prompt has identical ids, and the next token is identical or (only) a near-tie."""
+    return result["same_tokens"] == result["prompts"] and all(r.next_ok for r in result["rows"] if r.hf_next is not None)
 
 
 def main(argv: list[str] | None = None) -> int:
