@@ -197,11 +197,11 @@ def _scores_from_merges(tj: dict[str, Any], texts: list[str | None]) -> tuple[li
 
 
 def _same_order(sp_scores: list[float], merge_scores: list[float], types: list[int]) -> bool:
-    """Whether the SentencePiece scores rank the merged pieces as tokenizer.json's merge list does."""
+    """Whether the SentencePiece scores never rank a piece above one that tokenizer.json merges earlier (ties, e.g.
+    SentencePiece's -1e9 pieces, are fine: tokenizer.json only orders them among themselves)."""
     merged = [i for i, (m, t) in enumerate(zip(merge_scores, types, strict=True)) if t == NORMAL and m != _UNREACHABLE]
-    by_merge = sorted(merged, key=lambda i: (-merge_scores[i], i))
-    by_score = sorted(merged, key=lambda i: (-sp_scores[i], i))
-    return by_merge == by_score
+    by_merge = sorted(merged, key=lambda i: -merge_scores[i])
+    return all(sp_scores[a] >= sp_scores[b] for a, b in zip(by_merge, by_merge[1:], strict=False))
 
 
 def _pad(tokens: list[bytes], scores: list[float], types: list[int], n_vocab: int) -> None:
