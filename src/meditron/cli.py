@@ -194,7 +194,7 @@ def export(
         ),
     ] = None,
     out: Annotated[
-        Path | None, typer.Option(help="Output directory; with --config, default: export.out or <run>/hf")
+        Path | None, typer.Option(help="Output directory; with --config, default: export.out, else <run>/hf or <run>/gguf")
     ] = None,
     format: Annotated[str | None, typer.Option(help="hf | gguf (default: export.format, else hf)")] = None,
     gguf_type: Annotated[
@@ -215,12 +215,15 @@ def export(
         section = cfg.export
         run = _run_dir(cfg)
         checkpoint = checkpoint or _default_export_source(run.checkpoints)
-        out = out or section.out or run.hf
+        out = out or section.out or (run.hf if (format or section.format) == "hf" else run.root / "gguf")
     if checkpoint is None or out is None:
         raise typer.BadParameter("pass --checkpoint and --out, or --config to take them from a run")
-    run_export(
+    from meditron.serve.export import export_summary
+
+    written = run_export(
         checkpoint=checkpoint, out=out, fmt=format or section.format, gguf_types=gguf_type or section.gguf_types
     )
+    typer.echo(export_summary(written))
 
 
 @app.command()

@@ -16,6 +16,7 @@ from meditron.run import sha256_file
 from meditron.serve.export import run_export
 from meditron.serve.lineage import verify_lineage
 from meditron.serve.model_card import NOT_FOR_CLINICAL_USE
+from tests.serve import sp_models
 from tests.serve.conftest import CORPUS_REPORT, RESULTS, SHARDS_MANIFEST
 
 
@@ -185,3 +186,62 @@ def test_cli_export_takes_the_run_and_its_export_section_from_the_config(run_dir
 
     done = runner.invoke(app, ["export", "--out", str(run_dir / "x")])
     assert done.exit_code == 2 and "--checkpoint and --out" in done.output
+
+
+def test_hf_and_gguf_exports_of_one_run_coexist(run_dir: Path):
+    """`meditron export -c` then `--format gguf`: <run>/hf and <run>/gguf both exist and load, run.json lists both, and
+    each command prints what it wrote."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from typer.testing import CliRunner
+
+    from meditron.cli import app
+
+    base = ["--config", "quickstart-cpu", "--set", f"out_dir={run_dir.parent}", "--set", f"name={run_dir.name}"]
+    runner = CliRunner()
+    hf = runner.invoke(app, ["export", *base])
+    assert hf.exit_code == 0, hf.output
+    gg = runner.invoke(app, ["export", *base, "--format", "gguf", "--gguf-type", "q8_0"])
+    assert gg.exit_code == 0, gg.output
+    assert f"exported {run_dir / 'hf'} (" in hf.output and "model.safetensors" in hf.output
+    assert f"exported {run_dir / 'gguf'} (" in gg.output
+    assert re.search(r"medrun-q8_0\.gguf +\d+\.\d KB  tensors: 5 F32, 16 Q8_0; tokenizer gpt2, 412 tokens", gg.output)
+    assert sorted(p.name for p in (run_dir / "gguf").iterdir()) == ["README.md", "lineage.json", "medrun-q8_0.gguf"]
+    tok = AutoTokenizer.from_pretrained(run_dir / "hf", local_files_only=True)
+    AutoModelForCausalLM.from_pretrained(run_dir / "hf", local_files_only=True)
+    assert verify_lineage(run_dir / "hf") == [] and verify_lineage(run_dir / "gguf") == []
+    stages = json.loads((run_dir / "run.json").read_text())["stages"]
+    assert stages["export"]["artifacts"]["hf"] == "hf" and stages["export_gguf"]["artifacts"]["gguf"] == "gguf"
+    assert stages["export_gguf"]["metrics"]["gguf_types"] == ["q8_0"]
+    assert stages["export"]["metrics"]["files"]["model.safetensors"] == (run_dir / "hf" / "model.safetensors").stat().st_size
+    try:
+        from llama_cpp import Llama
+    except ImportError:
+        return
+    llm = Llama(model_path=str(run_dir / "gguf" / "medrun-q8_0.gguf"), vocab_only=True, verbose=False)
+    text = "Sepsis guidelines recommend early antibiotics"
+    assert llm.tokenize(text.encode(), add_bos=False, special=True) == tok(text, add_special_tokens=False).input_ids
+
+
+def test_gguf_export_of_an_empty_hf_folder_names_it(tmp_path: Path):
+    (tmp_path / "hf").mkdir()
+    with pytest.raises(CheckpointError, match=f"{tmp_path / 'hf'}: no complete checkpoint"):
+        run_export(tmp_path / "hf", tmp_path / "gguf", "gguf")
+
+
+@sp_models.requires_sp32k
+def test_hf_export_keeps_the_sentencepiece_model(tmp_path: Path):
+    """A fast tokenizer built from a .model saves no tokenizer.model; the export takes the run's matching one (the corpus
+    stage keeps it beside the shards) so the HF export has it, and never a different tokenizer's model."""
+    from meditron.run import RunDir
+
+    run = RunDir(tmp_path / "run").create()
+    run.manifest_path.write_text(json.dumps({"name": "sprun"}))
+    hf = sp_models.sp32k_meditron(run.checkpoints / "finetune" / "hf")
+    (hf / "tokenizer.model").unlink()
+    (run.shards / "tokenizer").mkdir(parents=True)
+    shutil.copyfile(sp_models.AIDREAMS / "tokenizer.model", run.shards / "tokenizer" / "tokenizer.model")
+    out = run_export(hf, run.hf, "hf")
+    assert not (out / "tokenizer.model").exists()  # aidreams' 512 pieces are not this tokenizer's
+    shutil.copyfile(sp_models.SP_32K, run.shards / "tokenizer" / "tokenizer.model")
+    out = run_export(hf, run.hf, "hf")
+    assert sha256_file(out / "tokenizer.model") == sha256_file(sp_models.SP_32K)

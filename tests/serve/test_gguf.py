@@ -4,6 +4,7 @@ numeric check in llama.cpp itself is test_gguf_llamacpp.py)."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ import pytest
 from meditron.errors import InputError
 from meditron.serve.export import run_export
 from meditron.serve.gguf import gguf_tensor_name, permute_qk, write_gguf
+from tests.serve import sp_models
 
 
 def _field(reader, key):
@@ -99,3 +101,55 @@ def test_export_gguf_format_writes_card_and_lineage(run_dir: Path):
     lineage = json.loads((out / "lineage.json").read_text())
     assert set(lineage["export"]["files"]) == {"medrun-f16.gguf", "medrun-q8_0.gguf"}
     assert "| 1,500 | 1,203 | 277 | 20 |" in (out / "README.md").read_text()
+
+
+@sp_models.requires_sp32k
+def test_sentencepiece_vocab_has_real_scores_types_and_prefix(tmp_path: Path):
+    """Scores are tokenizer.model's, byte pieces BYTE, MEDITRON's added tokens CONTROL, and without tokenizer.model the
+    scores derived from tokenizer.json's merges rank the pieces the same way."""
+    import gguf
+    from sentencepiece import SentencePieceProcessor
+
+    from meditron.serve.gguf_vocab import CONTROL, NORMAL, build_vocab
+
+    hf = sp_models.sp32k_meditron(tmp_path / "sp32k")
+    r = gguf.GGUFReader(write_gguf(hf, tmp_path / "sp.gguf", "f16"))
+    sp = SentencePieceProcessor(model_file=str(sp_models.SP_32K))
+    scores, types = _field(r, "tokenizer.ggml.scores"), _field(r, "tokenizer.ggml.token_type")
+    tokens = _field(r, "tokenizer.ggml.tokens")
+    assert len(tokens) == 32012 and tokens[32010] == "<|im_start|>" and types[32010] == gguf.TokenType.CONTROL
+    assert [scores[i] for i in (0, 13, 318, 2671, 31999)] == [sp.get_score(i) for i in (0, 13, 318, 2671, 31999)]
+    assert types[13] == gguf.TokenType.BYTE and tokens[13] == "<0x0A>" and types[1] == gguf.TokenType.CONTROL
+    assert _field(r, "tokenizer.ggml.model") == "llama" and _field(r, "tokenizer.ggml.add_space_prefix") is True
+    assert len(set(scores)) > 30000  # not the placeholder -1000 everywhere
+    (hf / "tokenizer.model").unlink()
+    derived = build_vocab(hf, 32012)
+    assert derived.score_source == "tokenizer.json merges" and derived.types[32000:] == [CONTROL] * 12
+    merged = [i for i in range(32000) if derived.types[i] == NORMAL and derived.scores[i] > -1e9]
+    assert len(merged) == 28446  # every piece some merge makes
+    in_merge_order = [sp.get_score(i) for i in sorted(merged, key=lambda i: -derived.scores[i])]
+    assert in_merge_order == sorted(in_merge_order, reverse=True)  # the same ranking as SentencePiece's scores
+
+
+@sp_models.requires_sp32k
+def test_tokenizer_that_does_not_cover_the_model_is_refused(tmp_path: Path):
+    """transformers 5's LlamaTokenizer(vocab_file=...) silently builds a 3-token tokenizer; a GGUF of it made llama.cpp
+    crash (std::out_of_range: no <0x0A> piece). The writer refuses it in one line naming the cause."""
+    from transformers import LlamaTokenizer
+
+    tok = LlamaTokenizer(vocab_file=str(sp_models.SP_32K))
+    hf = sp_models.tiny_llama(tmp_path / "broken", tok)
+    cfg = json.loads((hf / "config.json").read_text())
+    cfg["vocab_size"] = 32000  # the model the user meant: a 32k embedding
+    (hf / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(InputError, match=r"has 3 tokens for 32000 embedding rows.*LlamaTokenizer\(vocab_file"):
+        write_gguf(hf, tmp_path / "x.gguf")
+
+
+def test_missing_tokenizer_names_the_folder(tmp_path: Path, tiny_model: Path):
+    hf = tmp_path / "hf"
+    hf.mkdir()
+    for f in ("config.json", "model.safetensors"):
+        shutil.copy(tiny_model / f, hf / f)
+    with pytest.raises(InputError, match=f"{hf}: no tokenizer.json / tokenizer.model"):
+        write_gguf(hf, tmp_path / "x.gguf")

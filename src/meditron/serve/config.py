@@ -18,7 +18,7 @@ DEFAULT_SYSTEM_PROMPT = (
 class ExportConfig(StrictModel):
     format: Literal["hf", "gguf"] = "hf"
     gguf_types: list[Literal["f16", "q8_0", "f32"]] = ["f16", "q8_0"]
-    out: Path | None = Field(default=None, description="Default: <run>/hf")
+    out: Path | None = Field(default=None, description="Default: <run>/hf (format hf) or <run>/gguf (format gguf)")
 
 
 class ServeConfig(StrictModel):

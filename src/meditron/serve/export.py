@@ -1,9 +1,11 @@
 """``meditron export``: a DCP checkpoint (or a consolidated HF directory) → a release directory with a model card.
 
-``hf``: safetensors, config, tokenizer with the added tokens and chat template, generation config, ``README.md`` (the
-model card from the run's lineage) and ``lineage.json``. ``gguf``: GGUF files (f16, q8_0 by default) for llama.cpp with
-the same card and lineage. The output is built in a sibling ``.partial`` directory and swapped in at the end, so a
-failed export never leaves a half-written model where a good one was.
+``hf``: safetensors, config, tokenizer with the added tokens and chat template (and the SentencePiece
+``tokenizer.model`` whenever the model's tokenizer came from one), generation config, ``README.md`` (the model card from
+the run's lineage) and ``lineage.json``. ``gguf``: GGUF files (f16, q8_0 by default) for llama.cpp with the same card
+and lineage. The output is built in a temporary directory beside the target and swapped in at the end, so a failed
+export never leaves a half-written model where a good one was. From a run, HF goes to ``<run>/hf`` and GGUF to
+``<run>/gguf``; ``run.json`` records them as the ``export`` and ``export_gguf`` stages, so neither replaces the other.
 """
 
 from __future__ import annotations
@@ -58,6 +60,33 @@ def _copy_hf(src: Path, dst: Path) -> None:
     for f in sorted(src.iterdir()):
         if f.is_file() and f.name not in _HF_SKIP and not f.name.startswith(".") and f.suffix != ".gguf":
             shutil.copy2(f, dst / f.name)
+
+
+def _sentencepiece_candidates(hf: Path, source: Path, run) -> list[Path]:
+    """Where the tokenizer's SentencePiece model may be when ``save_pretrained`` of a fast tokenizer dropped it: the
+    checkpoint's ``hf_meta/``, the run's shard tokenizer (the corpus stage keeps it there)."""
+    found = [source / "hf_meta" / "tokenizer.model", source.parent / "hf_meta" / "tokenizer.model"]
+    if run is not None:
+        found.append(run.shards / "tokenizer" / "tokenizer.model")
+    return [p for p in found if p.is_file()]
+
+
+def _keep_sentencepiece_model(hf: Path, source: Path, run, dst: Path) -> Path | None:
+    """Copy ``tokenizer.model`` into ``dst`` when ``hf`` lacks it and a file whose pieces are exactly the tokenizer's
+    first ids is found (a different tokenizer's model is never taken)."""
+    if (hf / "tokenizer.model").is_file() or not (hf / "tokenizer.json").is_file():
+        return None
+    tj = json.loads((hf / "tokenizer.json").read_text(encoding="utf-8"))
+    if not tj.get("model", {}).get("byte_fallback"):
+        return None  # byte-level BPE: there is no SentencePiece model to keep
+    from meditron.serve.gguf_vocab import matches_sentencepiece
+
+    for candidate in _sentencepiece_candidates(hf, source, run):
+        if matches_sentencepiece(candidate, tj):
+            shutil.copyfile(candidate, dst / "tokenizer.model")
+            return candidate
+    log.warning("%s: no tokenizer.model matching tokenizer.json was found; the export has tokenizer.json only", hf)
+    return None
 
 
 def _check_hf(hf: Path) -> None:
@@ -122,6 +151,7 @@ def run_export(checkpoint: Path, out: Path, fmt: str = "hf", gguf_types: Sequenc
         name = _model_name(out, run_name)
         if fmt == "hf":
             _copy_hf(hf, tmp)
+            _keep_sentencepiece_model(hf, source, run, tmp)
         else:
             for t in gguf_types:
                 write_gguf(hf, tmp / f"{name}-{t}.gguf", t, name=name)
@@ -131,10 +161,51 @@ def run_export(checkpoint: Path, out: Path, fmt: str = "hf", gguf_types: Sequenc
                                  export_format=fmt)
         (tmp / CARD_FILE).write_text(card, encoding="utf-8")
         _swap_in(tmp, out)
-    if run is not None and fmt == "hf" and out.resolve() == run.hf.resolve():
-        run.record_stage("export", {"hf": out, "lineage": out / LINEAGE_FILE, "card": out / CARD_FILE},
-                         metrics={"format": fmt})
-    elif run is not None:
-        run.record_stage(f"export_{fmt}", {fmt: out, "lineage": out / LINEAGE_FILE}, metrics={"format": fmt})
+    if run is not None:
+        _record(run, out, fmt)
     log.info("exported %s → %s (%s)", source, out, fmt)
     return out
+
+
+def _record(run, out: Path, fmt: str) -> None:
+    """``export`` (HF) and ``export_gguf`` are distinct stages in run.json: one export never hides the other."""
+    artifacts: dict[str, str | Path] = {fmt: out, "lineage": out / LINEAGE_FILE, "card": out / CARD_FILE}
+    metrics: dict[str, object] = {"format": fmt, "files": {f.name: f.stat().st_size for f in sorted(out.iterdir())
+                                                           if f.is_file()}}
+    if fmt == "gguf":
+        metrics["gguf_types"] = sorted({t for f in out.glob("*.gguf") for t in [f.stem.rsplit("-", 1)[-1]]})
+    run.record_stage("export" if fmt == "hf" else f"export_{fmt}", artifacts, metrics=metrics)
+
+
+def export_summary(out: Path) -> str:
+    """What ``meditron export`` wrote, for the terminal: the folder, each file with its size, and for a GGUF file its
+    tensor type mix and tokenizer (model, number of tokens)."""
+    out = Path(out)
+    files = sorted(f for f in out.iterdir() if f.is_file())
+    total = sum(f.stat().st_size for f in files)
+    lines = [f"exported {out} ({len(files)} files, {_size(total)})"]
+    for f in files:
+        extra = f"  {_gguf_description(f)}" if f.suffix == ".gguf" else ""
+        lines.append(f"  {f.name:<32} {_size(f.stat().st_size):>9}{extra}")
+    return "\n".join(lines)
+
+
+def _gguf_description(path: Path) -> str:
+    import gguf
+
+    r = gguf.GGUFReader(str(path))
+    kinds: dict[str, int] = {}
+    for t in r.tensors:
+        kinds[t.tensor_type.name] = kinds.get(t.tensor_type.name, 0) + 1
+    model = r.fields["tokenizer.ggml.model"].contents()
+    n_tokens = len(r.fields["tokenizer.ggml.tokens"].data)
+    mix = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
+    return f"tensors: {mix}; tokenizer {model}, {n_tokens} tokens"
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} B"

@@ -3,7 +3,7 @@
 Why our own writer: llama.cpp's ``convert_hf_to_gguf.py`` is not shipped in the ``gguf`` wheel. This follows its Llama
 path: tensor names, the Q/K row permutation llama.cpp's RoPE expects (HF stores rotary halves, GGML interleaved
 pairs), hyper-parameters, and the vocab as ``gpt2`` (byte-level BPE) or ``llama`` (SentencePiece) with token types,
-merges, special ids, add-BOS/EOS flags and the chat template. Parity with the HF model is checked in llama.cpp itself by
+merges, special ids, add-BOS/EOS flags and the chat template (the vocabulary is built in ``gguf_vocab.py``). Parity with the HF model is checked in llama.cpp itself by
 ``tests/serve/test_gguf_llamacpp.py`` (transformers' GGUF loader undoes permutation errors, so it cannot be the check).
 """
 
@@ -18,17 +18,11 @@ from typing import Any
 import numpy as np
 
 from meditron.errors import InputError
+from meditron.serve.gguf_vocab import build_vocab, load_hf_tokenizer
 
 log = logging.getLogger(__name__)
 
 GGUF_TYPES = ("f32", "f16", "q8_0")
-
-# HF pre-tokenizer regexes → llama.cpp's ``tokenizer.ggml.pre`` names (llama-vocab.cpp).
-_GPT2_REGEX = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)"
-_LLAMA3_REGEX = (
-    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
-)
-
 
 def permute_qk(w: np.ndarray, n_head: int) -> np.ndarray:
     """HF Llama → GGML row order for q_proj/k_proj: per head, (2, d/2) halves become (d/2, 2) interleaved pairs."""
@@ -104,77 +98,9 @@ def gguf_tensor_name(hf_name: str) -> str | None:
     raise InputError(f"unexpected tensor {hf_name!r} for a Llama model")
 
 
-def _vocab(model_dir: Path, n_vocab: int) -> dict[str, Any]:
-    """Tokens, scores, types and model name the way llama.cpp's converter builds them."""
-    import gguf
-
-    if (model_dir / "tokenizer.model").is_file():
-        v = gguf.SentencePieceVocab(model_dir)
-        model, pre = "llama", "default"
-        toks = list(v.all_tokens())
-    else:
-        tj_path = model_dir / "tokenizer.json"
-        if not tj_path.is_file():
-            raise InputError("no tokenizer.json or tokenizer.model", path=str(model_dir))
-        tj = json.loads(tj_path.read_text(encoding="utf-8"))
-        tmodel = tj.get("model", {})
-        if tmodel.get("type") == "BPE" and tmodel.get("byte_fallback"):
-            model, pre = "llama", "default"
-            toks = list(gguf.LlamaHfVocab(model_dir).all_tokens())
-        elif tmodel.get("type") == "BPE":
-            model, pre = "gpt2", _bpe_pre(tj, tj_path)
-            toks = _bpe_tokens(model_dir)
-        else:
-            raise InputError(f"tokenizer model {tmodel.get('type')!r} is not supported for GGUF", path=str(tj_path))
-    if len(toks) > n_vocab:
-        raise InputError(f"tokenizer has {len(toks)} tokens but the model's vocab_size is {n_vocab}",
-                         path=str(model_dir))
-    for i in range(len(toks), n_vocab):  # embedding rows beyond the tokenizer (padding to a multiple)
-        toks.append((f"[PAD{i}]".encode(), -1000.0, gguf.TokenType.UNUSED))
-    return {"model": model, "pre": pre, "tokens": [t[0] for t in toks], "scores": [t[1] for t in toks],
-            "types": [int(t[2]) for t in toks]}
-
-
-def _bpe_pre(tj: dict[str, Any], path: Path) -> str:
-    pt = tj.get("pre_tokenizer") or {}
-    steps = pt.get("pretokenizers", [pt]) if pt.get("type") == "Sequence" else [pt]
-    for step in steps:
-        if step.get("type") == "ByteLevel" and step.get("use_regex", True):
-            return "gpt-2"
-        if step.get("type") == "Split":
-            regex = (step.get("pattern") or {}).get("Regex", "")
-            if regex == _LLAMA3_REGEX:
-                return "llama-bpe"
-            if regex == _GPT2_REGEX:
-                return "gpt-2"
-    raise InputError(f"unknown BPE pre-tokenizer {pt!r}: llama.cpp would split text differently", path=str(path))
-
-
-def _bpe_tokens(model_dir: Path) -> list[tuple[bytes, float, int]]:
-    """Byte-level BPE tokens in id order; added special tokens are CONTROL, other added ones USER_DEFINED."""
-    import gguf
-    from transformers import AutoTokenizer
-
-    tok = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
-    reverse = {i: t for t, i in tok.get_vocab().items()}
-    added = tok.added_tokens_decoder
-    out = []
-    for i in range(max(reverse) + 1):
-        if i not in reverse:
-            out.append((f"[PAD{i}]".encode(), 0.0, gguf.TokenType.UNUSED))
-        elif i in added:
-            ttype = gguf.TokenType.CONTROL if added[i].special else gguf.TokenType.USER_DEFINED
-            out.append((reverse[i].encode("utf-8"), 0.0, ttype))
-        else:
-            out.append((reverse[i].encode("utf-8"), 0.0, gguf.TokenType.NORMAL))
-    return out
-
-
 def _add_bos_eos(model_dir: Path) -> tuple[bool, bool]:
     """Whether the HF tokenizer adds BOS/EOS to plain text, measured rather than read from config flags."""
-    from transformers import AutoTokenizer
-
-    tok = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
+    tok = load_hf_tokenizer(model_dir)
     ids = tok("a").input_ids
     bos = tok.bos_token_id is not None and len(ids) > 0 and ids[0] == tok.bos_token_id
     eos = tok.eos_token_id is not None and len(ids) > 0 and ids[-1] == tok.eos_token_id
@@ -231,13 +157,17 @@ def write_gguf(model_dir: Path, out_file: Path, out_type: str = "f16", name: str
     w.add_vocab_size(n_vocab)
     w.add_file_type(ftype)
 
-    vocab = _vocab(model_dir, n_vocab)
-    w.add_tokenizer_model(vocab["model"])
-    w.add_tokenizer_pre(vocab["pre"])
-    w.add_token_list(vocab["tokens"])
-    w.add_token_scores(vocab["scores"])
-    w.add_token_types(vocab["types"])
-    special = gguf.SpecialVocab(model_dir, load_merges=vocab["model"] == "gpt2", n_vocab=n_vocab)
+    vocab = build_vocab(model_dir, n_vocab)
+    w.add_tokenizer_model(vocab.model)
+    w.add_tokenizer_pre(vocab.pre)
+    w.add_token_list(vocab.tokens)
+    w.add_token_scores(vocab.scores)
+    w.add_token_types(vocab.types)
+    if vocab.add_space_prefix is not None:
+        w.add_add_space_prefix(vocab.add_space_prefix)
+    for note in vocab.divergences:
+        log.warning("%s: llama.cpp will tokenize some texts differently from the HF tokenizer: %s", model_dir, note)
+    special = gguf.SpecialVocab(model_dir, load_merges=vocab.model == "gpt2", n_vocab=n_vocab)
     bos, eos = _add_bos_eos(model_dir)
     special.add_special_token["bos"] = bos
     special.add_special_token["eos"] = eos
