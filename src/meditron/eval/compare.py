@@ -322,16 +322,25 @@ def markdown(doc: dict[str, Any]) -> str:
 
 def print_tables(doc: dict[str, Any]) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = Console()
     for title, header, rows in text_tables(doc):
-        table = Table(title=title, title_justify="left")
+        table = Table(title=escape(title), title_justify="left")
         for h in header:
-            table.add_column(h, overflow="fold")
+            table.add_column(escape(h), overflow="fold")
         for r in rows:
-            table.add_row(*r)
+            table.add_row(*map(escape, r))
         console.print(table)
+    b = doc["bootstrap"]
+    console.print(
+        escape(
+            f"Differences: first model − second, on the items both evaluated; paired bootstrap {b['samples']} "
+            f"resamples (seed {b['seed']}); McNemar exact p on the discordant items. † = limited sample or missing "
+            "subjects."
+        )
+    )
 
 
 def plot(doc: dict[str, Any], path: Path) -> Path:

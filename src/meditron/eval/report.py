@@ -15,8 +15,8 @@ from typing import Any
 
 from meditron.errors import InputError
 from meditron.eval import paper
-from meditron.eval.paper import paper_markdown
 from meditron.eval.metrics import accuracy, bootstrap_ci, expected_calibration_error, mean_std
+from meditron.eval.paper import paper_markdown
 
 
 def _r(x: float) -> float:
@@ -292,7 +292,7 @@ def markdown(doc: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _paper_panels(comp: dict[str, Any]) -> list[Any]:
+def paper_panels(comp: dict[str, Any]) -> list[Any]:
     """One panel per setting (mode, shots, finetuned): ours with its 95% CI, the paper's rows with their ± std."""
     from meditron.eval.figures import Panel, Series
 
@@ -332,7 +332,7 @@ def plots(doc: dict[str, Any], ece_bins: dict[str, list[dict]], out: Path) -> li
     title = "Scores vs the MEDITRON paper, like with like (error bars: our 95% CI, the paper's ± std over seeds)"
     if limited:
         title += "\nLIMITED RUN: benchmarks marked † are a sample, not comparable with the paper"
-    written = [grouped_bars(_paper_panels(_comparison_of(doc)), out / "scores_vs_paper.png", title)]
+    written = [grouped_bars(paper_panels(_comparison_of(doc)), out / "scores_vs_paper.png", title)]
     for bench, bins in ece_bins.items():
         fig, ax = plt.subplots(figsize=(4, 4))
         ax.plot([0, 1], [0, 1], "k--", linewidth=1)
