@@ -307,3 +307,15 @@ def test_markdown_of_an_older_results_json_recomputes_the_comparison():
     md = R.markdown(doc)
     assert "### top-token, 3-shot, finetuned unknown (paper Table 4)" in md
     assert "| MEDITRON-7B | Table 4 · pretrained | 37.4 ± 3.27 |" in md
+
+
+def test_report_takes_the_setting_from_the_config_and_keeps_a_finetune_stage_from_run_json():
+    results = {"medqa4": {"cot": _summary(0.5, 1273)}}
+    doc = _doc(results, finetuned=True)
+    doc["paper"] = R.paper_comparison(results)  # built from the results alone: finetuned unknown
+    assert doc["paper"]["rows"][0]["status"] == P.UNKNOWN
+    assert "### CoT, 0-shot, finetuned (paper Table 5)" in R.markdown(doc)
+    doc = _doc(results, finetuned=None)
+    doc["paper"] = R.paper_comparison(results, config=doc["config"], run_stages={"finetune": {}})
+    md = R.markdown(doc)
+    assert "### CoT, 0-shot, finetuned (paper Table 5)" in md and "(from run.json (finetune stage))" in md

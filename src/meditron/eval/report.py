@@ -273,11 +273,16 @@ def _contamination_lines(doc: dict[str, Any]) -> list[str]:
 
 
 def _comparison_of(doc: dict[str, Any]) -> dict[str, Any]:
-    """results.json's ``paper`` entry, or (for a results.json written before it listed rows) a fresh one."""
-    comp = doc.get("paper") or {}
-    if isinstance(comp.get("rows"), list):
-        return comp
-    return paper_comparison(doc["results"], config=doc.get("config"), data=doc.get("data"))
+    """The paper comparison recomputed from the whole document (config: finetuned, limit; data: coverage).
+
+    Recomputing (cheap, deterministic) keeps report.md right for a results.json whose ``paper`` entry was built
+    from the results alone or in an older format; a finetune stage found in run.json is carried over.
+    """
+    setting = (doc.get("paper") or {}).get("setting") or {}
+    from_run = str(setting.get("finetuned_from", "")).startswith("run.json")
+    return paper_comparison(
+        doc["results"], config=doc.get("config"), data=doc.get("data"), run_stages=["finetune"] if from_run else None
+    )
 
 
 def markdown(doc: dict[str, Any]) -> str:
