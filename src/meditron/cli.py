@@ -31,6 +31,9 @@ corpus_app = typer.Typer(
     rich_markup_mode="markdown",
 )
 app.add_typer(corpus_app, name="corpus")
+# `meditron eval --model ...` evaluates (the group's callback); `meditron eval compare A B` compares results.
+eval_app = typer.Typer(rich_markup_mode="markdown")
+app.add_typer(eval_app, name="eval")
 
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", "-c", help="YAML config file or shipped preset name (quickstart-cpu, meditron-7b)")
@@ -130,8 +133,9 @@ def finetune(
     run_finetune(cfg, run, resume=resume)
 
 
-@app.command("eval")
+@eval_app.callback(invoke_without_command=True)
 def eval_(
+    ctx: typer.Context,
     config: ConfigOpt = None,
     set_: SetOpt = None,
     model: Annotated[str | None, typer.Option(help="HF model directory (or model name for --backend openai)")] = None,
@@ -147,7 +151,14 @@ def eval_(
     """Evaluate a model on MedQA, MedMCQA, PubMedQA and MMLU-Medical in the paper's modes.
 
     Example: `meditron eval --model runs/quickstart/hf --data-dir ../shared/data/benchmarks --benchmarks medqa4 --modes top_token --limit 50 --out runs/eval`
+
+    Compare evaluated models: `meditron eval compare RUN_OR_RESULTS...` (see `meditron eval compare --help`).
     """
+    if _eval_subcommand_invoked(
+        ctx,
+        config, set_, model, data_dir, benchmarks, modes, out, limit, backend, base_url, num_fewshot
+    ):
+        return
     extra = list(set_ or [])
     for key, value in (
         ("model", model),
@@ -171,6 +182,38 @@ def eval_(
     if run is not None:
         run.start(cfg, "eval")
     run_eval(cfg.eval, run=run)
+
+
+def _eval_subcommand_invoked(ctx: typer.Context, *options) -> bool:
+    """True when `meditron eval <subcommand>` runs: the evaluation options then belong to no one, so refuse them."""
+    if ctx.invoked_subcommand is None:
+        return False
+    if any(o is not None for o in options):
+        raise typer.BadParameter("evaluation options go with `meditron eval`, not with its subcommands")
+    return True
+
+
+@eval_app.command("compare")
+def eval_compare(
+    results: Annotated[
+        list[Path], typer.Argument(metavar="RUN_OR_RESULTS...", help="Run folders (holding eval/results.json), eval output folders or results.json files")
+    ],
+    out: Annotated[Path | None, typer.Option(help="Also write compare.json, compare.md and compare.png here")] = None,
+    bootstrap: Annotated[int, typer.Option(min=100, help="Paired bootstrap resamples")] = 2000,
+    seed: Annotated[int, typer.Option(help="Bootstrap seed")] = 20231127,
+) -> None:
+    """Side-by-side accuracies of several evaluated models (benchmarks × models, per mode), and for each pair the
+    paired bootstrap 95% interval of the difference and McNemar's exact p-value on the items both evaluated.
+
+    Example: `meditron eval compare runs/a runs/b/eval runs/c/eval/results.json --out runs/compare`
+    """
+    from meditron.eval.compare import compare, print_tables, write_outputs
+
+    doc = compare(results, bootstrap=bootstrap, seed=seed)
+    print_tables(doc)
+    if out is not None:
+        for p in write_outputs(doc, out):
+            console.print(f"wrote {p}")
 
 
 def _default_export_source(checkpoints: Path) -> Path:

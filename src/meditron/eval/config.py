@@ -45,3 +45,9 @@ class EvalConfig(StrictModel):
         description="The corpus stage's contamination_index.json: accuracy on clean vs contaminated items",
     )
     out: Path | None = Field(default=None, description="Default: <run>/eval")
+    finetuned: bool | None = Field(
+        default=None,
+        description="Was the model finetuned on the benchmarks' training sets? Decides which paper rows (Table 4 "
+        "pretrained, Table 5 finetuned) the report compares with; unset: inferred from the run's finetune stage, "
+        "else unknown",
+    )

@@ -10,12 +10,13 @@ import json
 import math
 from collections import defaultdict
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from meditron.errors import InputError
+from meditron.eval import paper
 from meditron.eval.metrics import accuracy, bootstrap_ci, expected_calibration_error, mean_std
+from meditron.eval.paper import paper_markdown
 
 
 def _r(x: float) -> float:
@@ -34,8 +35,15 @@ def summarize(records: list[dict[str, Any]], *, bootstrap_samples: int) -> dict[
 
 
 def breakdowns(records: list[dict[str, Any]], benchmark: str) -> dict[str, dict[str, Any]]:
-    """Accuracy per MMLU subject, MedMCQA subject or MedQA step (the groups the paper and its readers compare)."""
-    key = {"mmlu_medical": "subject", "medmcqa": "subject", "medqa4": "step", "medqa5": "step"}.get(benchmark)
+    """Accuracy per MMLU subject, MedMCQA subject, MedQA step or TruthfulQA category (the groups the paper compares)."""
+    key = {
+        "mmlu_medical": "subject",
+        "medmcqa": "subject",
+        "medqa4": "step",
+        "medqa5": "step",
+        "truthfulqa_med": "subject",
+        "truthfulqa": "subject",
+    }.get(benchmark)
     if key is None:
         return {}
     groups: dict[str, list[float]] = defaultdict(list)
@@ -126,19 +134,22 @@ def top_token_summary(
 
 
 def paper_reference() -> dict[str, Any]:
-    text = resources.files("meditron.eval").joinpath("reference/meditron_paper.json").read_text(encoding="utf-8")
-    return json.loads(text)
+    """The MEDITRON paper's published rows with their settings (``reference/meditron_paper.yaml``)."""
+    return paper.load_reference()
 
 
-def paper_comparison(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Our accuracy (%) per benchmark and mode next to each published model's score."""
-    ref = paper_reference()
-    rows = {}
-    for bench, modes in results.items():
-        ours = {m: _r(100 * v["accuracy"]) for m, v in modes.items()}
-        paper = {name: m["scores"][bench] for name, m in ref["models"].items() if bench in m["scores"]}
-        rows[bench] = {"ours": ours, "paper": paper}
-    return {"source": ref["source"], "rows": rows}
+def paper_comparison(
+    results: dict[str, dict[str, Any]],
+    config: dict[str, Any] | None = None,
+    data: dict[str, Any] | None = None,
+    run_stages: Any = None,
+) -> dict[str, Any]:
+    """Our accuracy (%) per benchmark, mode and shots next to the paper rows of the same setting only.
+
+    ``config`` (results.json's) gives ``finetuned`` and the limit, ``data`` the coverage of each benchmark, and
+    ``run_stages`` (run.json's ``stages``) says whether the run finetuned; without them the setting is "unknown".
+    """
+    return paper.paper_comparison(results, config=config, data=data, run_stages=run_stages)
 
 
 def write_jsonl(path: Path, records: list[dict[str, Any]]) -> None:
@@ -157,102 +168,176 @@ def _pct(x: float) -> str:
     return f"{100 * x:.1f}"
 
 
-def markdown(doc: dict[str, Any]) -> str:
-    """A human-readable report of results.json: headline table, seeds, breakdowns, contamination, paper, data."""
-    lines = ["# Evaluation report", ""]
+def _is_limited(cfg: dict[str, Any], d: dict[str, Any]) -> bool:
+    return bool(d.get("limited")) or bool(cfg.get("limit") and d.get("n_items", 0) < d.get("n_total", 0))
+
+
+def _run_line(doc: dict[str, Any]) -> str:
+    """One line: model, backend, modes, shots and seeds, and how items were chosen when limited."""
     cfg = doc["config"]
+    seeds = ", ".join(map(str, cfg.get("seeds", [])))
     shots = (
-        f"top-token zero-shot and {cfg['num_fewshot']}-shot over seeds {', '.join(map(str, cfg['seeds']))}"
-        if cfg["num_fewshot"]
+        f"top-token zero-shot and {cfg['num_fewshot']}-shot over seeds {seeds}"
+        if cfg.get("num_fewshot")
         else "top-token zero-shot"
     )
-    limit = f" · first {cfg['limit']} items per benchmark" if cfg.get("limit") else ""
-    lines += [
-        f"Model `{cfg['model']}` · backend `{cfg['backend']}` · modes {', '.join(cfg['modes'])} · {shots}{limit}",
-        "",
+    limit = ""
+    if cfg.get("limit"):
+        seed = cfg.get("sample_seed")
+        limit = (
+            f" · **limited**: a seeded random sample of {cfg['limit']} items per benchmark (seed {seed})"
+            if seed is not None
+            else f" · **limited**: {cfg['limit']} items per benchmark"
+        )
+    tuned = {True: "finetuned", False: "not finetuned"}.get(cfg.get("finetuned"), "finetuned: not recorded")
+    return (
+        f"Model `{cfg.get('model')}` · backend `{cfg.get('backend')}` · modes {', '.join(cfg.get('modes', []))} · "
+        f"{shots} · {tuned}{limit}"
+    )
+
+
+def _mode_note(mode: str, r: dict[str, Any]) -> str:
+    note = ""
+    if r.get("zero_shot") is not None:
+        z = r["zero_shot"]
+        ece = (z.get("ece") or {}).get("ece")
+        note = f"zero-shot {_pct(z['accuracy'])}" + (f"; ECE {ece:.3f}" if ece is not None else "")
+        if r.get("seeds"):
+            note = f"{r['num_fewshot']}-shot mean {_pct(r['mean'])} ± {_pct(r['std'])} over seeds; " + note
+    if mode == "sc_cot" and r.get("samples"):
+        note = f"majority of {r['samples']} samples at temperature {r.get('temperature')}"
+    return note
+
+
+def _headline_lines(doc: dict[str, Any]) -> list[str]:
+    lines = [
         "| benchmark | mode | accuracy % | 95% CI | n | unparsed | notes |",
         "|---|---|---|---|---|---|---|",
     ]
+    cfg, data = doc["config"], doc.get("data", {})
     for bench, modes in doc["results"].items():
+        d = data.get(bench, {})
+        limited = f"**limited sample ({d.get('n_items')} of {d.get('n_total')})**" if _is_limited(cfg, d) else ""
         for mode, r in modes.items():
-            note = ""
-            if mode == "top_token":
-                z = r["zero_shot"]
-                note = f"zero-shot {_pct(z['accuracy'])}; ECE {z['ece']['ece']:.3f}"
-                if r.get("seeds"):
-                    note = f"{r['num_fewshot']}-shot mean {_pct(r['mean'])} ± {_pct(r['std'])} over seeds; " + note
-            if mode == "sc_cot":
-                note = f"majority of {r['samples']} samples at temperature {r['temperature']}"
             lo, hi = r["ci95"]
+            note = "; ".join(x for x in (limited, _mode_note(mode, r)) if x)
             lines.append(
-                f"| {bench} | {mode} | {_pct(r['accuracy'])} | {_pct(lo)}–{_pct(hi)} | {r['n']} | {r['unparsed']} | {note} |"
+                f"| {bench} | {mode} | {_pct(r['accuracy'])} | {_pct(lo)}–{_pct(hi)} | {r['n']} | {r['unparsed']} | "
+                f"{note} |"
             )
-    lines += ["", "## Data", ""]
-    for bench, d in doc["data"].items():
-        files = ", ".join(f"`{f['name']}`" for f in d["files"])
+    return lines
+
+
+def _data_lines(doc: dict[str, Any]) -> list[str]:
+    lines = []
+    for bench, d in doc.get("data", {}).items():
+        files = ", ".join(f"`{f['name']}`" for f in d.get("files", []))
         extra = f"; missing MMLU subjects: {', '.join(d['missing'])}" if d.get("missing") else ""
-        lines.append(
-            f"- **{bench}**: {d['n_items']} items evaluated of {d['n_total']} ({files}){extra}. Few-shot: {d['fewshot_source']}."
-        )
-    lines += ["", "## Breakdowns", ""]
+        if _is_limited(doc["config"], d):
+            seed = d.get("sample_seed", doc["config"].get("sample_seed"))
+            extra += "; **limited sample**" + (f" (seed {seed})" if seed is not None else "")
+        if d.get("truncated_prompts"):
+            extra += f"; {d['truncated_prompts']} prompts truncated"
+        fewshot = d.get("fewshot_source", "")
+        if d.get("fewshot_from_test"):
+            fewshot += " (**from the test set**: no train/dev file found)"
+        lines.append(f"- **{bench}**: {d.get('n_items')} items evaluated of {d.get('n_total')} ({files}){extra}. "
+                     f"Few-shot: {fewshot}.")
+    return lines
+
+
+def _breakdown_lines(doc: dict[str, Any]) -> list[str]:
+    lines = []
     for bench, modes in doc["results"].items():
         for mode, r in modes.items():
             if r.get("breakdown"):
                 parts = ", ".join(f"{g} {_pct(v['accuracy'])} (n={v['n']})" for g, v in r["breakdown"].items())
                 lines.append(f"- {bench} / {mode}: {parts}")
+    return lines
+
+
+def _contamination_lines(doc: dict[str, Any]) -> list[str]:
+    lines = ["", "## Clean vs contaminated items", "", f"Index: `{doc['contamination']['index']}`", ""]
+    lines += ["| benchmark | mode | clean % (n) | contaminated % (n) | unchecked |", "|---|---|---|---|---|"]
+    for bench, modes in doc["results"].items():
+        for mode, r in modes.items():
+            c = r.get("contamination")
+            if c and "not_checked" in c:
+                lines.append(f"| {bench} | {mode} | not checked: {c['not_checked']} | |")
+            elif c:
+                lines.append(
+                    f"| {bench} | {mode} | {_pct(c['clean']['accuracy'])} ({c['clean']['n']}) | "
+                    f"{_pct(c['contaminated']['accuracy'])} ({c['contaminated']['n']}) | {c['unchecked']} |"
+                )
+    return lines
+
+
+def _comparison_of(doc: dict[str, Any]) -> dict[str, Any]:
+    """The paper comparison recomputed from the whole document (config: finetuned, limit; data: coverage).
+
+    Recomputing (cheap, deterministic) keeps report.md right for a results.json whose ``paper`` entry was built
+    from the results alone or in an older format; a finetune stage found in run.json is carried over.
+    """
+    setting = (doc.get("paper") or {}).get("setting") or {}
+    from_run = str(setting.get("finetuned_from", "")).startswith("run.json")
+    return paper_comparison(
+        doc["results"], config=doc.get("config"), data=doc.get("data"), run_stages=["finetune"] if from_run else None
+    )
+
+
+def markdown(doc: dict[str, Any]) -> str:
+    """A human-readable report of results.json: headline table, data, breakdowns, contamination, the paper."""
+    lines = ["# Evaluation report", "", _run_line(doc), "", *_headline_lines(doc)]
+    lines += ["", "## Data", "", *_data_lines(doc)]
+    lines += ["", "## Breakdowns", "", *_breakdown_lines(doc)]
     if doc.get("contamination"):
-        lines += ["", "## Clean vs contaminated items", "", f"Index: `{doc['contamination']['index']}`", ""]
-        lines += ["| benchmark | mode | clean % (n) | contaminated % (n) | unchecked |", "|---|---|---|---|---|"]
-        for bench, modes in doc["results"].items():
-            for mode, r in modes.items():
-                c = r.get("contamination")
-                if c and "not_checked" in c:
-                    lines.append(f"| {bench} | {mode} | not checked: {c['not_checked']} | |")
-                elif c:
-                    lines.append(
-                        f"| {bench} | {mode} | {_pct(c['clean']['accuracy'])} ({c['clean']['n']}) | "
-                        f"{_pct(c['contaminated']['accuracy'])} ({c['contaminated']['n']}) | {c['unchecked']} |"
-                    )
-    comp = doc["paper"]
-    lines += ["", "## Compared with the MEDITRON paper", "", comp["source"], ""]
-    models = sorted({m for row in comp["rows"].values() for m in row["paper"]})
-    lines += ["| benchmark | ours (mode: %) | " + " | ".join(models) + " |", "|---|---|" + "---|" * len(models)]
-    for bench, row in comp["rows"].items():
-        ours = ", ".join(f"{m}: {v:.1f}" for m, v in row["ours"].items())
-        lines.append(f"| {bench} | {ours} | " + " | ".join(str(row["paper"].get(m, "–")) for m in models) + " |")
+        lines += _contamination_lines(doc)
+    lines += ["", *paper_markdown(_comparison_of(doc))]
     lines += ["", "Per-item records (prompt, output, parsed answer, gold): `items/<benchmark>/<mode>.jsonl`.", ""]
     return "\n".join(lines)
 
 
+def paper_panels(comp: dict[str, Any]) -> list[Any]:
+    """One panel per setting (mode, shots, finetuned): ours with its 95% CI, the paper's rows with their ± std."""
+    from meditron.eval.figures import Panel, Series
+
+    panels = []
+    for label, rows in paper.group_by_setting(comp["rows"]).items():
+        groups = [
+            paper.bench_name(r["benchmark"]) + (f"\n† n={r['n']}, not comparable" if r["not_comparable"] else "")
+            for r in rows
+        ]
+        lo = [r["ours"] - r["ci95"][0] if r.get("ci95") else math.nan for r in rows]
+        hi = [r["ci95"][1] - r["ours"] if r.get("ci95") else math.nan for r in rows]
+        series = [Series("ours (95% CI)", [r["ours"] for r in rows], lo, hi, [bool(r["not_comparable"]) for r in rows])]
+        models = list(dict.fromkeys((c["model"], c["table"]) for r in rows for c in r["paper"]))
+        for model, table in models:
+            cells = [next((c for c in r["paper"] if (c["model"], c["table"]) == (model, table)), None) for r in rows]
+            std = [c.get("std", math.nan) if c else math.nan for c in cells]
+            series.append(
+                Series(f"{model} (Table {table})", [c["score"] if c else math.nan for c in cells], std, std, color_key=model)
+            )
+        flagged = any(r["not_comparable"] for r in rows)
+        title = label + ("" if models else " (no paper row)") + (" · † ours not comparable" if flagged else "")
+        panels.append(Panel(title, groups, series))
+    return panels
+
+
 def plots(doc: dict[str, Any], ece_bins: dict[str, list[dict]], out: Path) -> list[Path]:
-    """Scores vs the paper (bar chart) and one reliability diagram per benchmark in top_token mode."""
+    """Scores vs the paper (one panel per setting, error bars) and a reliability diagram per top_token benchmark."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from meditron.eval.figures import grouped_bars
+
     out.mkdir(parents=True, exist_ok=True)
-    written = []
-    rows = doc["paper"]["rows"]
-    benches = list(rows)
-    models = sorted({m for row in rows.values() for m in row["paper"]})
-    ours_modes = sorted({m for row in rows.values() for m in row["ours"]})
-    series = [(f"ours: {m}", [rows[b]["ours"].get(m, math.nan) for b in benches]) for m in ours_modes]
-    series += [(m, [rows[b]["paper"].get(m, math.nan) for b in benches]) for m in models]
-    fig, ax = plt.subplots(figsize=(max(6, 1.8 * len(benches)), 4))
-    width = 0.8 / max(1, len(series))
-    for i, (label, values) in enumerate(series):
-        ax.bar([x + i * width for x in range(len(benches))], values, width=width, label=label)
-    ax.set_xticks([x + 0.4 - width / 2 for x in range(len(benches))], benches)
-    ax.set_ylabel("accuracy (%)")
-    ax.set_ylim(0, 100)
-    ax.legend(fontsize=7, ncol=2)
-    ax.set_title("Scores vs MEDITRON paper")
-    fig.tight_layout()
-    p = out / "scores_vs_paper.png"
-    fig.savefig(p, dpi=100, metadata={"Software": None})
-    plt.close(fig)
-    written.append(p)
+    limited = any(_is_limited(doc["config"], d) for d in doc.get("data", {}).values())
+    title = "Scores vs the MEDITRON paper, like with like (error bars: our 95% CI, the paper's ± std over seeds)"
+    if limited:
+        title += "\nLIMITED RUN: benchmarks marked † are a sample, not comparable with the paper"
+    written = [grouped_bars(paper_panels(_comparison_of(doc)), out / "scores_vs_paper.png", title)]
     for bench, bins in ece_bins.items():
         fig, ax = plt.subplots(figsize=(4, 4))
         ax.plot([0, 1], [0, 1], "k--", linewidth=1)
@@ -270,7 +355,7 @@ def plots(doc: dict[str, Any], ece_bins: dict[str, list[dict]], out: Path) -> li
         ax.set_ylim(0, 1)
         ax.set_xlabel("confidence")
         ax.set_ylabel("accuracy")
-        ax.set_title(f"Reliability: {bench} (top_token)")
+        ax.set_title(f"Reliability: {bench} (top_token)" + (" · limited" if limited else ""))
         ax.legend(fontsize=7)
         fig.tight_layout()
         p = out / f"reliability_{bench}.png"
