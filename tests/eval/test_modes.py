@@ -144,7 +144,7 @@ def test_truthfulqa_mc1_per_category_and_mc2_mass(tiny_model, tmp_path):
     from meditron.eval.runners import BenchRun, Session
 
     items = _truthfulqa_items(MC_TASK, ["Health", "Health", "Nutrition"])
-    assert all(it.options[list(it.options)[0]] != list(e["mc1_targets"])[0] for it, e in zip(items, MC_TASK))
+    assert all(it.options[list(it.options)[0]] != list(e["mc1_targets"])[0] for it, e in zip(items, MC_TASK, strict=True))
     lm = PrefixSharingHFLM(pretrained=str(tiny_model), device="cpu", batch_size=4)
     cfg = EvalConfig(model=str(tiny_model), modes=["top_token"], num_fewshot=0, bootstrap_samples=50, out=tmp_path)
     session = Session(cfg, lm_ll=lm, max_context=8192, max_context_source="test")

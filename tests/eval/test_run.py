@@ -198,3 +198,26 @@ def test_fewshot_pool_never_holds_test_questions(small_benchmarks, tmp_path):
     pool = _fewshot_pool("pubmedqa", test, EvalConfig(fewshot_file_dir=str(fs_dir)), small_benchmarks)
     assert [i.id for i in pool.items] == [f"pubmedqa-{1000 + i}" for i in range(4, 8)]
     assert "4 overlapping the test set dropped" in pool.source
+
+
+@requires_shared_data
+def test_mmlu_demonstrations_come_from_the_official_dev_files(tmp_path):
+    """MMLU's dev/ folder (5 rows per subject) is the few-shot source; a folder without it falls back, flagged."""
+    from meditron.eval.benchmarks import load_benchmark
+    from meditron.eval.run import _bench_run
+
+    real = SHARED_DATA / "benchmarks"
+    test = load_benchmark("mmlu_medical", real)
+    cfg = EvalConfig(benchmarks=["mmlu_medical"], num_fewshot=5, limit=40)
+    bench = _bench_run("mmlu_medical", test, cfg, real, tmp_path)
+    # 45 dev rows, 5 of which are also MMLU test questions (same stem and options, in clinical_knowledge and
+    # college_medicine): those never serve as demonstrations.
+    assert not bench.pool.from_test and len(bench.pool.items) == 40
+    assert bench.pool.source.startswith("train/dev file (anatomy_dev.csv, clinical_knowledge_dev.csv")
+    assert bench.pool.source.endswith("40 items, 5 overlapping the test set dropped)")
+    assert {it.subject for it in bench.pool.items} == {it.subject for it in test.items}  # all 9 subjects
+    only_test = tmp_path / "only_test"
+    only_test.mkdir()
+    (only_test / "anatomy_test.csv").write_bytes((real / "mmlu_medical" / "anatomy_test.csv").read_bytes())
+    fallback = _bench_run("mmlu_medical", load_benchmark("mmlu_medical", only_test), cfg, only_test, tmp_path)
+    assert fallback.pool.from_test and fallback.pool.source.startswith("test set")

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from meditron.errors import ConfigError
-from meditron.eval.benchmarks import BenchmarkSet, load_benchmark
 from meditron.eval import report as R
+from meditron.eval.benchmarks import BenchmarkSet, load_benchmark
 from meditron.eval.config import EvalConfig
 from meditron.eval.context import quiet_backend_truncation, resolve_max_context
 from meditron.eval.runners import LOGLIKELIHOOD_MODES, RUNNERS, BenchRun, Session, say
