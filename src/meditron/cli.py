@@ -141,9 +141,17 @@ def eval_(
     model: Annotated[str | None, typer.Option(help="HF model directory (or model name for --backend openai)")] = None,
     data_dir: Annotated[str | None, typer.Option(help="Folder holding the official benchmark files")] = None,
     benchmarks: Annotated[str | None, typer.Option(help="Comma list: medqa4,medqa5,medmcqa,pubmedqa,mmlu_medical")] = None,
-    modes: Annotated[str | None, typer.Option(help="Comma list: top_token,cot,sc_cot,chat")] = None,
+    modes: Annotated[
+        str | None, typer.Option(help="Comma list: top_token,top_token_options,cot,sc_cot,chat")
+    ] = None,
     out: Annotated[Path | None, typer.Option(help="Output folder for results.json and reports")] = None,
-    limit: Annotated[int | None, typer.Option(help="First N items per benchmark")] = None,
+    limit: Annotated[
+        int | None, typer.Option(help="A seeded random sample of N items per benchmark, stratified by label/subject")
+    ] = None,
+    sample_seed: Annotated[int | None, typer.Option(help="Seed of the --limit sample (default 1234)")] = None,
+    max_context: Annotated[
+        int | None, typer.Option(help="Prompt budget in tokens (default: the model's max_position_embeddings)")
+    ] = None,
     backend: Annotated[str | None, typer.Option(help="meditron | hf | vllm | openai")] = None,
     base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint for --backend openai")] = None,
     num_fewshot: Annotated[int | None, typer.Option(help="Shots for top_token mode")] = None,
@@ -165,6 +173,8 @@ def eval_(
         ("data_dir", data_dir),
         ("out", out),
         ("limit", limit),
+        ("sample_seed", sample_seed),
+        ("max_context", max_context),
         ("backend", backend),
         ("base_url", base_url),
         ("num_fewshot", num_fewshot),

@@ -22,10 +22,12 @@ def backends(tiny_model):
 
 
 def _compare(backends, items, pool):
+    """Same log-likelihoods, predictions and prompts under both scorers: top_token_options (lm-eval's restricted
+    multiple choice, the parity this file was written for) and the paper's full-vocabulary top_token."""
     stock, ours = backends
-    for k, seed in ((0, None), (3, 1234)):
-        ref = top_token(stock, items, k=k, seed=seed, pool=pool)
-        got = top_token(ours, items, k=k, seed=seed, pool=pool)
+    for k, seed, scoring in ((0, None, "options"), (3, 1234, "options"), (0, None, "full_vocab"), (3, 1234, "full_vocab")):
+        ref = top_token(stock, items, k=k, seed=seed, pool=pool, scoring=scoring)
+        got = top_token(ours, items, k=k, seed=seed, pool=pool, scoring=scoring)
         diffs = [
             abs(a["loglikelihoods"][key] - b["loglikelihoods"][key])
             for a, b in zip(ref, got, strict=True)
@@ -94,7 +96,7 @@ def test_mmlu_demonstrations_come_from_the_question_subject(backends):
     stock, ours = backends
     before = ours.prefix_stats["prefix_tokens"]
     _compare(backends, tests, pool)
-    recs = top_token(ours, tests, k=2, seed=432, pool=pool)
+    recs = top_token(ours, tests, k=2, seed=432, pool=pool, scoring="options")
     for r in recs:
         demos = r["prompt"].split("\n\n")[1:3]
         assert len(demos) == 2 and all(r["subject"] in d for d in demos)

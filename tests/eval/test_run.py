@@ -21,7 +21,7 @@ def _cfg(model, data, out, **kw) -> EvalConfig:
         model=str(model),
         data_dir=str(data),
         benchmarks=["medqa4", "pubmedqa"],
-        modes=["top_token", "cot", "sc_cot", "chat"],
+        modes=["top_token", "top_token_options", "cot", "sc_cot", "chat"],
         num_fewshot=2,
         max_new_tokens=6,
         sc_samples=3,
@@ -48,9 +48,18 @@ def test_all_modes_reports_and_byte_identical_results(tiny_model, tiny_tokenizer
     run = RunDir(tmp_path / "run")
     doc = run_eval(_cfg(tiny_model, small_benchmarks, tmp_path / "a", contamination_index=str(index)), run=run)
     res = doc["results"]
-    assert set(res) == {"medqa4", "pubmedqa"} and set(res["medqa4"]) == {"top_token", "cot", "sc_cot", "chat"}
+    assert set(res) == {"medqa4", "pubmedqa"}
+    assert set(res["medqa4"]) == {"top_token", "top_token_options", "cot", "sc_cot", "chat"}
+    # The options-only scorer always picks an option (this test pinned that under the old name top_token) ...
+    opt = res["medqa4"]["top_token_options"]
+    assert opt["n"] == 12 and opt["unparsed"] == 0 and set(opt["seeds"]) == {"1234", "432", "32"}
+    assert opt["scoring"] == "best of the option keys (lm-eval)" and "top_token_basis" not in opt
+    # ... the paper's top token is wrong whenever the model's argmax is not an option (a random model: mostly).
     top = res["medqa4"]["top_token"]
-    assert top["n"] == 12 and top["unparsed"] == 0 and set(top["seeds"]) == {"1234", "432", "32"}
+    first_seed = [json.loads(x) for x in (tmp_path / "a/items/medqa4/top_token_2shot_seed1234.jsonl").read_text().splitlines()]
+    assert top["unparsed"] == top["not_an_option"] == sum(r["parsed"] is None for r in first_seed)
+    assert all(r["correct"] is False for r in first_seed if r["parsed"] is None)
+    assert top["n"] == 12 and set(top["seeds"]) == {"1234", "432", "32"}
     assert top["num_fewshot"] == 2 and 0 <= top["ci95"][0] <= top["accuracy"] <= top["ci95"][1] <= 1
     assert "ece" in top["zero_shot"] and top["zero_shot"]["n"] == 12
     assert set(top["breakdown"]) == {"step1", "step2&3"} and sum(v["n"] for v in top["breakdown"].values()) == 12
@@ -68,6 +77,7 @@ def test_all_modes_reports_and_byte_identical_results(tiny_model, tiny_tokenizer
         "train/dev file (phrases_no_exclude_train.jsonl, 6 items)"
     )
     assert doc["data"]["pubmedqa"]["fewshot_source"].startswith("labelled PubMedQA items outside the test split")
+    assert doc["data"]["medqa4"]["fewshot_from_test"] is False and doc["data"]["medqa4"]["limited"] is False
     # Like with like: the 2-shot top_token pass matches no paper row (the paper ran 3- and 5-shot), zero-shot
     # top_token matches Table 5's rows, but 12 questions are not the paper's 1,273: labelled, never comparable.
     paper_rows = {(r["benchmark"], r["mode"], r["shots"]): r for r in doc["paper"]["rows"]}
@@ -127,22 +137,26 @@ def test_config_errors_name_the_key(tiny_model, small_benchmarks, tmp_path):
 @requires_shared_data
 @pytest.mark.slow
 def test_random_model_scores_at_chance_on_real_benchmarks(tiny_model, tmp_path):
-    """A random-weights Llama must score like a guesser on every benchmark: no answer leaks into the prompts."""
+    """A random-weights Llama must score like a guesser on every benchmark: no answer leaks into the prompts.
+
+    Scored with the options-only scorer (a guesser among the options); the paper's top_token would mostly score 0.
+    """
     cfg = _cfg(
         tiny_model,
         SHARED_DATA / "benchmarks",
         tmp_path,
         benchmarks=["medqa4", "medmcqa", "pubmedqa", "mmlu_medical"],
-        modes=["top_token"],
+        modes=["top_token_options"],
         num_fewshot=0,
         limit=150,
     )
     doc = run_eval(cfg)
     for bench, modes in doc["results"].items():
         recs = [
-            json.loads(x) for x in (tmp_path / f"items/{bench}/top_token_zero_shot.jsonl").read_text().splitlines()
+            json.loads(x)
+            for x in (tmp_path / f"items/{bench}/top_token_options_zero_shot.jsonl").read_text().splitlines()
         ]
-        acc = modes["top_token"]["accuracy"]
+        acc = modes["top_token_options"]["accuracy"]
         lo, hi = chance_interval(len(recs), len(recs[0]["loglikelihoods"]))
         assert lo <= acc <= hi, (bench, acc, lo, hi)
         plo, phi = permutation_chance_interval([r["parsed"] for r in recs], [r["gold"] for r in recs])
@@ -188,3 +202,26 @@ def test_fewshot_pool_never_holds_test_questions(small_benchmarks, tmp_path):
     pool = _fewshot_pool("pubmedqa", test, EvalConfig(fewshot_file_dir=str(fs_dir)), small_benchmarks)
     assert [i.id for i in pool.items] == [f"pubmedqa-{1000 + i}" for i in range(4, 8)]
     assert "4 overlapping the test set dropped" in pool.source
+
+
+@requires_shared_data
+def test_mmlu_demonstrations_come_from_the_official_dev_files(tmp_path):
+    """MMLU's dev/ folder (5 rows per subject) is the few-shot source; a folder without it falls back, flagged."""
+    from meditron.eval.benchmarks import load_benchmark
+    from meditron.eval.run import _bench_run
+
+    real = SHARED_DATA / "benchmarks"
+    test = load_benchmark("mmlu_medical", real)
+    cfg = EvalConfig(benchmarks=["mmlu_medical"], num_fewshot=5, limit=40)
+    bench = _bench_run("mmlu_medical", test, cfg, real, tmp_path)
+    # 45 dev rows, 5 of which are also MMLU test questions (same stem and options, in clinical_knowledge and
+    # college_medicine): those never serve as demonstrations.
+    assert not bench.pool.from_test and len(bench.pool.items) == 40
+    assert bench.pool.source.startswith("train/dev file (anatomy_dev.csv, clinical_knowledge_dev.csv")
+    assert bench.pool.source.endswith("40 items, 5 overlapping the test set dropped)")
+    assert {it.subject for it in bench.pool.items} == {it.subject for it in test.items}  # all 9 subjects
+    only_test = tmp_path / "only_test"
+    only_test.mkdir()
+    (only_test / "anatomy_test.csv").write_bytes((real / "mmlu_medical" / "anatomy_test.csv").read_bytes())
+    fallback = _bench_run("mmlu_medical", load_benchmark("mmlu_medical", only_test), cfg, only_test, tmp_path)
+    assert fallback.pool.from_test and fallback.pool.source.startswith("test set")

@@ -1,4 +1,5 @@
-"""The lm-eval task YAMLs (eval/tasks/) score exactly what ``meditron eval`` scores zero-shot."""
+"""The lm-eval task YAMLs (eval/tasks/) score exactly what ``meditron eval`` scores zero-shot in
+mode top_token_options (lm-eval's multiple_choice ranks the options; the paper's top_token takes the full vocabulary)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ def test_tasks_via_task_manager_equal_our_top_token(tiny_model, small_benchmarks
     assert {f"meditron_{b}" for b in ("medqa4", "medqa5", "medmcqa", "pubmedqa", "mmlu_medical")} <= set(tm.all_tasks)
     out = simple_evaluate(model=lm, tasks=["meditron_medqa4", "meditron_pubmedqa"], task_manager=tm, log_samples=True)
     for bench in ("medqa4", "pubmedqa"):
-        ours = top_token(lm, load_benchmark(bench, small_benchmarks).items, k=0, seed=None, pool=None)
+        items = load_benchmark(bench, small_benchmarks).items
+        ours = top_token(lm, items, k=0, seed=None, pool=None, scoring="options")
         samples = sorted(out["samples"][f"meditron_{bench}"], key=lambda s: s["doc_id"])
         assert [s["doc"]["id"] for s in samples] == [r["id"] for r in ours]
         assert [s["arguments"][0][0] for s in samples] == [r["prompt"] for r in ours]

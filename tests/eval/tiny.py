@@ -18,7 +18,9 @@ CHATML = (
 def training_texts() -> list[str]:
     from meditron.eval.prompts import INSTRUCTIONS
 
-    texts = [t.format(last="E") for t in INSTRUCTIONS.values()]
+    # The five original benchmarks' instructions only: a new benchmark must not change this fixture (its merges, hence
+    # the random model's numbers that the parity tests compare within 1e-4).
+    texts = [INSTRUCTIONS[b].format(last="E") for b in ("medqa4", "medqa5", "medmcqa", "mmlu_medical", "pubmedqa")]
     for i in range(200):
         letter = "ABCDE"[i % 5]
         label = ("yes", "no", "maybe")[i % 3]
@@ -78,6 +80,46 @@ def build_model(out: Path, tokenizer, *, hidden: int = 64, layers: int = 2, seed
         tie_word_embeddings=False,
     )
     model = LlamaForCausalLM(cfg).to(torch.float32)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
+
+
+def build_fixed_preference_model(out: Path, tokenizer, preference: dict[str, float], *, hidden: int = 64) -> Path:
+    """A real Llama whose next-token distribution is the same after any prompt: ``preference`` maps token text → logit.
+
+    Every token embeds to the same unit vector and the attention/MLP outputs are zeroed, so the last hidden state is
+    that vector whatever the input; the LM head then scores each token by the value set here (0 for the rest). This is
+    how a test builds "a model whose top token is not an option letter" with nothing mocked.
+    """
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    cfg = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=hidden,
+        intermediate_size=hidden * 2,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=4096,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        tie_word_embeddings=False,
+    )
+    model = LlamaForCausalLM(cfg).to(torch.float32)
+    with torch.no_grad():
+        for layer in model.model.layers:
+            layer.self_attn.o_proj.weight.zero_()
+            layer.mlp.down_proj.weight.zero_()
+        model.model.embed_tokens.weight.zero_()
+        model.model.embed_tokens.weight[:, 0] = 1.0
+        model.lm_head.weight.zero_()
+        for text, logit in preference.items():
+            ids = tokenizer.encode(text, add_special_tokens=False)
+            assert len(ids) == 1, f"{text!r} is not one token of this tokenizer: {ids}"
+            model.lm_head.weight[ids[0], 0] = logit / hidden**0.5  # RMSNorm scales the unit vector by sqrt(hidden)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     return out

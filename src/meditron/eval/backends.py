@@ -51,16 +51,25 @@ class PrefixSharingHFLM(HFLM):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.prefix_stats = {"prefix_tokens": 0, "row_tokens": 0, "rows": 0}
+        #: After each ``loglikelihood`` call: per request, (argmax token id, its log-prob) at the answer position over
+        #: the whole vocabulary, or None when the call went through the parent's scorer (which does not expose it).
+        self.last_top: list[tuple[int, float]] | None = None
 
     @staticmethod
-    def _score(lp: torch.Tensor, request, first_pos: int) -> tuple[float, bool]:
-        """(sum of continuation log-probs, greedy?) from log-probs ``lp`` starting at row position ``first_pos``."""
+    def _score(lp: torch.Tensor, request, first_pos: int) -> tuple[float, bool, int, float]:
+        """(sum of continuation log-probs, greedy?, argmax token at the answer position, its log-prob).
+
+        ``lp`` holds log-probs from row position ``first_pos``; the answer position is the one predicting the
+        continuation's first token, whose argmax over the whole vocabulary is the paper's top token.
+        """
         _, ctx, cont = request
         begin = len(ctx) - 1 - first_pos
         sel = lp[begin : begin + len(cont)]
         cont_t = torch.tensor(cont, dtype=torch.long, device=sel.device)
-        greedy = bool((sel.argmax(dim=-1) == cont_t).all())
-        return float(torch.gather(sel, 1, cont_t.unsqueeze(-1)).sum()), greedy
+        best = sel.argmax(dim=-1)
+        greedy = bool((best == cont_t).all())
+        top = int(best[0])
+        return float(torch.gather(sel, 1, cont_t.unsqueeze(-1)).sum()), greedy, top, float(sel[0, top])
 
     def _accepts_logits_to_keep(self) -> bool:
         """Models whose forward takes per-sample ``logits_to_keep`` positions (transformers >= 5 causal LMs)."""
@@ -80,6 +89,7 @@ class PrefixSharingHFLM(HFLM):
         return all(0 < len(c) and 0 < len(k) and len(c) + len(k) <= self.max_length + 1 for _, c, k in requests)
 
     def _loglikelihood_tokens(self, requests, disable_tqdm: bool = False, override_bs: int | None = None):  # type: ignore[override]
+        self.last_top = None
         if not self._shortcut_ok(requests):
             return super()._loglikelihood_tokens(requests, disable_tqdm=disable_tqdm, override_bs=override_bs)
         from transformers import DynamicCache
@@ -112,6 +122,7 @@ class PrefixSharingHFLM(HFLM):
             for q, r in enumerate(row_of):
                 reqs_of_row[r].append(q)
             results: list[tuple[float, bool]] = [(0.0, False)] * len(requests)
+            tops: list[tuple[int, float]] = [(0, 0.0)] * len(requests)
             pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
             for start in range(0, len(order), bs):
                 idx = order[start : start + bs]
@@ -140,7 +151,8 @@ class PrefixSharingHFLM(HFLM):
                 for j, (i, sp) in enumerate(zip(idx, spans, strict=True)):
                     lp = logprobs[j, : len(sp)] if pick else logprobs[j, sp.start : sp.stop]
                     for q in reqs_of_row[i]:
-                        results[q] = self._score(lp, requests[q], shared + first[i])
+                        ll, greedy, top, top_lp = self._score(lp, requests[q], shared + first[i])
+                        results[q], tops[q] = (ll, greedy), (top, top_lp)
                 self.prefix_stats["row_tokens"] += sum(len(s) for s in suffixes)
             self.prefix_stats["prefix_tokens"] += shared
             self.prefix_stats["rows"] += len(row_list)
@@ -148,6 +160,7 @@ class PrefixSharingHFLM(HFLM):
         for (request_str, _, _), answer in zip(requests, results, strict=True):
             if request_str is not None:
                 self.cache_hook.add_partial("loglikelihood", request_str, answer)
+        self.last_top = tops
         return results
 
 
@@ -159,16 +172,24 @@ def make_lm(
     batch_size: int,
     generative: bool,
     tokenizer: str | None = None,
+    max_length: int | None = None,
 ) -> Any:
-    """The lm-eval ``LM`` for a config's backend; errors name the config key and the fix."""
+    """The lm-eval ``LM`` for a config's backend; errors name the config key and the fix.
+
+    ``max_length`` (the resolved ``eval.max_context``) is handed to the HF backends so lm-eval's own limit agrees
+    with the budget our prompts were fitted to.
+    """
+    hf_kw: dict[str, Any] = {"max_length": max_length} if max_length else {}
     if backend in ("meditron", "hf", "vllm") and not model:
         raise ConfigError("eval.model is required: a local Hugging Face model directory (config.json + weights)")
     if backend == "meditron":
         return PrefixSharingHFLM(
-            pretrained=model, device="cpu" if not torch.cuda.is_available() else "cuda", batch_size=batch_size
+            pretrained=model, device="cpu" if not torch.cuda.is_available() else "cuda", batch_size=batch_size, **hf_kw
         )
     if backend == "hf":
-        return HFLM(pretrained=model, device="cpu" if not torch.cuda.is_available() else "cuda", batch_size=batch_size)
+        return HFLM(
+            pretrained=model, device="cpu" if not torch.cuda.is_available() else "cuda", batch_size=batch_size, **hf_kw
+        )
     if backend == "vllm":
         try:
             import vllm  # noqa: F401

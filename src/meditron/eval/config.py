@@ -10,7 +10,7 @@ from pydantic import Field
 from meditron._base import StrictModel
 
 Benchmark = Literal["medqa4", "medqa5", "medmcqa", "pubmedqa", "mmlu_medical", "truthfulqa_med", "truthfulqa"]
-Mode = Literal["top_token", "cot", "sc_cot", "chat"]
+Mode = Literal["top_token", "top_token_options", "cot", "sc_cot", "chat"]
 
 
 class EvalConfig(StrictModel):
@@ -34,7 +34,18 @@ class EvalConfig(StrictModel):
     seeds: list[int] = Field(
         default=[1234, 432, 32], min_length=1, description="Few-shot draws; seeds[0] seeds sc_cot"
     )
-    limit: int | None = Field(default=None, ge=1, description="First N items per benchmark (quick runs)")
+    limit: int | None = Field(
+        default=None,
+        ge=1,
+        description="A seeded random sample of N items per benchmark, stratified by label/subject (quick runs)",
+    )
+    sample_seed: int = Field(default=1234, description="Seed of the --limit sample (recorded in results.json)")
+    max_context: int | None = Field(
+        default=None,
+        ge=16,
+        description="Prompt budget in tokens (default: the model's max_position_embeddings); longer prompts lose "
+        "demonstrations first, then context from the left (docs/EVALUATION.md)",
+    )
     sc_samples: int = Field(default=5, ge=1, description="Samples per question in sc_cot")
     sc_temperature: float = Field(default=0.8, gt=0, description="Sampling temperature in sc_cot")
     max_new_tokens: int = Field(default=256, ge=1, description="Generation budget in cot, sc_cot and chat")

@@ -20,6 +20,7 @@ from lm_eval.api.instance import Instance
 
 from meditron.eval import prompts
 from meditron.eval.benchmarks import BenchmarkItem
+from meditron.eval.context import PromptFitter
 from meditron.eval.metrics import majority_vote
 from meditron.eval.parse import parse_answer
 
@@ -79,61 +80,209 @@ def _shots_for(item: BenchmarkItem, candidates: list[BenchmarkItem], k: int) -> 
     return [c for c in candidates if c.id != item.id][:k]
 
 
+#: How each top-token scoring picks the prediction (the mode names of ``eval.modes``).
+SCORINGS = {"top_token": "full_vocab", "top_token_options": "options"}
+
+
+@dataclass
+class _Request:
+    """One item's top-token prompt: the (possibly cut) item, its shots, the rendered context, the rules applied."""
+
+    item: BenchmarkItem
+    shots: list[BenchmarkItem]
+    context: str
+    cut: list[str]
+
+
+def _longest_key(item: BenchmarkItem) -> str:
+    return max((prompts.answer_key(item, k) for k in item.options), key=len)
+
+
+def _fit_top_token(item: BenchmarkItem, shots: list[BenchmarkItem], fitter: PromptFitter | None) -> _Request:
+    """The item's prompt with the most shots that fit, then the item cut by the context rule (eval.context)."""
+
+    def render(it: BenchmarkItem, n: int) -> str:
+        return prompts.fewshot_prefix(prompts.instruction(it), shots[:n]) + prompts.top_token_prompt(it)
+
+    cut: list[str] = []
+    if fitter is not None and fitter.active:
+        tail = _longest_key(item)  # the answer token(s) must fit too
+        n = fitter.shots_that_fit(lambda m: render(item, m) + tail, len(shots))
+        if n < len(shots):
+            cut.append("shots")
+            shots = shots[:n]
+        if not n:
+            item, applied = fitter.fit_item(item, lambda it: render(it, 0) + tail)
+            cut += applied
+        fitter.record(cut)
+    return _Request(item, shots, render(item, len(shots)), cut)
+
+
+def _score_groups(lm: Any, requests: list[Instance], group_of: list[Any]) -> tuple[list, list]:
+    """(ll, greedy) per request, and (argmax id, log-prob) per request when the backend exposes it (else None).
+
+    One call per demonstration group (the whole set, or one MMLU subject, and one shot count): every request of a call
+    shares the group's few-shot prefix, which the prefix-sharing backend encodes once. Any backend gives the same
+    numbers.
+    """
+    by_group: dict[Any, list[int]] = defaultdict(list)
+    for req in requests:
+        by_group[group_of[req.doc_id]].append(req.idx)
+    scores: list[tuple[float, bool]] = [(0.0, False)] * len(requests)
+    tops: list[tuple[int, float] | None] = [None] * len(requests)
+    for idxs in by_group.values():
+        results = lm.loglikelihood([requests[j] for j in idxs], disable_tqdm=True)
+        got = getattr(lm, "last_top", None)
+        for n, (j, res) in enumerate(zip(idxs, results, strict=True)):
+            scores[j] = res
+            tops[j] = got[n] if got is not None else None
+    return scores, tops
+
+
+def _decode(lm: Any, token_id: int) -> str | None:
+    tokenizer = getattr(lm, "tokenizer", None)
+    return tokenizer.decode([token_id]) if tokenizer is not None else None
+
+
+def _pick(keys: list[str], lls: list[float], greedy: list[bool], scoring: str) -> str | None:
+    """The predicted key: the best option (``options``), or the option the model would write greedily (paper)."""
+    if scoring == "options":
+        return keys[max(range(len(keys)), key=lambda j: (lls[j], -j))]  # ties → first option, deterministically
+    written = [j for j in range(len(keys)) if greedy[j]]
+    # Several greedy options only happen when one key's tokens extend another's: the longer, likelier one wins.
+    return keys[max(written, key=lambda j: (lls[j], -j))] if written else None
+
+
 def top_token(
-    lm: Any, items: list[BenchmarkItem], *, k: int, seed: int | None, pool: FewshotPool | None
+    lm: Any,
+    items: list[BenchmarkItem],
+    *,
+    k: int,
+    seed: int | None,
+    pool: FewshotPool | None,
+    scoring: str = "full_vocab",
+    fitter: PromptFitter | None = None,
 ) -> list[dict]:
-    """Log-likelihood of each option key after the prompt; the prediction is the highest-scoring key."""
-    requests: list[Instance] = []
-    prompts_of: list[str] = []
+    """Top-token answers: ``full_vocab`` (paper, HELM) or ``options`` (lm-eval's restricted multiple choice).
+
+    Both score the log-likelihood of every option's answer key (`` A``, `` yes``) after the prompt. ``options``
+    predicts the likeliest key. ``full_vocab`` predicts the key the model would *write*: the one whose whole
+    continuation is its greedy (argmax over the full vocabulary) continuation; for one-token keys (letters on every
+    Llama/Mistral/GPT-2-style tokenizer) that is exactly "the argmax token at the answer position equals the key's
+    token". No option written → the item is unparsed and wrong, as in the paper (section 4.3).
+    """
+    built: list[_Request] = []
     candidates: dict[str, list[BenchmarkItem]] = {}
-    for i, item in enumerate(items):
+    for item in items:
         shots: list[BenchmarkItem] = []
         if k and pool is not None and seed is not None:
             group = _group_key(item)
             if group not in candidates:
                 candidates[group] = _select_shots(pool, group, k, seed)
             shots = _shots_for(item, candidates[group], k)
-        context = prompts.fewshot_prefix(prompts.instruction(item), shots) + prompts.top_token_prompt(item)
-        prompts_of.append(context)
-        for key in item.options:
-            requests.append(
-                Instance(
-                    "loglikelihood",
-                    {"id": item.id},
-                    (context, prompts.answer_key(item, key)),
-                    len(requests),
-                    (item.benchmark, i, 1),
-                )
-            )
-    # One call per demonstration group (the whole set, or one MMLU subject): every request of a call shares the
-    # group's few-shot prefix, which the prefix-sharing backend encodes once. Any backend gives the same numbers.
-    by_group: dict[str, list[int]] = defaultdict(list)
-    for req in requests:
-        by_group[_group_key(items[req.doc_id])].append(req.idx)
-    scores: list[tuple[float, bool]] = [(0.0, False)] * len(requests)
-    for idxs in by_group.values():
-        for j, res in zip(idxs, lm.loglikelihood([requests[j] for j in idxs], disable_tqdm=True), strict=True):
-            scores[j] = res
+        built.append(_fit_top_token(item, shots, fitter))
+    requests: list[Instance] = []
+    for i, b in enumerate(built):
+        for key in b.item.options:
+            args = (b.context, prompts.answer_key(b.item, key))
+            requests.append(Instance("loglikelihood", {"id": b.item.id}, args, len(requests), (b.item.benchmark, i, 1)))
+    groups = [(_group_key(b.item), len(b.shots)) for b in built]
+    scores, tops = _score_groups(lm, requests, groups)
     records, pos = [], 0
-    for item, context in zip(items, prompts_of, strict=True):
+    for item, b in zip(items, built, strict=True):
         keys = list(item.options)
         lls = [float(s[0]) for s in scores[pos : pos + len(keys)]]
+        greedy = [bool(s[1]) for s in scores[pos : pos + len(keys)]]
+        top = tops[pos]
         pos += len(keys)
-        probs = _softmax(lls)
-        best = max(range(len(keys)), key=lambda j: (lls[j], -j))  # ties → first option, deterministically
-        rec = _base_record(item, "top_token")
+        parsed = _pick(keys, lls, greedy, scoring)
+        rec = _base_record(item, "top_token" if scoring == "full_vocab" else "top_token_options")
         rec.update(
             seed=seed,
             num_fewshot=k,
-            prompt=context,
+            shots=len(b.shots),
+            prompt=b.context,
             output=None,
             loglikelihoods={key: round(v, 6) for key, v in zip(keys, lls, strict=True)},
-            parsed=keys[best],
-            confidence=round(probs[best], 6),
-            correct=keys[best] == item.answer,
+            parsed=parsed,
+            correct=parsed == item.answer,
+            confidence=_confidence(lls, keys, parsed, top, scoring),
+            top_token=_decode(lm, top[0]) if top is not None else None,
+        )
+        if b.cut:
+            rec["truncated"] = b.cut
+        records.append(rec)
+    return records
+
+
+def _confidence(lls: list[float], keys: list[str], parsed: str | None, top, scoring: str) -> float:
+    """The model's probability of its answer: softmax over the options (``options``), or over the full vocabulary.
+
+    Under ``full_vocab`` it is the written option's probability; when no option is written it is the top token's
+    probability if the backend reports it (``meditron``), else the likeliest option's (a lower bound).
+    """
+    if scoring == "options":
+        return round(max(_softmax(lls)), 6)
+    if parsed is not None:
+        return round(math.exp(lls[keys.index(parsed)]), 6)
+    if top is not None:
+        return round(math.exp(top[1]), 6)
+    return round(math.exp(max(lls)), 6)
+
+
+def mc2(lm: Any, items: list[BenchmarkItem], *, fitter: PromptFitter | None = None) -> list[dict]:
+    """TruthfulQA MC2 (lm-eval ``truthfulqa_mc2``): the normalised probability mass of the true answers.
+
+    Every answer of ``item.meta["mc2_choices"]`` is scored by its log-likelihood after ``prompts.mc2_prompt``; the
+    item's score is sum(p of true answers) / sum(p of all answers), computed in log space (no underflow to 0/0).
+    """
+    requests: list[Instance] = []
+    contexts: list[str] = []
+    for i, item in enumerate(items):
+        choices = item.meta["mc2_choices"]
+        context, cut = _fit_mc2(item, choices, fitter)
+        contexts.append(context)
+        for text in choices:
+            args = (context, prompts.mc2_continuation(text))
+            requests.append(Instance("loglikelihood", {"id": item.id}, args, len(requests), (item.benchmark, i, 1)))
+    scores, _ = _score_groups(lm, requests, [0] * len(items))
+    records, pos = [], 0
+    for item, context in zip(items, contexts, strict=True):
+        choices, labels = item.meta["mc2_choices"], item.meta["mc2_labels"]
+        lls = [float(s[0]) for s in scores[pos : pos + len(choices)]]
+        pos += len(choices)
+        p_true = math.exp(_logsumexp([v for v, y in zip(lls, labels, strict=True) if y]) - _logsumexp(lls))
+        best = max(range(len(lls)), key=lambda j: (lls[j], -j))
+        rec = _base_record(item, "mc2")
+        rec.update(
+            prompt=context,
+            output=None,
+            mc2_loglikelihoods=[round(v, 6) for v in lls],
+            parsed=choices[best],
+            correct=round(p_true, 6),
         )
         records.append(rec)
     return records
+
+
+def _fit_mc2(item: BenchmarkItem, choices: list[str], fitter: PromptFitter | None) -> tuple[str, list[str]]:
+    if fitter is None or not fitter.active:
+        return prompts.mc2_prompt(item), []
+    tail = prompts.mc2_continuation(max(choices, key=len))
+    n = fitter.shots_that_fit(lambda m: prompts.mc2_prompt(item, m) + tail, 6)
+    cut = ["shots"] if n < 6 else []
+    if not n:
+        item, applied = fitter.fit_item(item, lambda it: prompts.mc2_prompt(it, 0) + tail)
+        cut += applied
+    fitter.record(cut)
+    return prompts.mc2_prompt(item, n), cut
+
+
+def _logsumexp(values: list[float]) -> float:
+    if not values:
+        return -math.inf
+    top = max(values)
+    return top + math.log(sum(math.exp(v - top) for v in values))
 
 
 def _gen_request(

@@ -2,18 +2,23 @@
 
 Outputs in ``<out>/``: ``results.json`` (byte-identical for the same config), ``report.md``, ``items/<bench>/<mode>.jsonl``
 (prompt, output, parsed answer, gold per item; per seed for few-shot top_token), ``plots/*.png`` and ``timing.json``.
+Each mode runs through its runner in ``eval.runners.RUNNERS``; this module loads data and models, draws the ``--limit``
+sample, and writes what the runners return.
 """
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from meditron.errors import ConfigError, MeditronError
+from meditron.errors import ConfigError
+from meditron.eval import report as R
 from meditron.eval.benchmarks import BenchmarkSet, load_benchmark
 from meditron.eval.config import EvalConfig
+from meditron.eval.context import quiet_backend_truncation, resolve_max_context
+from meditron.eval.runners import LOGLIKELIHOOD_MODES, RUNNERS, BenchRun, Session, say
+from meditron.eval.sampling import sample_record, stratified_sample
 from meditron.sample import resolve_path
 
 if TYPE_CHECKING:
@@ -44,7 +49,7 @@ def _fewshot_pool(name: str, test: BenchmarkSet, cfg: EvalConfig, data_dir: Path
     )
 
 
-def _data_entry(bset: BenchmarkSet, items: list, pool_source: str) -> dict[str, Any]:
+def _data_entry(bset: BenchmarkSet, items: list, pool_source: str, from_test: bool) -> dict[str, Any]:
     from meditron.run import sha256_file
 
     return {
@@ -53,40 +58,120 @@ def _data_entry(bset: BenchmarkSet, items: list, pool_source: str) -> dict[str, 
         "n_total": len(bset.items),
         "n_items": len(items),
         "fewshot_source": pool_source,
+        "fewshot_from_test": from_test,
     }
 
 
-def _say(text: str) -> None:
-    """One progress line per pass on stderr (evaluations run for hours on real models)."""
-    print(f"eval: {text}", file=sys.stderr, flush=True)
+def _context_entry(session: Session, bench: BenchRun, backend_cuts: int) -> dict[str, Any]:
+    """results.json's account of the context rule for one benchmark: budget, prompts cut, per rule."""
+    checked = [f for f in bench.fitters.values() if f.active]
+    cuts: dict[str, int] = {}
+    for f in bench.fitters.values():
+        for rule, n in f.cuts.items():
+            cuts[rule] = cuts.get(rule, 0) + n
+    return {
+        "max_context": session.max_context,
+        "max_context_source": session.max_context_source,
+        "context_checked": bool(checked) and len(checked) == len(bench.fitters),
+        "truncated_prompts": sum(f.prompts_cut for f in bench.fitters.values()),
+        "truncation": dict(sorted(cuts.items())),
+        "backend_truncations": backend_cuts,
+    }
 
 
-def _scored(fn, lm, items, cfg: EvalConfig, **kw):
-    """Run a top_token pass; an HTTP server without prompt log-probabilities gets a clear error, not a KeyError."""
-    if cfg.backend != "openai":
-        return fn(lm, items, **kw)
-    try:
-        return fn(lm, items, **kw)
-    except Exception as e:  # lm-eval raises assorted errors when a server returns no prompt logprobs
-        raise MeditronError(
-            f"top_token over HTTP failed ({type(e).__name__}: {e}); it needs a /v1/completions endpoint that returns "
-            f"prompt log-probabilities (echo=true, logprobs>=1) at {cfg.base_url} (meditron serve does, with its "
-            "transformers backend); otherwise use modes cot/sc_cot/chat there, or a local --backend meditron"
-        ) from None
+def _output_dir(cfg: EvalConfig, run: RunDir | None) -> Path:
+    if cfg.out is not None:
+        return Path(cfg.out)
+    if run is not None:
+        return run.eval
+    raise ConfigError("eval.out is required when no run directory is given (e.g. --out runs/eval)")
+
+
+def _open_session(cfg: EvalConfig, model: str | None) -> Session:
+    """Load the models the modes need (one for log-likelihood, one for generation unless the same serves both)."""
+    from meditron.eval.backends import make_lm
+
+    tok = str(resolve_path(cfg.tokenizer)) if cfg.tokenizer else (model if model and Path(model).is_dir() else None)
+    max_context, source = resolve_max_context(cfg.max_context, model if model and Path(model).is_dir() else tok)
+    s = Session(cfg, max_context=max_context, max_context_source=source)
+    common = dict(base_url=cfg.base_url, batch_size=cfg.batch_size, max_length=max_context)
+    if any(m in LOGLIKELIHOOD_MODES for m in cfg.modes):
+        s.lm_ll = make_lm(cfg.backend, model, generative=False, tokenizer=tok, **common)
+    if any(m not in LOGLIKELIHOOD_MODES for m in cfg.modes):
+        reuse = s.lm_ll is not None and not s.chat_api
+        s.lm_gen = s.lm_ll if reuse else make_lm(cfg.backend, model, generative=True, **common)
+    return s
+
+
+def _modes_for(cfg: EvalConfig, items: list) -> list[str]:
+    """The configured modes, plus ``mc2`` for TruthfulQA items (MC2 targets) when a log-likelihood mode is asked."""
+    modes = list(cfg.modes)
+    if items and "mc2_choices" in items[0].meta and any(m in ("top_token", "top_token_options") for m in modes):
+        modes.append("mc2")
+    return modes
+
+
+def _bench_run(name: str, bset: BenchmarkSet, cfg: EvalConfig, data_dir: Path, out: Path) -> BenchRun:
+    items = stratified_sample(bset.items, cfg.limit, cfg.sample_seed) if cfg.limit else list(bset.items)
+    wants_pool = cfg.num_fewshot and any(m in ("top_token", "top_token_options") for m in cfg.modes)
+    pool = _fewshot_pool(name, bset, cfg, data_dir) if wants_pool else None
+    return BenchRun(name, bset, items, pool, out / "items" / name)
+
+
+def _run_modes(session: Session, bench: BenchRun, timing: dict, contamination) -> tuple[dict, list | None]:
+    """Every mode of one benchmark through its runner; returns {mode: summary} and the reliability bins."""
+    results: dict[str, Any] = {}
+    bins = None
+    for mode in _modes_for(session.cfg, bench.items):
+        tm = time.perf_counter()
+        say(f"{bench.name} {mode}: {len(bench.items)} questions ({bench.bset.source_files[0].parent})")
+        res = RUNNERS[mode](session, bench, mode)
+        summary = res.summary
+        summary["breakdown"] = _breakdown(res.records, bench.name)
+        if contamination is not None:
+            summary["contamination"] = R.contamination_split(res.records, contamination, bench.name)
+        if res.ece_bins is not None and bins is None:
+            bins = res.ece_bins
+        results[mode] = summary
+        timing[f"{bench.name}/{mode}_seconds"] = seconds = time.perf_counter() - tm
+        lo, hi = summary["ci95"]
+        say(
+            f"{bench.name} {mode}: accuracy {summary['accuracy']:.4f} [{lo:.4f}, {hi:.4f}] n={summary['n']} "
+            f"unparsed={summary['unparsed']} ({seconds:.1f} s)"
+        )
+    return results, bins
+
+
+def _breakdown(records: list[dict], bench: str) -> dict[str, Any]:
+    """The report's breakdown; TruthfulQA per category with the macro average (the paper's Table 13 "Avg")."""
+    if not bench.startswith("truthfulqa"):
+        return R.breakdowns(records, bench)
+    groups: dict[str, list[float]] = {}
+    for r in records:
+        groups.setdefault(str(r.get("subject")), []).append(float(r["correct"]))
+    out: dict[str, Any] = {g: {"accuracy": round(sum(v) / len(v), 6), "n": len(v)} for g, v in sorted(groups.items())}
+    if out:
+        out["average"] = {"accuracy": round(sum(v["accuracy"] for v in out.values()) / len(out), 6), "n": len(records)}
+    return out
+
+
+def _say_truncation(data: dict[str, Any]) -> None:
+    """The one line that says how many prompts the context rule cut (docs/EVALUATION.md, "Context length")."""
+    cut = {b: d for b, d in data.items() if d["truncated_prompts"] or d["backend_truncations"]}
+    if not cut:
+        return
+    budget = next(iter(data.values()))["max_context"]
+    parts = "; ".join(
+        f"{b} {d['truncated_prompts']} ({', '.join(f'{r} {n}' for r, n in d['truncation'].items())})"
+        + (f", {d['backend_truncations']} more cut by the backend" if d["backend_truncations"] else "")
+        for b, d in cut.items()
+    )
+    say(f"{sum(d['truncated_prompts'] for d in cut.values())} prompts exceeded max_context {budget} and were cut: {parts}")
 
 
 def run_eval(cfg: EvalConfig, run: RunDir | None = None) -> dict[str, Any]:
     """Evaluate ``cfg.model`` on ``cfg.benchmarks`` in ``cfg.modes``; write the reports; return results.json's dict."""
-    from meditron.eval import modes as M
-    from meditron.eval import report as R
-    from meditron.eval.backends import make_lm
-
-    if cfg.out is not None:
-        out = Path(cfg.out)
-    elif run is not None:
-        out = run.eval
-    else:
-        raise ConfigError("eval.out is required when no run directory is given (e.g. --out runs/eval)")
+    out = _output_dir(cfg, run)
     if not cfg.data_dir:
         raise ConfigError("eval.data_dir is required: a folder holding the official benchmark files (--data-dir)")
     data_dir = resolve_path(cfg.data_dir)
@@ -94,86 +179,45 @@ def run_eval(cfg: EvalConfig, run: RunDir | None = None) -> dict[str, Any]:
     contamination = (
         R.load_contamination_index(resolve_path(cfg.contamination_index)) if cfg.contamination_index else None
     )
-
     t0 = time.perf_counter()
-    timing: dict[str, Any] = {}
     sets = {name: load_benchmark(name, data_dir) for name in cfg.benchmarks}  # fail on bad data before loading a model
-    generative = [m for m in cfg.modes if m != "top_token"]
-    chat_api = cfg.backend == "openai"
-    tok = str(resolve_path(cfg.tokenizer)) if cfg.tokenizer else (model if model and Path(model).is_dir() else None)
-    lm_ll = (
-        make_lm(cfg.backend, model, base_url=cfg.base_url, batch_size=cfg.batch_size, generative=False, tokenizer=tok)
-        if "top_token" in cfg.modes
-        else None
-    )
-    if generative:
-        lm_gen = (
-            lm_ll
-            if (lm_ll is not None and not chat_api)
-            else make_lm(cfg.backend, model, base_url=cfg.base_url, batch_size=cfg.batch_size, generative=True)
-        )
-    timing["load_seconds"] = time.perf_counter() - t0
-
+    session = _open_session(cfg, model)
+    timing: dict[str, Any] = {"load_seconds": time.perf_counter() - t0}
     results: dict[str, dict[str, Any]] = {}
     data: dict[str, Any] = {}
     ece_bins: dict[str, list] = {}
-    items_dir = out / "items"
     for name, bset in sets.items():
-        items = bset.items[: cfg.limit] if cfg.limit else bset.items
-        pool = _fewshot_pool(name, bset, cfg, data_dir) if "top_token" in cfg.modes and cfg.num_fewshot else None
-        data[name] = _data_entry(bset, items, pool.source if pool else "not used (zero-shot only)")
-        results[name] = {}
-        for mode in cfg.modes:
-            tm = time.perf_counter()
-            _say(f"{name} {mode}: {len(items)} questions ({bset.source_files[0].parent})")
-            if mode == "top_token":
-                zero = _scored(M.top_token, lm_ll, items, cfg, k=0, seed=None, pool=None)
-                runs = {}
-                if cfg.num_fewshot and pool is not None:
-                    for seed in cfg.seeds:
-                        _say(f"{name} top_token {cfg.num_fewshot}-shot, seed {seed}")
-                        runs[str(seed)] = _scored(
-                            M.top_token, lm_ll, items, cfg, k=cfg.num_fewshot, seed=seed, pool=pool
-                        )
-                merged = M.per_item_mean(runs) if runs else zero
-                summary = R.top_token_summary(zero, runs, merged, bootstrap_samples=cfg.bootstrap_samples)
-                ece_bins[name] = summary["ece"]["bins"] if runs else summary["zero_shot"]["ece"]["bins"]
-                R.write_jsonl(items_dir / name / "top_token_zero_shot.jsonl", zero)
-                for seed, recs in runs.items():
-                    R.write_jsonl(items_dir / name / f"top_token_{cfg.num_fewshot}shot_seed{seed}.jsonl", recs)
-                records = merged
-            else:
-                sc = mode == "sc_cot"
-                records = M.generate(
-                    lm_gen,
-                    items,
-                    mode=mode,
-                    max_new_tokens=cfg.max_new_tokens,
-                    samples=cfg.sc_samples if sc else 1,
-                    temperature=cfg.sc_temperature if sc else 0.0,
-                    seed=cfg.seeds[0] if cfg.seeds else 1234,
-                    chat_api=chat_api,
-                )
-                summary = R.summarize(records, bootstrap_samples=cfg.bootstrap_samples)
-                if sc:
-                    summary.update(samples=cfg.sc_samples, temperature=cfg.sc_temperature)
-                R.write_jsonl(items_dir / name / f"{mode}.jsonl", records)
-            summary["breakdown"] = R.breakdowns(records, name)
-            if contamination is not None:
-                summary["contamination"] = R.contamination_split(records, contamination, name)
-            results[name][mode] = summary
-            timing[f"{name}/{mode}_seconds"] = time.perf_counter() - tm
-            lo, hi = summary["ci95"]
-            _say(
-                f"{name} {mode}: accuracy {summary['accuracy']:.4f} [{lo:.4f}, {hi:.4f}] n={summary['n']} "
-                f"unparsed={summary['unparsed']} ({timing[f'{name}/{mode}_seconds']:.1f} s)"
-            )
+        bench = _bench_run(name, bset, cfg, data_dir, out)
+        pool_source = bench.pool.source if bench.pool else "not used (zero-shot only)"
+        data[name] = _data_entry(bset, bench.items, pool_source, bool(bench.pool and bench.pool.from_test))
+        data[name].update(sample_record(bset.items, bench.items, cfg.limit, cfg.sample_seed))
+        with quiet_backend_truncation() as backend_cuts:
+            results[name], bins = _run_modes(session, bench, timing, contamination)
+        data[name].update(_context_entry(session, bench, backend_cuts.count))
+        if bins is not None:
+            ece_bins[name] = bins
+    _say_truncation(data)
+    stages = run.read_manifest().get("stages") if run is not None else None
+    doc = _write_outputs(cfg, out, data, results, ece_bins, contamination, timing, t0, stages)
+    if run is not None:
+        headline = {f"{b}/{m}": r["accuracy"] for b, ms in results.items() for m, r in ms.items()}
+        artifacts: dict[str, str | Path] = {"results": out / "results.json", "report": out / "report.md"}
+        artifacts.update({p.stem: p for p in doc.pop("_plots")})
+        inputs = [p for bset in sets.values() for p in bset.source_files]
+        run.record_stage("eval", artifacts, metrics=headline, inputs=inputs)
+    else:
+        doc.pop("_plots")
+    return doc
 
+
+def _write_outputs(cfg, out: Path, data, results, ece_bins, contamination, timing, t0, stages) -> dict[str, Any]:
+    """results.json (byte-identical for one config), report.md, plots/ and timing.json."""
+    config = cfg.model_dump(mode="json", exclude={"out"})
     doc: dict[str, Any] = {
-        "config": cfg.model_dump(mode="json", exclude={"out"}),
+        "config": config,
         "data": data,
         "results": results,
-        "paper": R.paper_comparison(results),
+        "paper": R.paper_comparison(results, config=config, data=data, run_stages=stages),
     }
     if contamination is not None:
         doc["contamination"] = {
@@ -187,11 +231,5 @@ def run_eval(cfg: EvalConfig, run: RunDir | None = None) -> dict[str, Any]:
     plot_files = R.plots(doc, ece_bins, out / "plots")
     timing["total_seconds"] = time.perf_counter() - t0
     R.write_json(out / "timing.json", {k: round(v, 3) for k, v in timing.items()})
-    _say(f"wrote {out / 'results.json'}, report.md, items/, plots/")
-    if run is not None:
-        headline = {f"{b}/{m}": r["accuracy"] for b, ms in results.items() for m, r in ms.items()}
-        artifacts: dict[str, str | Path] = {"results": out / "results.json", "report": out / "report.md"}
-        artifacts.update({p.stem: p for p in plot_files})
-        inputs = [p for bset in sets.values() for p in bset.source_files]
-        run.record_stage("eval", artifacts, metrics=headline, inputs=inputs)
-    return doc
+    say(f"wrote {out / 'results.json'}, report.md, items/, plots/")
+    return {**doc, "_plots": plot_files}
