@@ -25,6 +25,12 @@ if TYPE_CHECKING:
     from meditron.run import RunDir
 
 
+_POOL_KINDS = {
+    "pubmedqa": "labelled PubMedQA items outside the test split",
+    "truthfulqa_med": "TruthfulQA questions of the other (non-medical) categories",
+}
+
+
 def _fewshot_pool(name: str, test: BenchmarkSet, cfg: EvalConfig, data_dir: Path):
     from meditron.eval.modes import FewshotPool
 
@@ -39,10 +45,9 @@ def _fewshot_pool(name: str, test: BenchmarkSet, cfg: EvalConfig, data_dir: Path
     ]
     if kept:
         files = ", ".join(p.name for p in fs.source_files)
-        what = "labelled PubMedQA items outside the test split" if name == "pubmedqa" else "train/dev file"
-        dropped = (
-            f", {len(fs.items) - len(kept)} overlapping the test set dropped" if len(kept) < len(fs.items) else ""
-        )
+        what = _POOL_KINDS.get(name, "train/dev file")
+        n_dropped = len(fs.items) - len(kept) + len(fs.excluded)  # here, and in the loader (repeats of test items)
+        dropped = f", {n_dropped} overlapping the test set dropped" if n_dropped else ""
         return FewshotPool(kept, f"{what} ({files}, {len(kept)} items{dropped})", from_test=False)
     return FewshotPool(
         test.items, "test set: other items of the same set, excluding the question itself", from_test=True
