@@ -38,7 +38,7 @@ import torch
 
 from meditron.errors import CheckpointError
 from meditron.train import checkpoint_manifest as manifest_io
-from meditron.train.safe_dcp import SafeFileSystemReader, SafeLoadPlanner
+from meditron.train.safe_dcp import SafeFileSystemReader, SafeLoadPlanner, load_metadata
 
 STEP_RE = re.compile(r"^step_(\d{7,})$")
 STATE_FILE = "trainer_state.json"
@@ -231,6 +231,7 @@ class CheckpointManager:
         problems = self.verify(checkpoint) if problems is None else problems
         if problems and not self.trust_unverified:
             raise CheckpointError(unverified_message(checkpoint, problems))
+        load_metadata(checkpoint / ".metadata")  # refuses a crafted pickle here, in one clear line (DCP wraps errors)
         state = self._state(model, optimizer)
         try:
             with _single_process_quiet():

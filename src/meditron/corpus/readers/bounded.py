@@ -32,16 +32,21 @@ def record_too_large(limit: int, what: str = "record") -> ReadLimitExceeded:
     )
 
 
+class ArchiveLimitExceeded(Exception):
+    """An archive as a whole decompressed to more than the file cap (not a ``ValueError``: it must stop the archive,
+    not just the member being parsed when it happened)."""
+
+
 class BoundedStream:
     """A binary stream that raises :class:`ReadLimitExceeded` once more than ``max_bytes`` were read through it."""
 
-    def __init__(self, raw: IO[bytes], max_bytes: int, where: str):
-        self.raw, self.max_bytes, self.where, self.num_bytes = raw, max_bytes, where, 0
+    def __init__(self, raw: IO[bytes], max_bytes: int, where: str, error: type[Exception] = ReadLimitExceeded):
+        self.raw, self.max_bytes, self.where, self.num_bytes, self.error = raw, max_bytes, where, 0, error
 
     def _count(self, data: bytes) -> bytes:
         self.num_bytes += len(data)
         if self.num_bytes > self.max_bytes:
-            raise ReadLimitExceeded(
+            raise self.error(
                 f"{self.where} is larger than corpus.limits.max_file_bytes={self.max_bytes} bytes once decompressed "
                 "(a decompression bomb or a broken file; raise the limit if such files are real)"
             )
@@ -63,10 +68,10 @@ class BoundedStream:
         self.close()
 
 
-def open_bounded(path: Path, max_file_bytes: int) -> BoundedStream:
+def open_bounded(path: Path, max_file_bytes: int, error: type[Exception] = ReadLimitExceeded) -> BoundedStream:
     """``path`` as a decompressed (``.gz``) or plain binary stream, capped at ``max_file_bytes``."""
     raw = gzip.open(path, "rb") if path.name.lower().endswith((".gz", ".tgz")) else open(path, "rb")
-    return BoundedStream(raw, max_file_bytes, str(path))
+    return BoundedStream(raw, max_file_bytes, str(path), error)
 
 
 def read_record(stream: BoundedStream | IO[bytes], max_record_bytes: int, what: str = "file") -> bytes:

@@ -16,7 +16,13 @@ from lxml import etree
 from meditron.corpus.cleaners.jats import article_to_text
 from meditron.corpus.cleaners.xml import describe_xml_error
 from meditron.corpus.readers.base import CorpusReader
-from meditron.corpus.readers.bounded import BoundedStream, ReadLimitExceeded, XmlRecords, open_bounded
+from meditron.corpus.readers.bounded import (
+    ArchiveLimitExceeded,
+    BoundedStream,
+    ReadLimitExceeded,
+    XmlRecords,
+    open_bounded,
+)
 
 JATS_SUFFIXES = (".nxml", ".xml", ".nxml.gz", ".xml.gz", ".tar.gz", ".tgz", ".tar")
 _MEMBER_SUFFIXES = (".nxml", ".xml", ".nxml.gz", ".xml.gz")
@@ -58,7 +64,8 @@ class JatsReader(CorpusReader):
     def _read_tar(self, path: Path) -> Iterator[Document]:
         try:
             # the archive is streamed (``r|``) through the file cap: a bomb of skipped members is stopped too
-            with open_bounded(path, self.limits.max_file_bytes) as whole, tarfile.open(fileobj=whole, mode="r|") as tar:
+            with open_bounded(path, self.limits.max_file_bytes, ArchiveLimitExceeded) as whole, \
+                    tarfile.open(fileobj=whole, mode="r|") as tar:
                 for member in tar:
                     tar.members = []  # tarfile keeps every header otherwise: O(members) memory on PMC bundles
                     if not member.isfile() or not member.name.lower().endswith(_MEMBER_SUFFIXES):
@@ -70,7 +77,7 @@ class JatsReader(CorpusReader):
                     where = f"{path}:{member.name}"
                     yield from self._read_xml(BoundedStream(raw, self.limits.max_file_bytes, where), where,
                                               Path(member.name).name)
-        except (OSError, EOFError, tarfile.TarError, ReadLimitExceeded) as err:
+        except (OSError, EOFError, tarfile.TarError, ReadLimitExceeded, ArchiveLimitExceeded) as err:
             yield self.quarantine(path, "tar", err)
 
     def _read_xml(self, stream: Any, where: str, fallback_id: str) -> Iterator[Document]:
