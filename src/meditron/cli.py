@@ -280,7 +280,7 @@ def main() -> None:
     try:
         app()
     except MeditronError as e:
-        console.print(f"[bold red]error:[/] {e}", markup=True, highlight=False)
+        console.print(f"[bold red]error:[/] {e}", markup=True, highlight=False, soft_wrap=True)  # one line, unwrapped
         sys.exit(2)
 
 
