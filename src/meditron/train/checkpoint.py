@@ -183,9 +183,9 @@ class CheckpointManager:
         import torch.distributed as dist
 
         names = sorted(p.name for p in tmp.glob("*.distcp"))
-        mine = manifest_io.hash_files(tmp, names[self.env.rank :: self.env.world_size])
         if not self.env.distributed:
-            return mine
+            return manifest_io.hash_files(tmp, names)
+        mine = manifest_io.hash_files(tmp, names[self.env.rank :: self.env.world_size])
         parts: list[Any] = [None] * self.env.world_size
         dist.all_gather_object(parts, mine)
         return {k: v for part in parts for k, v in part.items()}
@@ -205,10 +205,10 @@ class CheckpointManager:
         manifest, problems = self.env.broadcast_object(first)
         if problems:
             return problems
-        names = sorted(manifest["files"])[self.env.rank :: self.env.world_size]
-        mine = manifest_io.hash_problems(checkpoint, manifest, names)
+        names = sorted(manifest["files"])
         if not self.env.distributed:
-            return mine
+            return manifest_io.hash_problems(checkpoint, manifest, names)
+        mine = manifest_io.hash_problems(checkpoint, manifest, names[self.env.rank :: self.env.world_size])
         parts: list[Any] = [None] * self.env.world_size
         dist.all_gather_object(parts, mine)
         return sorted(p for part in parts for p in part)
