@@ -41,5 +41,5 @@ class ServeConfig(StrictModel):
                                    "one gets 413 before it is read (a context's worth of text is far smaller)")
     allowed_hosts: list[str] = Field(default_factory=list, description="Extra Host/Origin names accepted on a loopback "
                                      "bind besides localhost, 127.0.0.1 and [::1] (the DNS-rebinding defence)")
-    trust_unverified: bool = Field(default=False, description="Serve a model whose files differ from its "
-                                   "lineage.json hashes (damaged or modified export); off: refused at start-up")
+    trust_unverified: bool = Field(default=False, description="Skip checking the export's files against its "
+                                   "lineage.json sha256 at start-up (off: a damaged or modified export is refused)")

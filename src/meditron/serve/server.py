@@ -55,25 +55,24 @@ def check_lineage(model_dir: Path, trust: bool) -> None:
     """An export carrying ``lineage.json`` is served only if its files still have the hashes written at export.
 
     Why: a damaged or altered safetensors file loads without complaint and answers with garbage; the lineage hashes
-    are there to catch exactly that. ``serve.trust_unverified`` serves it anyway (with a warning).
+    are there to catch exactly that (cost: one read of the weights at start-up). ``serve.trust_unverified`` skips the
+    check, with a warning.
     """
     from meditron.serve.lineage import LINEAGE_FILE, verify_lineage
 
     if not (model_dir / LINEAGE_FILE).is_file():
         return
+    if trust:
+        log.warning("%s: not checked against %s (serve.trust_unverified)", model_dir, LINEAGE_FILE)
+        return
     try:
         problems = [p for p in verify_lineage(model_dir) if not p.endswith("not in lineage")]
     except (ValueError, KeyError, TypeError) as e:
         problems = [f"{LINEAGE_FILE} is unreadable ({type(e).__name__}: {e})"]
-    if not problems:
-        return
-    message = (f"{model_dir}: {len(problems)} file(s) differ from {LINEAGE_FILE} ({'; '.join(problems[:3])}): "
-               "the export was damaged or modified since it was written")
-    if trust:
-        log.warning("%s; serving it anyway (serve.trust_unverified)", message)
-        return
-    raise ConfigError(f"{message}. Re-export it, or pass --trust-checkpoint (serve.trust_unverified=true) to serve "
-                      "it anyway")
+    if problems:
+        raise ConfigError(f"{model_dir}: {len(problems)} file(s) differ from {LINEAGE_FILE} ({'; '.join(problems[:3])}):"
+                          " the export was damaged or modified since it was written. Re-export it, or pass "
+                          "--trust-checkpoint (serve.trust_unverified=true) to serve it anyway")
 
 
 def create_app(cfg: ServeConfig, engine: Any = None):
