@@ -58,17 +58,21 @@ def run_meditron(args: list[str], timeout: int = 240) -> subprocess.CompletedPro
                           timeout=timeout, cwd=REPO)
 
 
+_MEASURE = """
+import resource, subprocess, sys
+code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode
+print(code, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, flush=True)
+"""
+
+
 def peak_rss_mb(args: list[str]) -> tuple[int, float, str]:
-    """(exit code, peak resident memory in MB, stderr) of ``python -m meditron args`` — that one child's own peak
-    (``wait4``), not the largest of every child this test process ever had."""
+    """(exit code, peak resident memory in MB, stderr) of ``python -m meditron args``.
+
+    Measured by a small launcher process (``RUSAGE_CHILDREN`` of its only child): a child forked straight from this
+    test process would count this process's own memory, copied at the fork, in its peak.
+    """
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "meditron", *args], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, env=env, cwd=REPO)
-    try:
-        _, status, usage = os.wait4(proc.pid, 0)
-    except BaseException:
-        proc.kill()
-        raise
-    stderr = proc.stderr.read().decode() if proc.stderr else ""
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return proc.returncode, usage.ru_maxrss / 1024, stderr
+    proc = subprocess.run([sys.executable, "-c", _MEASURE, sys.executable, "-m", "meditron", *args],
+                          capture_output=True, text=True, env=env, cwd=REPO, timeout=600)
+    code, maxrss_kb = proc.stdout.split()
+    return int(code), int(maxrss_kb) / 1024, proc.stderr
