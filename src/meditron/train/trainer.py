@@ -363,7 +363,7 @@ class Trainer:
         if self.env.is_main:
             from rich.console import Console
 
-            Console(stderr=True).print(text, highlight=False)
+            Console(stderr=True, soft_wrap=True).print(text, highlight=False)  # one line per message in logs
 
     def _install_signal_handlers(self) -> dict[int, Any]:
         """SIGTERM/SIGUSR1 (Slurm preemption) → finish the step, checkpoint, stop."""
