@@ -234,3 +234,31 @@ def test_export_damaged_since_its_lineage_is_refused(tmp_path, tiny_model):
     with pytest.raises(ConfigError, match=r"model.safetensors: changed.*--trust-checkpoint"):
         create_app(ServeConfig(model=str(model), port=0))
     assert create_app(ServeConfig(model=str(model), port=0, trust_unverified=True)).state.engine is not None
+
+
+AIDREAMS = Path(__file__).resolve().parents[2].parent / "shared" / "models" / "aidreams260K-hf"
+
+
+@pytest.mark.skipif(not AIDREAMS.is_dir(), reason="../shared/models/aidreams260K-hf is absent (real pretrained Llama)")
+def test_real_small_llama_first_question_names_the_system_prompt(caplog):
+    """issue 13 on the real llama2.c model (128-token context, SentencePiece): the default system prompt alone is
+    over the context — the start-up warns, the first question's 400 names serve.system_prompt with the numbers, and
+    with serve.system_prompt="" the same question is answered. Out-of-vocabulary ids name the real range."""
+    import logging
+
+    with caplog.at_level(logging.WARNING, logger="meditron.serve"), \
+            serve_in_thread(ServeConfig(model=str(AIDREAMS), port=0, max_new_tokens=16)) as url:
+        r = httpx.post(url + CHAT, json={"model": "aidreams260K-hf", "messages": [{"role": "user", "content": "Hi"}]},
+                       timeout=60)
+        bad = httpx.post(url + "/v1/completions", json={"model": "aidreams260K-hf", "prompt": [1, 512], "max_tokens": 2},
+                         timeout=60)
+    message = r.json()["error"]["message"]
+    assert r.status_code == 400 and "maximum context length is 128 tokens" in message
+    assert "are this server's default system prompt" in message and "serve.system_prompt" in message
+    assert any("serve.system_prompt alone is 127 of the model's 128 context tokens" in rec.getMessage()
+               and "have 1 left" in rec.getMessage() for rec in caplog.records)
+    assert bad.status_code == 400 and "id 512 is not in this model's vocabulary (ids 0..511)" in bad.json()["error"]["message"]
+    with serve_in_thread(ServeConfig(model=str(AIDREAMS), port=0, max_new_tokens=16, system_prompt="")) as url:
+        r = httpx.post(url + CHAT, json={"model": "aidreams260K-hf", "max_tokens": 8,
+                                         "messages": [{"role": "user", "content": "Hi"}]}, timeout=60)
+    assert r.status_code == 200 and r.json()["usage"]["completion_tokens"] > 0

@@ -148,10 +148,11 @@ def _warn_if_system_prompt_fills_context(cfg: ServeConfig, engine: Any) -> None:
     if not cfg.system_prompt or not hasattr(engine, "tokenizer"):
         return
     n = len(engine.tokenizer(cfg.system_prompt, add_special_tokens=False).input_ids)
-    if n >= engine.context_length // 2:
+    ctx = engine.context_length
+    if n >= ctx // 2:
         log.warning("serve.system_prompt alone is %d of the model's %d context tokens: chats that bring no system "
-                    "message %s; shorten serve.system_prompt or set it to \"\"", n, engine.context_length,
-                    "will be refused" if n >= engine.context_length else "have little room left")
+                    "message have %d left for the conversation and the answer; shorten serve.system_prompt or set "
+                    "it to \"\"", n, ctx, max(0, ctx - n))
 
 
 def check_bind(cfg: ServeConfig) -> None:
