@@ -39,6 +39,14 @@ ConfigOpt = Annotated[
     Path | None, typer.Option("--config", "-c", help="YAML config file or shipped preset name (quickstart-cpu, meditron-7b)")
 ]
 SetOpt = Annotated[list[str] | None, typer.Option("--set", "-s", help="Override a config key, e.g. train.lr=1e-4")]
+TrustOpt = Annotated[
+    bool,
+    typer.Option(
+        "--trust-checkpoint",
+        help="Load a checkpoint/model whose files do not verify against its manifest.json or lineage.json (missing, "
+        "damaged or modified files load as wrong weights). Pickled metadata is never executed either way.",
+    ),
+]
 
 
 def _version(value: bool) -> None:
@@ -101,13 +109,14 @@ def corpus_inspect(
 def pretrain(
     config: ConfigOpt = None,
     set_: SetOpt = None,
-    resume: Annotated[bool, typer.Option(help="Continue from the latest complete checkpoint")] = False,
+    resume: Annotated[bool, typer.Option(help="Continue from the newest checkpoint that verifies")] = False,
+    trust_checkpoint: TrustOpt = False,
 ) -> None:
     """Continue pretraining a causal LM on the corpus shards (single process or under torchrun).
 
     Example: `torchrun --nproc-per-node 2 -m meditron pretrain --config configs/quickstart-cpu.yaml --set train.steps=20`
     """
-    cfg = _load(config, set_)
+    cfg = _load(config, [*(set_ or []), *(["train.checkpoint.trust_unverified=true"] if trust_checkpoint else [])])
     from meditron.train.pretrain import run_pretrain
 
     run = _run_dir(cfg)
@@ -119,13 +128,14 @@ def pretrain(
 def finetune(
     config: ConfigOpt = None,
     set_: SetOpt = None,
-    resume: Annotated[bool, typer.Option(help="Continue from the latest complete checkpoint")] = False,
+    resume: Annotated[bool, typer.Option(help="Continue from the newest checkpoint that verifies")] = False,
+    trust_checkpoint: TrustOpt = False,
 ) -> None:
     """Supervised finetuning on chat-formatted medical QA (answer-only loss), on the pretraining engine.
 
     Example: `meditron finetune --config configs/quickstart-cpu.yaml --set finetune.epochs=1`
     """
-    cfg = _load(config, set_)
+    cfg = _load(config, [*(set_ or []), *(["finetune.checkpoint.trust_unverified=true"] if trust_checkpoint else [])])
     from meditron.train.sft import run_finetune
 
     run = _run_dir(cfg)
@@ -253,6 +263,7 @@ def export(
     gguf_type: Annotated[
         list[str] | None, typer.Option("--gguf-type", help="GGUF type to write, repeatable: f16, q8_0, f32")
     ] = None,
+    trust_checkpoint: TrustOpt = False,
 ) -> None:
     """Write a consolidated Hugging Face directory (safetensors, tokenizer, model card) or GGUF files.
 
@@ -272,10 +283,12 @@ def export(
     if checkpoint is None or out is None:
         raise typer.BadParameter("pass --checkpoint and --out, or --config to take them from a run")
     from meditron.serve.export import export_summary
+    from meditron.train.checkpoint import trusting_unverified_checkpoints
 
-    written = run_export(
-        checkpoint=checkpoint, out=out, fmt=format or section.format, gguf_types=gguf_type or section.gguf_types
-    )
+    with trusting_unverified_checkpoints(trust_checkpoint):
+        written = run_export(
+            checkpoint=checkpoint, out=out, fmt=format or section.format, gguf_types=gguf_type or section.gguf_types
+        )
     typer.echo(export_summary(written))
 
 
@@ -287,12 +300,13 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (default 127.0.0.1)")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default 8000)")] = None,
     api_key: Annotated[str | None, typer.Option(envvar="MEDITRON_API_KEY", help="Required when binding beyond loopback")] = None,
+    trust_checkpoint: TrustOpt = False,
 ) -> None:
     """Serve an exported model over an OpenAI-compatible API with a chat page at `/`.
 
     Example: `meditron serve --model runs/quickstart/hf --port 8000`
     """
-    extra = list(set_ or [])
+    extra = list(set_ or []) + (["serve.trust_unverified=true"] if trust_checkpoint else [])
     for key, value in (("model", model), ("host", host), ("port", port), ("api_key", api_key)):
         if value is not None:
             extra.append(f"serve.{key}={value}")
@@ -321,7 +335,7 @@ def main() -> None:
     try:
         app()
     except MeditronError as e:
-        console.print(f"[bold red]error:[/] {e}", markup=True, highlight=False)
+        console.print(f"[bold red]error:[/] {e}", markup=True, highlight=False, soft_wrap=True)  # one line, unwrapped
         sys.exit(2)
 
 

@@ -98,6 +98,15 @@ class ExecutorConfig(StrictModel):
     slurm_mem_per_cpu_gb: int = 2
 
 
+class ReadLimitsConfig(StrictModel):
+    """Caps on decompressed input: over one, the file (or record) is quarantined with the reason (never held whole)."""
+
+    max_record_bytes: int = Field(default=64 * 1024**2, ge=1024, description="Largest article/citation/JSON line/"
+                                  "page, decompressed; a bigger one stops its file (XML) or is quarantined (lines)")
+    max_file_bytes: int = Field(default=32 * 1024**3, ge=1024, description="Largest input file or archive member, "
+                                "decompressed")
+
+
 class CorpusConfig(StrictModel):
     """The ``corpus`` section: sources → filters → dedup → decontamination → PHI → mix → split → shards."""
 
@@ -113,3 +122,4 @@ class CorpusConfig(StrictModel):
     replay_share: float = Field(default=0.01, ge=0.0, lt=1.0, description="Target share of tokens from replay sources")
     executor: ExecutorConfig = ExecutorConfig()
     batch_size: int = Field(default=256, ge=1, description="Documents tokenized per batch")
+    limits: ReadLimitsConfig = ReadLimitsConfig()

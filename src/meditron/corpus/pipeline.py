@@ -28,7 +28,7 @@ from typing import Any
 from datatrove.pipeline.base import PipelineStep
 
 from meditron.config import RunConfig
-from meditron.corpus.config import CorpusConfig, ExecutorConfig, SourceConfig
+from meditron.corpus.config import CorpusConfig, ExecutorConfig, ReadLimitsConfig, SourceConfig
 from meditron.errors import ConfigError
 from meditron.run import RunDir
 from meditron.sample import resolve_path
@@ -154,19 +154,20 @@ def _replay_sources(sources: list[SourceConfig]) -> list[str]:
     return sorted(replay)
 
 
-def build_source_reader(source: SourceConfig) -> PipelineStep:
-    """Replay kinds (jsonl, parquet) are read here; the medical kinds by ``meditron.corpus.readers``."""
+def build_source_reader(source: SourceConfig, limits: ReadLimitsConfig | None = None) -> PipelineStep:
+    """Replay kinds (jsonl, parquet) are read here; the medical kinds by ``meditron.corpus.readers``.
+    ``limits``: ``corpus.limits``, the decompressed-size caps every reader streams under."""
     if source.kind == "jsonl":
         from meditron.corpus.mixing.readers import ReplayJsonlReader
 
-        return ReplayJsonlReader(source.paths, source.name)
+        return ReplayJsonlReader(source.paths, source.name, limits=limits)
     if source.kind == "parquet":
         from meditron.corpus.mixing.readers import ReplayParquetReader
 
-        return ReplayParquetReader(source.paths, source.name)
+        return ReplayParquetReader(source.paths, source.name, limits=limits)
     from meditron.corpus.readers import build_reader
 
-    return build_reader(source)
+    return build_reader(source, limits=limits)
 
 
 def prepare_tokenizer(c: CorpusConfig, shards: Path) -> tuple[Path, str, int, int, int]:
@@ -325,7 +326,7 @@ def run_corpus(cfg: RunConfig, run: RunDir) -> dict[str, Any]:
 
     if not cfg.corpus.sources:
         raise ConfigError("corpus.sources is empty: list at least one source (name, kind, paths)")
-    readers = [build_source_reader(s) for s in cfg.corpus.sources]
+    readers = [build_source_reader(s, cfg.corpus.limits) for s in cfg.corpus.sources]
     paths = corpus_paths(cfg, run, input_files(readers))
     paths.out.mkdir(parents=True, exist_ok=True)
     _reset_stale_shards(paths)

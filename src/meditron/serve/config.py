@@ -22,7 +22,7 @@ class ExportConfig(StrictModel):
 
 
 class ServeConfig(StrictModel):
-    model: str | None = Field(default=None, description="Exported HF directory (or a hub id when online)")
+    model: str | None = Field(default=None, description="Exported HF directory, or a hub id when online")
     model_name: str | None = Field(default=None, description="Name clients pass as `model`; default: the dir's name")
     host: str = "127.0.0.1"
     port: int = 8000
@@ -37,3 +37,9 @@ class ServeConfig(StrictModel):
     batching: bool = Field(default=False, description="transformers engine: run the waiting requests as one batch "
                            "(fastest with num_threads=1 on a busy CPU; see docs/PERFORMANCE.md)")
     num_threads: int | None = Field(default=None, ge=1, description="torch intra-op threads (1 helps on a busy CPU)")
+    max_request_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, description="Largest request body; a larger "
+                                   "one gets 413 before it is read (a context's worth of text is far smaller)")
+    allowed_hosts: list[str] = Field(default_factory=list, description="Extra Host/Origin names accepted on a loopback "
+                                     "bind besides localhost, 127.0.0.1 and [::1] (the DNS-rebinding defence)")
+    trust_unverified: bool = Field(default=False, description="Skip checking the export's files against its "
+                                   "lineage.json sha256 at start-up (off: a damaged or modified export is refused)")

@@ -8,6 +8,7 @@ interface: encode a chat or a prompt to token ids, then stream text deltas for t
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 import time
 import uuid
@@ -76,39 +77,97 @@ class _IncrementalDecoder:
         return out
 
 
-async def _consume(engine: Any, queue: Any, cancel: threading.Event, params: GenParams) -> AsyncIterator[Delta]:
-    """Token ids from a generation queue → text deltas; marks EOS and stop strings; ``None`` ends the stream."""
-    decoder = _IncrementalDecoder(engine.tokenizer, params.stop)
-    n, finish, hit = 0, "length", False
+@dataclass
+class _Job:
+    """One request's generation: its prompt, settings, decoder and the queue its deltas go to."""
+
+    prompt_ids: list[int]
+    params: GenParams
+    loop: Any
+    queue: Any
+    decoder: _IncrementalDecoder
+    cancel: threading.Event = field(default_factory=threading.Event)
+    done: bool = False
+    n: int = 0
+
+
+def _put(job: _Job, item: Any) -> None:
+    job.loop.call_soon_threadsafe(job.queue.put_nowait, item)
+
+
+def _finish(job: _Job, reason: str) -> bool:
+    """End a job once: the decoder's held-back tail (unless a stop string cut it), the finish reason, end of stream."""
+    if job.done:
+        return False
+    job.done = True
+    if reason != "stop-string":
+        tail = job.decoder.flush()
+        if tail:
+            _put(job, Delta(tail, None, job.n))
+    _put(job, Delta("", "stop" if reason in ("eos", "stop-string") else "length", job.n))
+    _put(job, None)
+    return False
+
+
+def _fail(job: _Job, error: BaseException) -> None:
+    if not job.done:
+        job.done = True
+        _put(job, error)
+        _put(job, None)
+
+
+class _JobStreamer:
+    """The one streamer: receives each generated token of every row (in the generate thread) and turns it into
+    text deltas there (decoding is tokenizer work, kept off the event loop); rows stop independently."""
+
+    def __init__(self, jobs: list[_Job], eos_ids: list[int]):
+        self.jobs, self.eos, self.first = jobs, set(eos_ids), True
+
+    def put(self, value: Any) -> None:
+        if self.first:  # generate's first call carries the prompt
+            self.first = False
+            return
+        for job, token in zip(self.jobs, value.reshape(-1).tolist(), strict=True):
+            if job.done:
+                continue
+            job.n += 1
+            if token in self.eos:
+                _finish(job, "eos")
+                continue
+            text, hit = job.decoder.push([token])
+            if text:
+                _put(job, Delta(text, None, job.n))
+            if hit:
+                _finish(job, "stop-string")
+            elif job.n >= job.params.max_tokens:
+                _finish(job, "length")
+
+    def end(self) -> None:
+        for job in self.jobs:
+            _finish(job, "length")
+
+
+async def _consume(job: _Job) -> AsyncIterator[Delta]:
+    """A job's deltas from its queue; an exception from the generate thread is raised here; ``None`` ends it."""
     try:
         while True:
-            item = await queue.get()
+            item = await job.queue.get()
             if item is None:
-                break
-            if isinstance(item, Exception):
+                return
+            if isinstance(item, BaseException):
                 raise item
-            n += len(item)
-            if any(t in engine.eos_ids for t in item):
-                finish = "stop"
-                item = [t for t in item if t not in engine.eos_ids]
-            text, hit = decoder.push(item)
-            if text:
-                yield Delta(text, None, n)
-            if hit:
-                finish = "stop"
-                cancel.set()
-                break
-        if not hit:
-            tail = decoder.flush()
-            if tail:
-                yield Delta(tail, None, n)
-        yield Delta("", finish, n)
+            yield item
     finally:
-        cancel.set()
+        job.cancel.set()  # client gone or done: the row stops at its next token
 
 
 class TransformersEngine:
-    """transformers ``generate`` in worker threads, streaming through a queue; greedy when temperature is 0."""
+    """transformers ``generate`` in worker threads, streaming through a queue; greedy when temperature is 0.
+
+    Each request is a job; ``_generate`` runs one ``generate`` call over a list of jobs (one row each, left-padded)
+    with one streamer and one set of generation arguments. The plain engine runs every job alone in a pool thread;
+    :class:`BatchedTransformersEngine` runs the jobs waiting together as one batch.
+    """
 
     name = "transformers"
 
@@ -116,15 +175,14 @@ class TransformersEngine:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        local = Path(model_path).exists()
-        if not local and "/" not in model_path:
-            raise ConfigError(f"serve.model={model_path!r}: no such directory")
-        self.tokenizer = AutoTokenizer.from_pretrained(model_path, local_files_only=local)
+        self.tokenizer = AutoTokenizer.from_pretrained(model_path, local_files_only=True)
         dtype = torch.float32 if not torch.cuda.is_available() else "auto"
-        self.model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype, local_files_only=local)
+        self.model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype, local_files_only=True)
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
         self.model.to(self.device).eval()
         self.context_length = int(max_context or getattr(self.model.config, "max_position_embeddings", 2048))
+        self.vocab_size = int(self.model.get_input_embeddings().weight.shape[0])
+        self.max_token_chars = max_token_chars(self.tokenizer)
         self.has_chat_template = bool(getattr(self.tokenizer, "chat_template", None))
         gen = self.model.generation_config
         eos = gen.eos_token_id if gen.eos_token_id is not None else self.tokenizer.eos_token_id
@@ -183,69 +241,60 @@ class TransformersEngine:
             "generated_ids": all_ids[len(prompt_ids) :],
         }
 
-    async def stream(self, prompt_ids: list[int], params: GenParams) -> AsyncIterator[Delta]:
+    def generation_kwargs(self, jobs: list[_Job]) -> dict[str, Any]:
+        """The one generation-arguments builder: left-padded rows, one streamer, per-row stop, greedy or sampling."""
         import torch
         from transformers import StoppingCriteria, StoppingCriteriaList
-        from transformers.generation.streamers import BaseStreamer
 
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[Any] = asyncio.Queue()
-        cancel = threading.Event()
+        width = max(len(j.prompt_ids) for j in jobs)
+        ids = torch.full((len(jobs), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(jobs), width), dtype=torch.long)
+        for i, j in enumerate(jobs):  # left padding: every row's last prompt token is at the same position
+            ids[i, width - len(j.prompt_ids):] = torch.tensor(j.prompt_ids)
+            mask[i, width - len(j.prompt_ids):] = 1
 
-        class _Streamer(BaseStreamer):
-            def __init__(self) -> None:
-                self.first = True
-
-            def put(self, value: Any) -> None:
-                if self.first:  # the prompt
-                    self.first = False
-                    return
-                loop.call_soon_threadsafe(queue.put_nowait, value.reshape(-1).tolist())
-
-            def end(self) -> None:
-                loop.call_soon_threadsafe(queue.put_nowait, None)
-
-        class _Cancel(StoppingCriteria):
+        class _RowStop(StoppingCriteria):
             def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-                return torch.full((input_ids.shape[0],), cancel.is_set(), dtype=torch.bool, device=input_ids.device)
+                return torch.tensor([j.done or j.cancel.is_set() for j in jobs], dtype=torch.bool,
+                                    device=input_ids.device)
 
-        def work() -> None:
-            try:
-                ids = torch.tensor([prompt_ids], device=self.device)
-                kwargs: dict[str, Any] = {
-                    "max_new_tokens": params.max_tokens, "eos_token_id": self.eos_ids or None,
-                    "pad_token_id": self.pad_id, "streamer": _Streamer(),
-                    "stopping_criteria": StoppingCriteriaList([_Cancel()]),
-                    "attention_mask": torch.ones_like(ids),
-                }
-                if params.temperature > 0:
-                    kwargs.update(do_sample=True, temperature=params.temperature, top_p=params.top_p, top_k=0)
-                else:
-                    kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
-                with torch.inference_mode():
-                    self.model.generate(ids, **kwargs)
-            except Exception as e:  # surfaced to the client as a 500 / stream error, never a hung request
-                loop.call_soon_threadsafe(queue.put_nowait, e)
-                loop.call_soon_threadsafe(queue.put_nowait, None)
+        p = jobs[0].params
+        kwargs: dict[str, Any] = {
+            "inputs": ids.to(self.device), "attention_mask": mask.to(self.device),
+            "max_new_tokens": max(j.params.max_tokens for j in jobs), "eos_token_id": self.eos_ids or None,
+            "pad_token_id": self.pad_id, "streamer": _JobStreamer(jobs, self.eos_ids),
+            "stopping_criteria": StoppingCriteriaList([_RowStop()]),
+        }
+        if p.temperature > 0:
+            kwargs.update(do_sample=True, temperature=p.temperature, top_p=p.top_p, top_k=0)
+        else:
+            kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        return kwargs
 
-        future = loop.run_in_executor(self.pool, work)
+    def _generate(self, jobs: list[_Job]) -> None:
+        """One ``generate`` call over ``jobs`` (runs in a worker thread); an error reaches every waiting client."""
+        import torch
+
         try:
-            async for d in _consume(self, queue, cancel, params):
+            with torch.inference_mode():
+                self.model.generate(**self.generation_kwargs(jobs))
+        except Exception as e:  # surfaced as a JSON 500 / an SSE error event, never a hung request
+            for j in jobs:
+                _fail(j, e)
+
+    def _new_job(self, prompt_ids: list[int], params: GenParams) -> _Job:
+        return _Job(prompt_ids, params, asyncio.get_running_loop(), asyncio.Queue(),
+                    _IncrementalDecoder(self.tokenizer, params.stop))
+
+    async def stream(self, prompt_ids: list[int], params: GenParams) -> AsyncIterator[Delta]:
+        job = self._new_job(prompt_ids, params)
+        future = job.loop.run_in_executor(self.pool, self._generate, [job])
+        try:
+            async for d in _consume(job):
                 yield d
         finally:
-            cancel.set()  # client gone or stop string: free the worker at the next token
+            job.cancel.set()
             await asyncio.shield(future)
-
-
-@dataclass
-class _Job:
-    prompt_ids: list[int]
-    params: GenParams
-    loop: Any
-    queue: Any
-    cancel: threading.Event = field(default_factory=threading.Event)
-    done: bool = False
-    n: int = 0
 
 
 class BatchedTransformersEngine(TransformersEngine):
@@ -286,73 +335,16 @@ class BatchedTransformersEngine(TransformersEngine):
                     break
                 (batch if _same_sampling(job, first) else rest).append(job)
             held = rest
-            batch = [j for j in batch if not j.cancel.is_set() or _finish(j)]
+            batch = [j for j in batch if not j.cancel.is_set() or _finish(j, "length")]
             if batch:
-                self._run_batch(batch)
-
-    def _run_batch(self, jobs: list[_Job]) -> None:
-        import torch
-        from transformers import StoppingCriteria, StoppingCriteriaList
-        from transformers.generation.streamers import BaseStreamer
-
-        self.num_batches += 1
-        self.largest_batch = max(self.largest_batch, len(jobs))
-        width = max(len(j.prompt_ids) for j in jobs)
-        ids = torch.full((len(jobs), width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(jobs), width), dtype=torch.long)
-        for i, j in enumerate(jobs):  # left padding: every row's last prompt token is at the same position
-            ids[i, width - len(j.prompt_ids):] = torch.tensor(j.prompt_ids)
-            mask[i, width - len(j.prompt_ids):] = 1
-        eos = set(self.eos_ids)
-
-        class _Streamer(BaseStreamer):
-            def __init__(self) -> None:
-                self.first = True
-
-            def put(self, value: Any) -> None:
-                if self.first:
-                    self.first = False
-                    return
-                for j, tok in zip(jobs, value.reshape(-1).tolist(), strict=True):
-                    if j.done:
-                        continue
-                    j.n += 1
-                    j.loop.call_soon_threadsafe(j.queue.put_nowait, [tok])
-                    if tok in eos or j.n >= j.params.max_tokens:
-                        _finish(j)
-
-            def end(self) -> None:
-                for j in jobs:
-                    _finish(j)
-
-        class _RowStop(StoppingCriteria):
-            def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-                return torch.tensor([j.done or j.cancel.is_set() for j in jobs], dtype=torch.bool)
-
-        p = jobs[0].params
-        kwargs: dict[str, Any] = {
-            "attention_mask": mask, "max_new_tokens": max(j.params.max_tokens for j in jobs),
-            "eos_token_id": self.eos_ids or None, "pad_token_id": self.pad_id, "streamer": _Streamer(),
-            "stopping_criteria": StoppingCriteriaList([_RowStop()]),
-        }
-        if p.temperature > 0:
-            kwargs.update(do_sample=True, temperature=p.temperature, top_p=p.top_p, top_k=0)
-        else:
-            kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
-        try:
-            with torch.inference_mode():
-                self.model.generate(ids.to(self.device), **{k: (v.to(self.device) if k == "attention_mask" else v)
-                                                            for k, v in kwargs.items()})
-        except Exception as e:  # every waiting client gets the error, none hangs
-            for j in jobs:
-                if not j.done:
-                    j.loop.call_soon_threadsafe(j.queue.put_nowait, e)
-                    _finish(j)
+                self.num_batches += 1
+                self.largest_batch = max(self.largest_batch, len(batch))
+                self._generate(batch)
 
     async def stream(self, prompt_ids: list[int], params: GenParams) -> AsyncIterator[Delta]:
-        job = _Job(prompt_ids, params, asyncio.get_running_loop(), asyncio.Queue())
+        job = self._new_job(prompt_ids, params)
         self.pending.put(job)
-        async for d in _consume(self, job.queue, job.cancel, params):
+        async for d in _consume(job):
             yield d
 
 
@@ -360,11 +352,10 @@ def _same_sampling(a: _Job, b: _Job) -> bool:
     return (a.params.temperature, a.params.top_p) == (b.params.temperature, b.params.top_p)
 
 
-def _finish(job: _Job) -> bool:
-    if not job.done:
-        job.done = True
-        job.loop.call_soon_threadsafe(job.queue.put_nowait, None)
-    return False
+def max_token_chars(tokenizer: Any) -> int:
+    """The longest token's spelling in characters: a prompt of more than ``context × this`` characters cannot fit,
+    which the server checks before tokenizing anything (raw spellings are never shorter than the decoded text)."""
+    return max((len(t) for t in tokenizer.get_vocab()), default=1) or 1
 
 
 class VllmEngine:  # pragma: no cover - vLLM is CUDA-only and cannot be installed on the CPU test machines
@@ -379,10 +370,12 @@ class VllmEngine:  # pragma: no cover - vLLM is CUDA-only and cannot be installe
             raise ConfigError("serve.backend=vllm needs vLLM: pip install 'meditron[vllm]' (GPU only)") from e
         from transformers import AutoTokenizer
 
-        self.tokenizer = AutoTokenizer.from_pretrained(model_path)
+        self.tokenizer = AutoTokenizer.from_pretrained(model_path, local_files_only=True)
         args = AsyncEngineArgs(model=model_path, max_model_len=max_context, max_num_seqs=max_workers)
         self.engine = AsyncLLMEngine.from_engine_args(args)
         self.context_length = int(max_context or self.tokenizer.model_max_length)
+        self.vocab_size = len(self.tokenizer)
+        self.max_token_chars = max_token_chars(self.tokenizer)
         self.has_chat_template = bool(getattr(self.tokenizer, "chat_template", None))
 
     encode_chat = TransformersEngine.encode_chat
@@ -403,10 +396,43 @@ class VllmEngine:  # pragma: no cover - vLLM is CUDA-only and cannot be installe
         yield Delta("", "stop" if finish == "stop" else "length", n)
 
 
+#: ``org/name`` on the Hugging Face hub (no path separators beyond the one slash, no leading dot or tilde).
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+def check_model_dir(model_path: str) -> Path | None:
+    """The exported model directory, or one line saying what is wrong with it (before any library sees it).
+
+    Why here: transformers answers a missing or empty folder with a long traceback (or a hub lookup), so anything
+    that is a local path but not a directory with a config, weights and a tokenizer is refused in one line naming the
+    path and what to pass instead. A hub id (``org/name``) that is not a local path is passed on (returns None):
+    users who are online can serve a hub model; offline, its loader's first error line is reported.
+    """
+    path = Path(model_path).expanduser()
+    hint = "pass --model an exported model directory (meditron export writes <run>/hf) or a hub id (org/name)"
+    if not path.exists() and _HUB_ID.match(model_path):
+        return None
+    if not path.exists():
+        raise ConfigError(f"serve.model={model_path!r}: no such directory; {hint}")
+    if not path.is_dir():
+        raise ConfigError(f"serve.model={model_path!r} is a file, not a model directory; {hint}")
+    if not any(path.iterdir()):
+        raise ConfigError(f"serve.model={model_path!r} is an empty directory; {hint}")
+    if not (path / "config.json").is_file():
+        raise ConfigError(f"serve.model={model_path!r} has no config.json: not a Hugging Face model directory; {hint}")
+    if not any(path.glob("*.safetensors")) and not any(path.glob("pytorch_model*.bin")):
+        raise ConfigError(f"serve.model={model_path!r} has no weights (*.safetensors); {hint}")
+    if not any((path / f).is_file() for f in ("tokenizer.json", "tokenizer.model", "tokenizer_config.json")):
+        raise ConfigError(f"serve.model={model_path!r} has no tokenizer (tokenizer.json / tokenizer.model); {hint}")
+    return path
+
+
 def load_engine(model_path: str, backend: str, *, max_workers: int, max_context: int | None, batching: bool = False):
     """Pick the engine: vLLM when asked, or with ``auto`` when vllm is importable and CUDA is present; otherwise
     transformers, batching the requests that run together (``batching``) or one ``generate`` thread per request."""
     import importlib.util
+
+    check_model_dir(model_path)
 
     if backend == "auto":
         import torch
@@ -417,6 +443,12 @@ def load_engine(model_path: str, backend: str, *, max_workers: int, max_context:
         cls: type = VllmEngine
     else:
         cls = BatchedTransformersEngine if batching and max_workers > 1 else TransformersEngine
-    engine = cls(model_path, max_workers=max_workers, max_context=max_context)
+    try:
+        engine = cls(model_path, max_workers=max_workers, max_context=max_context)
+    except ConfigError:
+        raise
+    except Exception as e:  # a damaged config/tokenizer/weights file: one line, not the loader's traceback
+        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        raise ConfigError(f"serve.model={model_path!r} does not load: {type(e).__name__}: {first}") from None
     engine.load_seconds = time.perf_counter() - t0
     return engine

@@ -6,6 +6,7 @@ that names the field, before any token is generated. Unknown extra fields are ac
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -102,3 +103,17 @@ def error_body(message: str, type_: str = "invalid_request_error", code: str | N
                param: str | None = None) -> dict[str, Any]:
     """OpenAI's error shape, which its clients turn into typed exceptions carrying this message."""
     return {"error": {"message": message, "type": type_, "param": param, "code": code}}
+
+
+class ApiError(Exception):
+    """A failure the client should see as ``status`` with OpenAI's error JSON (raised anywhere in a handler)."""
+
+    def __init__(self, status: int, message: str, type_: str = "invalid_request_error", code: str | None = None,
+                 param: str | None = None):
+        super().__init__(message)
+        self.status, self.body = status, error_body(message, type_, code, param)
+
+
+def sse(obj: dict[str, Any]) -> str:
+    """One server-sent event carrying ``obj`` as JSON (OpenAI's stream framing)."""
+    return f"data: {json.dumps(obj, ensure_ascii=False)}\n\n"

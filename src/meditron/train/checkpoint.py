@@ -7,7 +7,13 @@ Layout of ``<dir>/step_XXXXXXX/`` (``XXXXXXX`` = optimiser steps done):
 * ``trainer_state.json``: step, tokens seen, scheduler state, non-finite step counters, world size — the data position
   is the step (samples ``[0, step·G)`` are consumed);
 * ``run_config.json``: the resolved run config;
-* ``hf_meta/``: the HF model config, generation config and tokenizer, so export needs nothing but this directory.
+* ``hf_meta/``: the HF model config, generation config and tokenizer, so export needs nothing but this directory;
+* ``manifest.json``: size and sha256 of every other file, written last (``checkpoint_manifest.py``).
+
+Trust: a checkpoint is verified against its manifest before anything in it is read, and DCP's pickles are read with
+an allow-list (``safe_dcp.py``), so a damaged checkpoint is refused with the reason and a crafted one cannot run code.
+Resume takes the newest checkpoint that verifies, saying which newer ones it skipped and why. A checkpoint without
+a valid manifest loads only with ``trust_unverified`` (``--trust-checkpoint``).
 
 Atomicity: everything is written into ``.step_XXXXXXX.tmp`` and renamed by rank 0 only once all ranks finished; a
 kill during a save leaves a ``.tmp`` directory that :func:`find_latest_checkpoint` ignores (and the next save removes),
@@ -17,6 +23,7 @@ so the previous checkpoint stays the latest complete one.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import json
 import os
 import re
@@ -30,6 +37,8 @@ from typing import Any
 import torch
 
 from meditron.errors import CheckpointError
+from meditron.train import checkpoint_manifest as manifest_io
+from meditron.train.safe_dcp import SafeFileSystemReader, SafeLoadPlanner, load_metadata
 
 STEP_RE = re.compile(r"^step_(\d{7,})$")
 STATE_FILE = "trainer_state.json"
@@ -82,7 +91,12 @@ def read_trainer_state(checkpoint: str | Path) -> tuple[TrainerState, dict[str, 
     path = Path(checkpoint) / STATE_FILE
     if not path.exists():
         raise CheckpointError(f"{checkpoint} is not a complete checkpoint (no {STATE_FILE})")
-    data = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            raise ValueError(f"expected a JSON object, got {type(data).__name__}")
+    except (UnicodeDecodeError, ValueError) as e:
+        raise CheckpointError(f"{path} is damaged ({type(e).__name__}: {e})") from None
     fields = {k: data[k] for k in TrainerState.__dataclass_fields__ if k in data}
     return TrainerState(**fields), data
 
@@ -90,10 +104,11 @@ def read_trainer_state(checkpoint: str | Path) -> tuple[TrainerState, dict[str, 
 class CheckpointManager:
     """Save/load/prune checkpoints of one training stage. Every rank calls ``save``/``load`` (collectives inside)."""
 
-    def __init__(self, directory: str | Path, env: Any, keep_last: int = 2):
+    def __init__(self, directory: str | Path, env: Any, keep_last: int = 2, trust_unverified: bool = False):
         self.dir = Path(directory)
         self.env = env
         self.keep_last = keep_last
+        self.trust_unverified = trust_unverified
 
     def _state(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
         from torch.distributed.checkpoint.state_dict import get_state_dict
@@ -126,6 +141,7 @@ class CheckpointManager:
         with _single_process_quiet():
             dcp.save(self._state(model, optimizer), checkpoint_id=str(tmp), no_dist=not self.env.distributed)
         self.env.barrier()
+        shard_digests = self._hash_shards(tmp)
         if self.env.is_main:
             payload = {
                 **asdict(state),
@@ -146,6 +162,8 @@ class CheckpointManager:
                         gen.save_pretrained(meta)
                 if tokenizer is not None:
                     tokenizer.save_pretrained(meta)
+            rest = [n for n in manifest_io.checkpoint_files(tmp) if n not in shard_digests]
+            manifest_io.write_manifest(tmp, {**shard_digests, **manifest_io.hash_files(tmp, rest)}, state.step)
             _fsync_dir(tmp)
             if final.exists():  # a re-save of the same step (e.g. final save right after a periodic one)
                 shutil.rmtree(final)
@@ -160,27 +178,151 @@ class CheckpointManager:
         for _, path in found[: max(0, len(found) - self.keep_last)]:
             shutil.rmtree(path, ignore_errors=True)
 
+    def _hash_shards(self, tmp: Path) -> dict[str, dict[str, Any]]:
+        """sha256 of the DCP data files, each rank hashing its share (the files are in its page cache: cheap)."""
+        import torch.distributed as dist
+
+        names = sorted(p.name for p in tmp.glob("*.distcp"))
+        if not self.env.distributed:
+            return manifest_io.hash_files(tmp, names)
+        mine = manifest_io.hash_files(tmp, names[self.env.rank :: self.env.world_size])
+        parts: list[Any] = [None] * self.env.world_size
+        dist.all_gather_object(parts, mine)
+        return {k: v for part in parts for k, v in part.items()}
+
+    def verify(self, checkpoint: Path) -> list[str]:
+        """What is wrong with ``checkpoint`` against its manifest (empty = intact); every rank gets the same answer.
+
+        Rank 0 reads the manifest and checks presence and sizes; then each rank hashes a share of the files.
+        """
+        import torch.distributed as dist
+
+        checkpoint = Path(checkpoint)
+        first = None
+        if self.env.is_main:
+            manifest, why = manifest_io.read_manifest(checkpoint)
+            first = (manifest, [why] if why else manifest_io.structure_problems(checkpoint, manifest))
+        manifest, problems = self.env.broadcast_object(first)
+        if problems:
+            return problems
+        names = sorted(manifest["files"])
+        if not self.env.distributed:
+            return manifest_io.hash_problems(checkpoint, manifest, names)
+        mine = manifest_io.hash_problems(checkpoint, manifest, names[self.env.rank :: self.env.world_size])
+        parts: list[Any] = [None] * self.env.world_size
+        dist.all_gather_object(parts, mine)
+        return sorted(p for part in parts for p in part)
+
     def load(
-        self, checkpoint: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any
+        self, checkpoint: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any,
+        problems: list[str] | None = None,
     ) -> TrainerState:
-        """Restore model, optimizer, scheduler and RNG from ``checkpoint`` (any world size); returns the loop state."""
+        """Restore model, optimizer, scheduler and RNG from ``checkpoint`` (any world size); returns the loop state.
+
+        The checkpoint is verified first (``problems``, when the caller already verified it); one that does not
+        verify is refused unless ``trust_unverified``. Its pickles are read with an allow-list either way.
+        """
         import torch.distributed.checkpoint as dcp
         from torch.distributed.checkpoint.state_dict import set_state_dict
 
+        checkpoint = Path(checkpoint)
         if not is_complete(checkpoint):
             raise CheckpointError(f"{checkpoint} is not a complete checkpoint (missing .metadata or {STATE_FILE})")
+        problems = self.verify(checkpoint) if problems is None else problems
+        if problems and not self.trust_unverified:
+            raise CheckpointError(unverified_message(checkpoint, problems))
+        load_metadata(checkpoint / ".metadata")  # refuses a crafted pickle here, in one clear line (DCP wraps errors)
         state = self._state(model, optimizer)
         try:
             with _single_process_quiet():
-                dcp.load(state, checkpoint_id=str(checkpoint), no_dist=not self.env.distributed)
+                dcp.load(state, storage_reader=SafeFileSystemReader(checkpoint), planner=SafeLoadPlanner(),
+                         no_dist=not self.env.distributed)
+        except CheckpointError:
+            raise
         except Exception as e:  # shape/key mismatch: name the checkpoint, not DCP's internals
-            raise CheckpointError(f"cannot load {checkpoint} into this model/optimizer: {e}") from None
+            raise CheckpointError(f"cannot load {checkpoint} into this model/optimizer: {_first_line(e)}") from None
         set_state_dict(model, optimizer, model_state_dict=state["model"], optim_state_dict=state["optim"])
         torch.set_rng_state(state["rng"])
         loop_state, data = read_trainer_state(checkpoint)
         if scheduler is not None and data.get("scheduler") is not None:
             scheduler.load_state_dict(data["scheduler"])
         return loop_state
+
+    def load_latest(
+        self, model: torch.nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any, report: Any = print
+    ) -> tuple[TrainerState, Path] | None:
+        """Resume from the newest checkpoint that verifies; ``report`` says which newer ones were skipped and why.
+
+        None when the directory holds no complete checkpoint. When none verifies: with ``trust_unverified`` the
+        newest is loaded anyway (with a warning), otherwise a ``CheckpointError`` lists each one's problem.
+        """
+        found = list(reversed(list_checkpoints(self.dir)))
+        if not found:
+            return None
+        rejected: list[tuple[Path, list[str]]] = []
+        for _, path in found:
+            problems = self.verify(path)
+            if not problems:
+                for bad, why in rejected:
+                    report(f"[yellow]skipped {bad.name}:[/] {why[0]}{_more(why)}; resuming from {path.name}")
+                return self.load(path, model, optimizer, scheduler, problems=[]), path
+            rejected.append((path, problems))
+        newest, why = rejected[0]
+        if self.trust_unverified:
+            report(f"[yellow]warning:[/] no checkpoint in {self.dir} verifies; loading {newest.name} unverified "
+                   f"(--trust-checkpoint): {why[0]}{_more(why)}")
+            return self.load(newest, model, optimizer, scheduler, problems=why), newest
+        listing = "; ".join(f"{p.name}: {w[0]}{_more(w)}" for p, w in rejected)
+        raise CheckpointError(f"no checkpoint in {self.dir} verifies ({listing}). Pass --trust-checkpoint to load "
+                              f"{newest.name} anyway (damaged files load as wrong weights), or run without --resume "
+                              "to start over")
+
+
+_TRUST_UNVERIFIED: contextvars.ContextVar[bool] = contextvars.ContextVar("trust_unverified_checkpoints", default=False)
+
+
+@contextlib.contextmanager
+def trusting_unverified_checkpoints(trust: bool = True) -> Iterator[None]:
+    """Within this block, checkpoint loads that find no valid manifest proceed with a warning instead of refusing.
+
+    Why a context (set by ``cli.py`` from ``--trust-checkpoint``): the export path reaches the loader through
+    several layers that need not know about the flag; the choice stays explicit and scoped to one command.
+    """
+    token = _TRUST_UNVERIFIED.set(trust)
+    try:
+        yield
+    finally:
+        _TRUST_UNVERIFIED.reset(token)
+
+
+def trusts_unverified() -> bool:
+    return _TRUST_UNVERIFIED.get()
+
+
+def unverified_message(checkpoint: Path, problems: list[str]) -> str:
+    return (f"{checkpoint} does not verify against its manifest: {problems[0]}{_more(problems)}. Use an intact "
+            "checkpoint, or pass --trust-checkpoint to load it anyway (its files may be damaged or not what was "
+            "saved; its metadata is still read without running code)")
+
+
+def verify_or_refuse(checkpoint: Path, trust: bool, warn: Any = None) -> None:
+    """Single-process check used by export: refuse ``checkpoint`` unless it verifies (or ``trust``, with a warning)."""
+    problems = manifest_io.verify_checkpoint(checkpoint)
+    if not problems:
+        return
+    if not trust:
+        raise CheckpointError(unverified_message(checkpoint, problems))
+    if warn is not None:
+        warn(f"{checkpoint}: loading unverified (--trust-checkpoint): {problems[0]}{_more(problems)}")
+
+
+def _more(problems: list[str]) -> str:
+    return f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return f"{type(e).__name__}: {text.splitlines()[0] if text else ''}"
 
 
 @contextlib.contextmanager

@@ -47,6 +47,8 @@ class CheckpointConfig(StrictModel):
     every_steps: int = Field(default=100, ge=1)
     keep_last: int = Field(default=2, ge=1)
     dir: Path | None = Field(default=None, description="Default: <run>/checkpoints/<stage>")
+    trust_unverified: bool = Field(default=False, description="Resume from a checkpoint without a valid manifest.json "
+                                   "(damaged files load as wrong weights); set by --trust-checkpoint")
 
 
 class TrainConfig(StrictModel):

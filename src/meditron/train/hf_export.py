@@ -8,19 +8,33 @@ load the shards into it (any number of shards, one process, no process group), `
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import torch
 
 from meditron.errors import CheckpointError
-from meditron.train.checkpoint import HF_META, _single_process_quiet, find_latest_checkpoint, read_trainer_state
+from meditron.train.checkpoint import (
+    HF_META,
+    _single_process_quiet,
+    find_latest_checkpoint,
+    read_trainer_state,
+    trusts_unverified,
+    verify_or_refuse,
+)
 from meditron.train.model import _set_dtype
+from meditron.train.safe_dcp import SafeFileSystemReader, SafeLoadPlanner
 
 __all__ = ["consolidate_checkpoint", "find_latest_checkpoint", "load_checkpoint_model"]
+log = logging.getLogger(__name__)
 
 
-def load_checkpoint_model(checkpoint_dir: str | Path, dtype: torch.dtype = torch.float32):
-    """(HF model on CPU with the checkpoint's weights, tokenizer, resolved checkpoint path)."""
+def load_checkpoint_model(checkpoint_dir: str | Path, dtype: torch.dtype = torch.float32, trust: bool | None = None):
+    """(HF model on CPU with the checkpoint's weights, tokenizer, resolved checkpoint path).
+
+    The checkpoint is verified against its manifest before any of it is read, and refused when it does not verify
+    unless ``trust`` (default: ``--trust-checkpoint`` of the running command); its pickles never run code.
+    """
     import torch.distributed.checkpoint as dcp
     from accelerate import init_empty_weights
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
@@ -28,6 +42,7 @@ def load_checkpoint_model(checkpoint_dir: str | Path, dtype: torch.dtype = torch
     ckpt = find_latest_checkpoint(checkpoint_dir)
     if ckpt is None:
         raise CheckpointError(f"no complete checkpoint (step_XXXXXXX/ with .metadata) in {checkpoint_dir}")
+    verify_or_refuse(ckpt, trusts_unverified() if trust is None else trust, warn=log.warning)
     meta = ckpt / HF_META
     if not (meta / "config.json").exists():
         raise CheckpointError(f"{ckpt} has no {HF_META}/config.json: it was not written by meditron's trainer")
@@ -41,7 +56,7 @@ def load_checkpoint_model(checkpoint_dir: str | Path, dtype: torch.dtype = torch
         for name, buf in model.named_buffers():
             if name in buffers:
                 buf.copy_(buffers[name])
-    reader = dcp.FileSystemReader(str(ckpt))
+    reader = SafeFileSystemReader(str(ckpt))
     stored = {k[len("model.") :] for k in reader.read_metadata().state_dict_metadata if k.startswith("model.")}
     own = model.state_dict()
     missing = sorted(set(own) - stored - _tied_names(model))
@@ -50,7 +65,9 @@ def load_checkpoint_model(checkpoint_dir: str | Path, dtype: torch.dtype = torch
     target = {"model": {k: v for k, v in own.items() if k in stored}}
     try:
         with _single_process_quiet():
-            dcp.load(target, storage_reader=reader, no_dist=True)
+            dcp.load(target, storage_reader=reader, planner=SafeLoadPlanner(), no_dist=True)
+    except CheckpointError:
+        raise
     except Exception as e:
         raise CheckpointError(f"cannot read {ckpt}: {e}") from None
     model.tie_weights()

@@ -78,7 +78,8 @@ class Trainer:
         self.val_size = val_size if val_size is not None else (len(val_data) if val_data is not None else 0)
         self.run_config = run_config
         self.env = env or init_distributed(cfg.parallel)
-        self.checkpoints = CheckpointManager(checkpoint_dir, self.env, keep_last=cfg.checkpoint.keep_last)
+        self.checkpoints = CheckpointManager(checkpoint_dir, self.env, keep_last=cfg.checkpoint.keep_last,
+                                             trust_unverified=cfg.checkpoint.trust_unverified)
         self.log_path = Path(log_path)
         self.run_name = run_name
         self.accumulation = accumulation_steps(cfg.global_batch_size, cfg.micro_batch_size, self.env.dp_size)
@@ -144,14 +145,13 @@ class Trainer:
                 f"[yellow]warning:[/] {self.checkpoints.dir} has checkpoints (latest {existing.name}); starting from "
                 "step 0 and replacing them as the run goes. Pass --resume to continue instead."
             )
-        if resume:
-            latest = find_latest_checkpoint(self.checkpoints.dir)
-            if latest is None:
+        if resume:  # the newest checkpoint that verifies against its manifest; skipped ones are reported
+            loaded = self.checkpoints.load_latest(model, self.optimizer, self.scheduler, report=self._print)
+            if loaded is None:
                 self._print(f"--resume: no complete checkpoint in {self.checkpoints.dir}; starting from step 0")
             else:
-                self.state = self.checkpoints.load(latest, model, self.optimizer, self.scheduler)
-                self.resumed_from = latest
-                self._print(f"resumed from {latest} (step {self.state.step})")
+                self.state, self.resumed_from = loaded
+                self._print(f"resumed from {self.resumed_from} (step {self.state.step})")
         if env.is_main:
             if self.state.step == 0 and not resume:
                 self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -363,7 +363,7 @@ class Trainer:
         if self.env.is_main:
             from rich.console import Console
 
-            Console(stderr=True).print(text, highlight=False)
+            Console(stderr=True, soft_wrap=True).print(text, highlight=False)  # one line per message in logs
 
     def _install_signal_handlers(self) -> dict[int, Any]:
         """SIGTERM/SIGUSR1 (Slurm preemption) → finish the step, checkpoint, stop."""

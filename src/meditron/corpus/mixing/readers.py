@@ -6,7 +6,6 @@ line is quarantined with its position, never dropped silently.
 
 from __future__ import annotations
 
-import gzip
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 from datatrove.data import Document
 
 from meditron.corpus.readers.base import CorpusReader
+from meditron.corpus.readers.bounded import iter_lines, open_bounded, record_too_large
 
 _TEXT_KEYS = ("text", "content", "raw_content")
 _ID_KEYS = ("id", "doc_id", "url")
@@ -34,13 +34,16 @@ class ReplayJsonlReader(CorpusReader):
     suffixes = (".jsonl", ".jsonl.gz", ".json")
 
     def read_file(self, path: Path) -> Iterator[Document]:
-        opener = gzip.open if path.name.endswith(".gz") else open
-        with opener(path, "rt", encoding="utf-8", errors="strict") as f:
-            for position, line in enumerate(f, start=1):
-                if not line.strip():
+        with open_bounded(path, self.limits.max_file_bytes) as f:  # streamed, capped (corpus.limits)
+            for position, raw in iter_lines(f, self.limits.max_record_bytes):
+                if raw is None:
+                    yield self.quarantine(path, position, record_too_large(self.limits.max_record_bytes,
+                                                                           f"line {position}"))
+                    continue
+                if not raw.strip():
                     continue
                 try:
-                    row = json.loads(line)
+                    row = json.loads(raw.decode("utf-8"))
                     if not isinstance(row, dict):
                         raise ValueError(f"expected a JSON object, got {type(row).__name__}")
                 except ValueError as e:

@@ -9,7 +9,7 @@ import importlib
 
 from datatrove.pipeline.base import PipelineStep
 
-from meditron.corpus.config import SourceConfig
+from meditron.corpus.config import ReadLimitsConfig, SourceConfig
 from meditron.errors import ConfigError
 
 READERS: dict[str, str] = {
@@ -28,15 +28,15 @@ def reader_class(kind: str) -> type[PipelineStep]:
     return getattr(importlib.import_module(module), name)
 
 
-def build_reader(source: SourceConfig, limit: int = -1) -> PipelineStep:
+def build_reader(source: SourceConfig, limit: int = -1, limits: ReadLimitsConfig | None = None) -> PipelineStep:
     """The reader step for one configured source.
 
     ``source.paths`` may be files, folders (read recursively) or globs, each possibly ``sample:``-prefixed; a path
     that matches nothing raises ``InputError`` here, before any worker starts. Guideline kinds take ``source.site``
-    (site rules, e.g. ``cdc``; default ``generic``).
+    (site rules, e.g. ``cdc``; default ``generic``). ``limits``: ``corpus.limits`` (decompressed-size caps).
     """
     cls = reader_class(source.kind)
-    kwargs: dict = {"paths": source.paths, "source": source.name, "limit": limit}
+    kwargs: dict = {"paths": source.paths, "source": source.name, "limit": limit, "limits": limits}
     if source.kind.startswith("guideline"):
         kwargs["site"] = source.site
         if source.kind != "guideline_jsonl":

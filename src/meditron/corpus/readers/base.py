@@ -3,7 +3,8 @@
 datatrove's ``BaseDiskReader`` reads one data folder; a corpus source is a list of files, folders and globs (possibly
 ``sample:`` paths), so our readers subclass datatrove's ``BaseReader`` and resolve that list themselves. Each reader
 overrides one hook, ``read_file``, and every record it cannot parse becomes a quarantine Document instead of an
-exception: a worker never dies on bad input and nothing is dropped silently.
+exception: a worker never dies on bad input and nothing is dropped silently. Compressed input is streamed with the
+caps of ``corpus.limits`` (``bounded.py``), so no file is ever held whole once decompressed.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.readers.base import BaseReader
 
+from meditron.corpus.config import ReadLimitsConfig
 from meditron.errors import InputError
 from meditron.sample import resolve_path
 
@@ -77,10 +79,12 @@ class CorpusReader(BaseReader):
     kind: str = ""
     suffixes: tuple[str, ...] = ()
 
-    def __init__(self, paths: Iterable[str | Path], source: str, limit: int = -1):
+    def __init__(self, paths: Iterable[str | Path], source: str, limit: int = -1,
+                 limits: ReadLimitsConfig | None = None):
         super().__init__(limit=limit)
         self.source = source
         self.files = resolve_files(paths, self.suffixes)
+        self.limits = limits or ReadLimitsConfig()  # decompressed-size caps (``bounded.py``)
 
     @abstractmethod
     def read_file(self, path: Path) -> Iterator[Document]:

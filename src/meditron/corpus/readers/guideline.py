@@ -9,7 +9,6 @@ Language and length floors are the pipeline's filters (they apply to every sourc
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import re
@@ -21,8 +20,10 @@ from datatrove.data import Document
 from meditron.corpus.cleaners.encoding import decode_bytes, fix_mojibake
 from meditron.corpus.cleaners.guideline import clean_guideline_text
 from meditron.corpus.cleaners.html import html_to_markdown, page_title
+from meditron.corpus.config import ReadLimitsConfig
 from meditron.corpus.guidelines import get_site_rules
 from meditron.corpus.readers.base import CorpusReader
+from meditron.corpus.readers.bounded import iter_lines, open_bounded, read_record, record_too_large
 
 PREFIX_CHARS = 500
 DUPLICATE = "duplicate-guideline-prefix"
@@ -43,8 +44,9 @@ def prefix_key(text: str) -> bytes:
 
 
 class _GuidelineReader(CorpusReader):
-    def __init__(self, paths, source: str, site: str | None = None, limit: int = -1):
-        super().__init__(paths, source, limit=limit)
+    def __init__(self, paths, source: str, site: str | None = None, limit: int = -1,
+                 limits: ReadLimitsConfig | None = None):
+        super().__init__(paths, source, limit=limit, limits=limits)
         self.site = site
         self.rules = get_site_rules(site)  # an unknown site fails here, at construction
         self._seen: set[bytes] = set()
@@ -80,9 +82,12 @@ class GuidelineJsonlReader(_GuidelineReader):
     suffixes = (".jsonl", ".jsonl.gz", ".json", ".ndjson")
 
     def read_file(self, path: Path) -> Iterator[Document]:
-        opener = gzip.open if path.name.endswith(".gz") else open
-        with opener(path, "rb") as handle:
-            for line_no, raw in enumerate(handle, start=1):
+        with open_bounded(path, self.limits.max_file_bytes) as handle:
+            for line_no, raw in iter_lines(handle, self.limits.max_record_bytes):
+                if raw is None:
+                    yield self.quarantine(path, f"line {line_no}", record_too_large(self.limits.max_record_bytes,
+                                                                                    f"line {line_no}"))
+                    continue
                 if not raw.strip():
                     continue
                 try:
@@ -127,7 +132,8 @@ class GuidelineFileReader(_GuidelineReader):
 
     name = "guidelines (HTML/Markdown files)"
 
-    def __init__(self, paths, source: str, site: str | None = None, fmt: str = "html", limit: int = -1):
+    def __init__(self, paths, source: str, site: str | None = None, fmt: str = "html", limit: int = -1,
+                 limits: ReadLimitsConfig | None = None):
         if fmt not in ("html", "markdown"):
             raise ValueError(f"fmt must be 'html' or 'markdown', not {fmt!r}")
         self.fmt = fmt
@@ -137,13 +143,12 @@ class GuidelineFileReader(_GuidelineReader):
             if fmt == "html"
             else (".md", ".markdown", ".txt", ".md.gz", ".txt.gz")
         )
-        super().__init__(paths, source, site=site, limit=limit)
+        super().__init__(paths, source, site=site, limit=limit, limits=limits)
 
     def read_file(self, path: Path) -> Iterator[Document]:
         try:
-            data = path.read_bytes()
-            if path.name.endswith(".gz"):
-                data = gzip.decompress(data)
+            with open_bounded(path, self.limits.max_file_bytes) as handle:  # one page = one record
+                data = read_record(handle, self.limits.max_record_bytes, "page")
             text, encoding = decode_bytes(data)
             text = fix_mojibake(text)
             if self.fmt == "html":

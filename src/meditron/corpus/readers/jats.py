@@ -1,5 +1,6 @@
 """``JatsReader``: PMC full papers (JATS 1.x, NLM 2.x/3.x) from ``.nxml``/``.xml`` files, gzip, PMC OA ``.tar.gz``
-bundles and ``<pmc-articleset>`` efetch files, as MEDITRON-shaped text (see ``cleaners/jats.py``)."""
+bundles and ``<pmc-articleset>`` efetch files, as MEDITRON-shaped text (see ``cleaners/jats.py``), streamed with
+the caps of ``corpus.limits``."""
 
 from __future__ import annotations
 
@@ -7,13 +8,21 @@ import gzip
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from datatrove.data import Document
 from lxml import etree
 
 from meditron.corpus.cleaners.jats import article_to_text
-from meditron.corpus.cleaners.xml import describe_xml_error, iterparse_kwargs, xml_parser
+from meditron.corpus.cleaners.xml import describe_xml_error
 from meditron.corpus.readers.base import CorpusReader
+from meditron.corpus.readers.bounded import (
+    ArchiveLimitExceeded,
+    BoundedStream,
+    ReadLimitExceeded,
+    XmlRecords,
+    open_bounded,
+)
 
 JATS_SUFFIXES = (".nxml", ".xml", ".nxml.gz", ".xml.gz", ".tar.gz", ".tgz", ".tar")
 _MEMBER_SUFFIXES = (".nxml", ".xml", ".nxml.gz", ".xml.gz")
@@ -32,85 +41,68 @@ def paper_id(metadata: dict, fallback: str) -> str:
 
 
 class JatsReader(CorpusReader):
-    """One Document per ``<article>``; a file that does not parse, or an empty article, is one quarantine record."""
+    """One Document per ``<article>``; a file that does not parse, or an empty article, is one quarantine record.
+
+    Every file, gzip and tar member is streamed through the parser in chunks (``bounded.py``): each ``<article>`` is
+    rendered at its end tag, then freed; a file or an article over ``corpus.limits`` is quarantined with the limit.
+    """
 
     name = "JATS full papers"
     kind = "jats"
     suffixes = JATS_SUFFIXES
 
-    # files larger than this (on disk) are streamed article by article instead of parsed whole (efetch sets)
-    stream_threshold_bytes: int = 32 * 1024 * 1024
-
     def read_file(self, path: Path) -> Iterator[Document]:
-        name = path.name.lower()
-        if name.endswith((".tar.gz", ".tgz", ".tar")):
+        if path.name.lower().endswith((".tar.gz", ".tgz", ".tar")):
             yield from self._read_tar(path)
             return
         try:
-            if path.stat().st_size > self.stream_threshold_bytes:
-                yield from self._read_stream(path)
-                return
-            data = path.read_bytes()
-            if name.endswith(".gz"):
-                data = gzip.decompress(data)
-        except (OSError, EOFError) as err:
+            with open_bounded(path, self.limits.max_file_bytes) as stream:
+                yield from self._read_xml(stream, str(path), path.name)
+        except OSError as err:  # unreadable file (the parse errors are handled in _read_xml)
             yield self.quarantine(path, 0, err)
-            return
-        yield from self.read_bytes(data, str(path), path.name)
 
     def _read_tar(self, path: Path) -> Iterator[Document]:
         try:
-            with tarfile.open(path, mode="r:*") as tar:
+            # the archive is streamed (``r|``) through the file cap: a bomb of skipped members is stopped too
+            with open_bounded(path, self.limits.max_file_bytes, ArchiveLimitExceeded) as whole, \
+                    tarfile.open(fileobj=whole, mode="r|") as tar:
                 for member in tar:
+                    tar.members = []  # tarfile keeps every header otherwise: O(members) memory on PMC bundles
                     if not member.isfile() or not member.name.lower().endswith(_MEMBER_SUFFIXES):
                         continue
                     handle = tar.extractfile(member)
-                    data = handle.read() if handle is not None else b""
-                    if member.name.lower().endswith(".gz"):
-                        data = gzip.decompress(data)
-                    yield from self.read_bytes(data, f"{path}:{member.name}", Path(member.name).name)
-        except (OSError, EOFError, tarfile.TarError) as err:
+                    if handle is None:
+                        continue
+                    raw = gzip.GzipFile(fileobj=handle) if member.name.lower().endswith(".gz") else handle
+                    where = f"{path}:{member.name}"
+                    yield from self._read_xml(BoundedStream(raw, self.limits.max_file_bytes, where), where,
+                                              Path(member.name).name)
+        except (OSError, EOFError, tarfile.TarError, ReadLimitExceeded, ArchiveLimitExceeded) as err:
             yield self.quarantine(path, "tar", err)
 
-    def read_bytes(self, data: bytes, where: str, fallback_id: str) -> Iterator[Document]:
-        """Parse one XML document (a single ``<article>`` or a ``<pmc-articleset>``) and render each article."""
-        etree.clear_error_log()
-        try:
-            root = etree.fromstring(data, xml_parser())
-        except (etree.XMLSyntaxError, ValueError) as err:
-            yield self.quarantine(where, 0, describe_xml_error(err))
-            return
-        local = _local(root)
-        if local == "article":
-            articles = [root]
-        elif local in _SET_TAGS:
-            articles = [a for a in root if _local(a) == "article"]
-        else:
-            yield self.quarantine(where, 0, f"not a JATS article: root element <{local}>")
-            return
-        for position, article in enumerate(articles):
-            yield self._render(article, where, position, fallback_id)
-
-    def _read_stream(self, path: Path) -> Iterator[Document]:
-        """``iterparse`` over a big file: each ``<article>`` is rendered at its end tag, then freed."""
-        opener = gzip.open if path.name.lower().endswith(".gz") else open
+    def _read_xml(self, stream: Any, where: str, fallback_id: str) -> Iterator[Document]:
+        """Stream one XML document (a single ``<article>`` or a ``<pmc-articleset>``) and render each article."""
         position = 0
         etree.clear_error_log()
+        records = XmlRecords(stream, self.limits.max_record_bytes, tag=("article", "{*}article"))
         try:
-            with opener(path, "rb") as handle:
-                context = etree.iterparse(handle, events=("end",), tag="article", **iterparse_kwargs())
-                for _, article in context:
-                    yield self._render(article, str(path), position, path.name)
-                    position += 1
-                    parent = article.getparent()
-                    if parent is not None:
-                        while article.getprevious() is not None:
-                            del parent[0]
-                if position == 0:
-                    root = context.root
-                    yield self.quarantine(path, 0, f"not a JATS article: root element <{_local(root)}>")
+            for _, article in records:
+                parent = article.getparent()
+                if parent is not None and (_local(parent) not in _SET_TAGS or parent.getparent() is not None):
+                    root = article.getroottree().getroot()
+                    yield self.quarantine(where, position, f"not a JATS article: root element <{_local(root)}>")
+                    return
+                yield self._render(article, where, position, fallback_id)
+                records.record_done()
+                position += 1
+                if parent is not None:
+                    while article.getprevious() is not None:
+                        del parent[0]
+            if position == 0:
+                yield self.quarantine(where, 0, f"not a JATS article: root element <{_local(records.root)}>")
         except (etree.XMLSyntaxError, OSError, EOFError, ValueError) as err:
-            yield self.quarantine(path, position, f"{describe_xml_error(err)} (articles after #{position} lost)")
+            lost = f" (articles after #{position} lost)" if position else ""
+            yield self.quarantine(where, position, f"{describe_xml_error(err)}{lost}")
 
     def _render(self, article: etree._Element, where: str, position: int, fallback_id: str) -> Document:
         try:

@@ -2,15 +2,14 @@
 
 NLM's rule: a PMID seen again in a later file replaces the earlier version, and ``<DeleteCitation>`` deletes the
 versions before it. Files are processed in sorted name order (NLM names sort chronologically). Before streaming, a
-cheap pre-scan (``MedlineIndex``) reads only the PMIDs of every file with a regular expression over the raw bytes —
-no XML tree — and keeps, per PMID, where its latest version lives and whether a deletion follows it, in numpy
+cheap pre-scan (``MedlineIndex``) reads only the PMIDs of every file with a regular expression over the raw bytes,
+streamed a buffer at a time — no XML tree, never a whole file — and keeps, per PMID, where its latest version lives and whether a deletion follows it, in numpy
 arrays (about 13 bytes per PMID). The main pass then streams each file with ``iterparse`` and yields superseded and
 deleted versions with ``metadata["drop_reason"]``, so the ledger sees every record once.
 """
 
 from __future__ import annotations
 
-import gzip
 import re
 from array import array
 from collections.abc import Iterator, Sequence
@@ -21,8 +20,17 @@ from datatrove.data import Document
 from lxml import etree
 
 from meditron.corpus.cleaners.medline import citation_pmid, citation_to_text
-from meditron.corpus.cleaners.xml import describe_xml_error, iterparse_kwargs
+from meditron.corpus.cleaners.xml import describe_xml_error
+from meditron.corpus.config import ReadLimitsConfig
 from meditron.corpus.readers.base import CorpusReader
+from meditron.corpus.readers.bounded import (
+    CHUNK_BYTES,
+    BoundedStream,
+    ReadLimitExceeded,
+    XmlRecords,
+    open_bounded,
+    record_too_large,
+)
 
 MEDLINE_SUFFIXES = (".xml", ".xml.gz")
 SUPERSEDED = "superseded-by-later-version"
@@ -37,11 +45,30 @@ _EVENTS = re.compile(
     re.DOTALL,
 )
 _PMID = re.compile(rb"<PMID[^>]*>\s*(\d+)\s*</PMID>")
+_RECORD_ENDS = (b"</PubmedArticle>", b"</PubmedBookArticle>", b"</MedlineCitation>", b"</DeleteCitation>")
 
 
-def open_xml(path: Path):
-    """A binary stream of the (possibly gzipped) XML file."""
-    return gzip.open(path, "rb") if path.name.lower().endswith(".gz") else open(path, "rb")
+def open_xml(path: Path, max_file_bytes: int = ReadLimitsConfig().max_file_bytes) -> BoundedStream:
+    """A binary stream of the (possibly gzipped) XML file, capped at ``max_file_bytes`` decompressed."""
+    return open_bounded(path, max_file_bytes)
+
+
+def scan_events(stream: BoundedStream, max_record_bytes: int) -> Iterator[re.Match[bytes]]:
+    """The pre-scan's regex matches over a stream, a buffer at a time, cut after the last complete record.
+
+    A match never spans a record's end tag, so scanning ``[start, last record end)`` then carrying the rest over
+    finds exactly what one pass over the whole file would; memory stays one chunk plus one record.
+    """
+    carry = b""
+    while chunk := stream.read(CHUNK_BYTES * 16):
+        buf = carry + chunk
+        ends = [buf.rfind(tag) for tag in _RECORD_ENDS]
+        cut = max((at + len(tag) for at, tag in zip(ends, _RECORD_ENDS, strict=True) if at >= 0), default=0)
+        yield from _EVENTS.finditer(buf, 0, cut)
+        carry = buf[cut:]
+        if len(carry) > max_record_bytes:
+            raise record_too_large(max_record_bytes)
+    yield from _EVENTS.finditer(carry)
 
 
 class MedlineIndex:
@@ -51,28 +78,28 @@ class MedlineIndex:
     stops the parser early. Built once per reader and process; memory is O(#PMIDs) in numpy arrays.
     """
 
-    def __init__(self, files: Sequence[Path]):
+    def __init__(self, files: Sequence[Path], limits: ReadLimitsConfig | None = None):
+        limits = limits or ReadLimitsConfig()
         pmids, file_idx, occurrences, is_delete = array("q"), array("i"), array("i"), array("b")
         for i, path in enumerate(files):
             seen: dict[int, int] = {}
             try:
-                with open_xml(path) as handle:
-                    data = handle.read()
-            except (OSError, EOFError):
-                data = b""  # unreadable/truncated gzip: the main pass quarantines it
-            for match in _EVENTS.finditer(data):
-                if match.group(1) is not None:
-                    found = [(int(match.group(1)), 0)]
-                else:
-                    found = [(int(p), 1) for p in _PMID.findall(match.group(2))]
-                for pmid, deletion in found:
-                    occ = seen.get(pmid, 0) if not deletion else -1
-                    if not deletion:
-                        seen[pmid] = occ + 1
-                    pmids.append(pmid)
-                    file_idx.append(i)
-                    occurrences.append(occ)
-                    is_delete.append(deletion)
+                with open_xml(path, limits.max_file_bytes) as handle:
+                    for match in scan_events(handle, limits.max_record_bytes):
+                        if match.group(1) is not None:
+                            found = [(int(match.group(1)), 0)]
+                        else:
+                            found = [(int(p), 1) for p in _PMID.findall(match.group(2))]
+                        for pmid, deletion in found:
+                            occ = seen.get(pmid, 0) if not deletion else -1
+                            if not deletion:
+                                seen[pmid] = occ + 1
+                            pmids.append(pmid)
+                            file_idx.append(i)
+                            occurrences.append(occ)
+                            is_delete.append(deletion)
+            except (OSError, EOFError, ReadLimitExceeded):
+                pass  # unreadable, truncated or over a cap: the main pass quarantines it where it stops
         self.num_events = len(pmids)
         p = np.frombuffer(pmids, dtype=np.int64) if pmids else np.zeros(0, np.int64)
         d = np.frombuffer(is_delete, dtype=np.int8).astype(bool) if is_delete else np.zeros(0, bool)
@@ -122,14 +149,14 @@ class MedlineReader(CorpusReader):
     kind = "medline"
     suffixes = MEDLINE_SUFFIXES
 
-    def __init__(self, paths, source: str, limit: int = -1):
-        super().__init__(paths, source, limit=limit)
+    def __init__(self, paths, source: str, limit: int = -1, limits: ReadLimitsConfig | None = None):
+        super().__init__(paths, source, limit=limit, limits=limits)
         self._index: MedlineIndex | None = None
 
     @property
     def index(self) -> MedlineIndex:
         if self._index is None:
-            self._index = MedlineIndex(self.files)
+            self._index = MedlineIndex(self.files, self.limits)
         return self._index
 
     def read_file(self, path: Path) -> Iterator[Document]:
@@ -139,8 +166,9 @@ class MedlineReader(CorpusReader):
         position = 0
         etree.clear_error_log()  # so a parse error's log names this file's first problem
         try:
-            with open_xml(path) as handle:
-                for _, elem in etree.iterparse(handle, events=("end",), tag=_RECORD_TAGS, **iterparse_kwargs()):
+            with open_xml(path, self.limits.max_file_bytes) as handle:
+                records = XmlRecords(handle, self.limits.max_record_bytes, tag=_RECORD_TAGS)
+                for _, elem in records:
                     tag = elem.tag
                     parent = elem.getparent()
                     if tag == "MedlineCitation" and parent is not None and parent.tag == "PubmedArticle":
@@ -150,6 +178,7 @@ class MedlineReader(CorpusReader):
                     else:
                         yield self._document(elem, path, position, file_index, index, seen)
                         position += 1
+                    records.record_done()
                     elem.clear(keep_tail=True)
                     if parent is not None:
                         while elem.getprevious() is not None:
