@@ -7,8 +7,13 @@ directory, gives the tokenizer the ChatML template (saved with every checkpoint 
 ``apply_chat_template`` at inference renders what training saw), and ends with a consolidated HF directory in
 ``<run>/checkpoints/finetune/hf`` whose generation config stops at ``<|im_end|>``.
 
+Before any data is read, ``finetune.seq_len`` is checked against the model's maximum context, and the tokens the
+model's vocabulary gains (MEDITRON's special tokens, when the start model lacks them) are printed with how their
+embedding rows start; both go to run.json.
+
 Files: ``<run>/logs/finetune.jsonl`` (one record per step), ``<run>/logs/finetune_data.json`` (builder counts,
-examples dropped by the contamination guard or for length, token statistics), checkpoints in
+examples dropped by the contamination guard or for length, token statistics; written even when no example is left,
+with the error naming the setting to change), checkpoints in
 ``<run>/checkpoints/finetune/step_XXXXXXX``, the tokenized data cache in ``<run>/checkpoints/finetune/sft_data/``.
 """
 
@@ -20,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from meditron.config import RunConfig, dump_config
-from meditron.errors import InputError, MeditronError
+from meditron.errors import ConfigError, InputError, MeditronError
 from meditron.run import RunDir
 
 DATA_REPORT = "finetune_data.json"
@@ -109,15 +114,20 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
 
 def run_finetune(cfg: RunConfig, run: RunDir, resume: bool) -> dict[str, Any]:
     """Build the SFT data, train, consolidate to HF, record the stage. Every rank calls this; rank 0 writes."""
-    from meditron.data.sft import prepare_sft_data
+    from meditron.data.sft import NoExampleLeft, prepare_sft_data
     from meditron.sample import resolve_path
+    from meditron.train.config import ModelConfig
     from meditron.train.hf_export import consolidate_checkpoint
+    from meditron.train.model import check_seq_len, vocabulary_growth, vocabulary_note
     from meditron.train.parallelize import init_distributed, shutdown
     from meditron.train.trainer import Trainer
 
     fc = cfg.finetune
     model_dir = init_dir(cfg, run)
     tok = chat_tokenizer(cfg, model_dir)
+    context = check_seq_len(fc.seq_len, "finetune.seq_len", model_dir, tok)
+    model_cfg = ModelConfig(path=str(model_dir), trust_remote_code=cfg.model.trust_remote_code)
+    vocabulary = vocabulary_growth(model_cfg, tok)
     ckpt_dir = Path(resolve_path(fc.checkpoint.dir)) if fc.checkpoint.dir else run.checkpoints / "finetune"
     log_path = run.logs / "finetune.jsonl"
     env = init_distributed(fc.parallel)
@@ -127,8 +137,16 @@ def run_finetune(cfg: RunConfig, run: RunDir, resume: bool) -> dict[str, Any]:
         cache_dir = ckpt_dir / CACHE_DIR
         failure: Exception | None = None
         if env.is_main:
+            print(vocabulary_note("finetune", vocabulary), flush=True)
+            if context.note():
+                print(f"finetune: note: {context.note()}", flush=True)
             try:
-                source, data_report = prepare_sft_data(fc, tok, seed=fc.seed, cache_dir=cache_dir)
+                source, data_report = prepare_sft_data(
+                    fc, tok, seed=fc.seed, cache_dir=cache_dir, max_context=context.max_context
+                )
+            except NoExampleLeft as e:  # the report says why: write it anyway, and point at it
+                _write_json(run.logs / DATA_REPORT, e.report)
+                failure = ConfigError(f"{e}; data report: {run.logs / DATA_REPORT}")
             except Exception as e:  # tell the other ranks instead of leaving them at a barrier
                 failure = e
         message = env.broadcast_object(f"{type(failure).__name__}: {failure}" if failure else None)
@@ -137,7 +155,9 @@ def run_finetune(cfg: RunConfig, run: RunDir, resume: bool) -> dict[str, Any]:
         if message is not None:
             raise MeditronError(f"rank 0 could not prepare the finetuning data: {message}")
         if not env.is_main:
-            source, data_report = prepare_sft_data(fc, tok, seed=fc.seed, cache_dir=cache_dir)
+            source, data_report = prepare_sft_data(
+                fc, tok, seed=fc.seed, cache_dir=cache_dir, max_context=context.max_context
+            )
         steps = source.steps_for(fc.epochs, fc.global_batch_size)
         if fc.steps is not None:
             steps = min(steps, fc.steps)
@@ -174,6 +194,8 @@ def run_finetune(cfg: RunConfig, run: RunDir, resume: bool) -> dict[str, Any]:
         summary = trainer.train(resume=resume)
         summary["data"] = {k: data_report[k] for k in ("source", "schedule")}
         summary["num_guard_dropped"] = data_report["guard"]["num_dropped"] if data_report["guard"] else None
+        summary["vocabulary"] = vocabulary
+        summary["max_context"] = {"tokens": context.max_context, "source": context.source}
         if summary["stopped"] == "completed":
             hf_dir = run.checkpoints / "finetune" / "hf"
             env.barrier()
