@@ -127,7 +127,8 @@ def serve_and_chat(argv: list[str], root: Path, port: int) -> dict:
                 break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"meditron serve did not start:\n{proc.communicate(timeout=10)[0][-4000:]}")
+                    output = proc.communicate(timeout=10)[0][-4000:]
+                    raise AssertionError(f"meditron serve did not start:\n{output}") from None
                 time.sleep(0.5)
         body = {"model": models["data"][0]["id"], "messages": [{"role": "user", "content": "What is sepsis?"}],
                 "max_tokens": 8, "temperature": 0}  # fmt: skip
