@@ -22,11 +22,18 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from meditron.config import RunConfig, dump_config
 from meditron.errors import ConfigError, InputError, MeditronError
 from meditron.run import RunDir
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
+
+    from meditron.data.sft import SFTSource
+    from meditron.train.config import FinetuneConfig
+    from meditron.train.parallelize import DistEnv
 
 DATA_REPORT = "finetune_data.json"
 CACHE_DIR = "sft_data"
@@ -112,9 +119,41 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
+def _prepare_data(
+    fc: FinetuneConfig,
+    tok: PreTrainedTokenizerBase,
+    env: DistEnv,
+    cache_dir: Path,
+    report_path: Path,
+    max_context: int | None,
+) -> tuple[SFTSource, dict[str, Any]]:
+    """Rank 0 builds, guards and tokenizes, and caches the result; the other ranks (and a resumed run) load it.
+
+    A rank that cannot see the cache (no shared filesystem) builds the identical data itself. When no example is
+    left, rank 0 still writes the data report (it says why) and the error points at it."""
+    from meditron.data.sft import NoExampleLeft, prepare_sft_data
+
+    failure: Exception | None = None
+    if env.is_main:
+        try:
+            prepared = prepare_sft_data(fc, tok, seed=fc.seed, cache_dir=cache_dir, max_context=max_context)
+        except NoExampleLeft as e:
+            _write_json(report_path, e.report)
+            failure = ConfigError(f"{e}; data report: {report_path}")
+        except Exception as e:  # tell the other ranks instead of leaving them at a barrier
+            failure = e
+    message = env.broadcast_object(f"{type(failure).__name__}: {failure}" if failure else None)
+    if failure is not None:
+        raise failure
+    if message is not None:
+        raise MeditronError(f"rank 0 could not prepare the finetuning data: {message}")
+    if env.is_main:
+        return prepared
+    return prepare_sft_data(fc, tok, seed=fc.seed, cache_dir=cache_dir, max_context=max_context)
+
+
 def run_finetune(cfg: RunConfig, run: RunDir, resume: bool) -> dict[str, Any]:
     """Build the SFT data, train, consolidate to HF, record the stage. Every rank calls this; rank 0 writes."""
-    from meditron.data.sft import NoExampleLeft, prepare_sft_data
     from meditron.sample import resolve_path
     from meditron.train.config import ModelConfig
     from meditron.train.hf_export import consolidate_checkpoint
@@ -132,32 +171,13 @@ def run_finetune(cfg: RunConfig, run: RunDir, resume: bool) -> dict[str, Any]:
     log_path = run.logs / "finetune.jsonl"
     env = init_distributed(fc.parallel)
     try:
-        # Rank 0 builds, guards and tokenizes, and caches the result; the other ranks (and a resumed run) load it.
-        # A rank that cannot see the cache (no shared filesystem) builds the identical data itself.
-        cache_dir = ckpt_dir / CACHE_DIR
-        failure: Exception | None = None
         if env.is_main:
             print(vocabulary_note("finetune", vocabulary), flush=True)
             if context.note():
                 print(f"finetune: note: {context.note()}", flush=True)
-            try:
-                source, data_report = prepare_sft_data(
-                    fc, tok, seed=fc.seed, cache_dir=cache_dir, max_context=context.max_context
-                )
-            except NoExampleLeft as e:  # the report says why: write it anyway, and point at it
-                _write_json(run.logs / DATA_REPORT, e.report)
-                failure = ConfigError(f"{e}; data report: {run.logs / DATA_REPORT}")
-            except Exception as e:  # tell the other ranks instead of leaving them at a barrier
-                failure = e
-        message = env.broadcast_object(f"{type(failure).__name__}: {failure}" if failure else None)
-        if failure is not None:
-            raise failure
-        if message is not None:
-            raise MeditronError(f"rank 0 could not prepare the finetuning data: {message}")
-        if not env.is_main:
-            source, data_report = prepare_sft_data(
-                fc, tok, seed=fc.seed, cache_dir=cache_dir, max_context=context.max_context
-            )
+        source, data_report = _prepare_data(
+            fc, tok, env, ckpt_dir / CACHE_DIR, run.logs / DATA_REPORT, context.max_context
+        )
         steps = source.steps_for(fc.epochs, fc.global_batch_size)
         if fc.steps is not None:
             steps = min(steps, fc.steps)
