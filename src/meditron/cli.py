@@ -265,7 +265,7 @@ def main() -> None:
     try:
         app()
     except MeditronError as e:
-        console.print(f"[bold red]error:[/] {e}", markup=True, highlight=False)
+        console.print(f"[bold red]error:[/] {e}", markup=True, highlight=False, soft_wrap=True)  # one line, never wrapped
         sys.exit(2)
 
 

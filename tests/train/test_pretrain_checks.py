@@ -103,3 +103,23 @@ def test_seq_len_above_the_model_context_is_refused(tmp_path):
         f"train.seq_len=256 is above the model's maximum context of 128 tokens (max_position_embeddings in the model "
         f"config ({AIDREAMS})): set train.seq_len to 128 or less"
     )
+
+
+def test_the_cli_prints_the_refusal_as_one_line(tmp_path):
+    """As a user sees it: ``meditron pretrain`` exits 2 with one unwrapped ``error:`` line naming both tokenizers."""
+    import yaml
+
+    from tests.train.helpers import run_cli
+
+    shards = make_shards(tmp_path, SPM_32K)
+    config = tmp_path / "my.yaml"
+    config.write_text(yaml.safe_dump({
+        "name": "p", "out_dir": str(tmp_path / "runs"), "model": {"path": str(AIDREAMS)},
+        "train": {"shards_dir": str(shards), "seq_len": 32},
+    }))  # fmt: skip
+    proc = run_cli(["pretrain", "-c", str(config)], check=False)
+    assert proc.returncode == 2
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and len(lines[0]) > 300
+    assert f"shards' tokenizer {SPM_32K} (corpus.tokenizer)" in lines[0]
+    assert f"vs model's tokenizer {AIDREAMS} (model.path)" in lines[0]
