@@ -123,3 +123,18 @@ def test_the_cli_prints_the_refusal_as_one_line(tmp_path):
     assert len(lines) == 1 and lines[0].startswith("error: ") and len(lines[0]) > 300
     assert f"shards' tokenizer {SPM_32K} (corpus.tokenizer)" in lines[0]
     assert f"vs model's tokenizer {AIDREAMS} (model.path)" in lines[0]
+
+
+def test_model_tokenizer_must_extend_the_model_s_own(tmp_path):
+    """``model.tokenizer`` beside a model with its own tokenizer may add tokens but not renumber the model's."""
+    shards = make_shards(tmp_path, SPM_32K)
+    cfg = RunConfig.model_validate({
+        "name": "p", "out_dir": str(tmp_path / "runs"),
+        "model": {"path": str(AIDREAMS), "tokenizer": str(SPM_32K)},
+        "train": {"shards_dir": str(shards), "seq_len": 32, "steps": 1},
+    })  # fmt: skip
+    with pytest.raises(InputError, match=(
+        rf"model\.tokenizer {SPM_32K} does not extend the tokenizer of model\.path {AIDREAMS}: "
+        r"\d+ of its 512 tokens have another id or are missing .*remove model\.tokenizer"
+    )):  # fmt: skip
+        run_pretrain(cfg, RunDir.from_config(cfg), resume=False)

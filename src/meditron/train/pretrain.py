@@ -43,7 +43,23 @@ def resolve_tokenizer(cfg: RunConfig, shards_tokenizer_dir: Path | None):
         raise InputError("no tokenizer: set model.tokenizer or run the corpus stage (it saves <shards>/tokenizer)")
     tok = load_tokenizer(source)
     add_special_tokens(tok)
+    if cfg.model.tokenizer is not None and cfg.model.path and _has_tokenizer(str(resolve_path(cfg.model.path))):
+        own = load_tokenizer(resolve_path(cfg.model.path))
+        _check_extends_model_tokenizer(tok, cfg.model.tokenizer, own, cfg.model.path)
     return tok, origin
+
+
+def _check_extends_model_tokenizer(tok, tokenizer_path: str, own, model_path: str) -> None:
+    """``model.tokenizer`` next to a model that has its own tokenizer may add tokens, never renumber them: every
+    token the model learnt must keep its id, or the embedding rows would be read for the wrong text."""
+    vocab = tok.get_vocab()
+    moved = [t for t, i in own.get_vocab().items() if vocab.get(t) != i]
+    if moved:
+        raise InputError(
+            f"model.tokenizer {tokenizer_path} does not extend the tokenizer of model.path {model_path}: "
+            f"{len(moved)} of its {len(own)} tokens have another id or are missing (e.g. {moved[0]!r}); remove "
+            "model.tokenizer to use the model's own tokenizer"
+        )
 
 
 def _shards_identity(shards):
