@@ -100,7 +100,7 @@ class ShardWriter(PipelineStepWithTokenizer):
         eos = [self.eos_token] if self.eos_token else []
         tokenizer.post_processor = TemplateProcessing(
             single=" ".join([*bos, "$A", *eos]), pair=None,
-            special_tokens=[(t, tokenizer.token_to_id(t)) for t in bos + eos],
+            special_tokens=[(t, tokenizer.token_to_id(t)) for t in dict.fromkeys(bos + eos)],  # GPT-2: BOS = EOS
         )
         return tokenizer
 
