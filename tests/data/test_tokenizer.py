@@ -1,4 +1,5 @@
-"""The tokenizer loader: SentencePiece conversion is exact, special tokens are single ids, save/load round-trips."""
+"""The tokenizer loader: SentencePiece conversion is exact and adds BOS like Llama, special tokens are single ids,
+save/load round-trips, and a tokenizer's identity (vocabulary fingerprint, BOS/EOS convention) is stable."""
 
 from __future__ import annotations
 
@@ -6,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from meditron.data.tokenizer import ALL_SPECIAL_TOKENS, add_special_tokens, load_tokenizer, save_tokenizer
+from meditron.data.tokenizer import (
+    ALL_SPECIAL_TOKENS,
+    add_special_tokens,
+    adds_special_tokens,
+    describe_tokenizer,
+    load_tokenizer,
+    save_tokenizer,
+    vocabulary_fingerprint,
+)
 from meditron.errors import InputError
 from tests.testing import SHARED_DATA, requires_shared_data
 
@@ -86,3 +95,63 @@ def test_bad_paths_name_the_file(tmp_path):
     bad.write_bytes(b"not a model")
     with pytest.raises(InputError, match="broken.model"):
         load_tokenizer(bad)
+
+
+AIDREAMS = SHARED_DATA.parent / "models" / "aidreams260K-hf"
+SPM_FILES = [SPM, AIDREAMS / "tokenizer.model"]
+
+
+@requires_shared_data
+@pytest.mark.parametrize("path", SPM_FILES, ids=["32k-v1", "aidreams512"])
+def test_sentencepiece_model_adds_bos_like_llama(path, tmp_path):
+    """A ``.model`` encodes as Llama-2/Mistral do: BOS (id 1) first, no EOS; saved and reloaded it still does, and the
+    ``.model`` file is kept beside ``tokenizer.json``."""
+    import sentencepiece as spm
+
+    sp = spm.SentencePieceProcessor(model_file=str(path))
+    tok = load_tokenizer(path)
+    assert tok("a")["input_ids"] == [1, *sp.encode("a")]
+    for text in TEXTS[:4]:
+        assert tok.encode(text) == [1, *sp.encode(text)]
+    assert adds_special_tokens(tok) == (True, False)
+    add_special_tokens(tok)
+    save_tokenizer(tok, tmp_path / "tok")
+    assert (tmp_path / "tok" / "tokenizer.model").read_bytes() == path.read_bytes()
+    again = load_tokenizer(tmp_path / "tok")
+    assert again.encode("Sepsis [table] x") == tok.encode("Sepsis [table] x") and again.encode("x")[0] == 1
+    assert describe_tokenizer(again) == describe_tokenizer(tok)
+
+
+@requires_shared_data
+def test_identity_of_the_same_tokenizer_from_its_dir_and_its_model_file():
+    """The aidreams HF directory (LlamaTokenizer from tokenizer.json) and its ``tokenizer.model`` are one tokenizer:
+    equal fingerprints and conventions, so shards made with either fit the model; the 32k tokenizer is another."""
+    ids = []
+    for source in (AIDREAMS, AIDREAMS / "tokenizer.model", SPM):
+        tok = load_tokenizer(source)
+        assert add_special_tokens(tok) == 12
+        ids.append(describe_tokenizer(tok))
+    assert ids[0] == ids[1]
+    assert ids[0].to_dict() == {
+        "vocab_size": 524, "fingerprint": ids[0].fingerprint, "bos_id": 1, "eos_id": 2, "adds_bos": True,
+        "adds_eos": False,
+    }  # fmt: skip
+    assert ids[2].vocab_size == 32012 and ids[2].fingerprint != ids[0].fingerprint
+    assert ids[0].short() == f"vocab 524, fingerprint {ids[0].fingerprint}, BOS 1 (added), EOS 2"
+
+
+def test_convention_read_from_behaviour(tmp_path):
+    """A tokenizer.json without a post-processor adds nothing; the same one with a BOS template adds BOS. The
+    fingerprint depends on the vocabulary only."""
+    from tokenizers.processors import TemplateProcessing
+    from transformers import PreTrainedTokenizerFast
+
+    plain = load_tokenizer(train_bpe_json(tmp_path / "tokenizer.json"))
+    assert adds_special_tokens(plain) == (False, False)
+    backend = plain.backend_tokenizer
+    backend.post_processor = TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 1)])
+    framed = PreTrainedTokenizerFast(tokenizer_object=backend, bos_token="<s>", eos_token="</s>")
+    assert adds_special_tokens(framed) == (True, False)
+    assert vocabulary_fingerprint(framed) == vocabulary_fingerprint(plain)
+    add_special_tokens(plain)
+    assert vocabulary_fingerprint(plain) != vocabulary_fingerprint(framed)

@@ -85,6 +85,15 @@ class PhiConfig(StrictModel):
     types: list[Literal["email", "phone", "url", "ssn", "mrn", "ip"]] = ["email", "phone", "url", "ssn", "mrn", "ip"]
 
 
+class TokenizationConfig(StrictModel):
+    """Special tokens around each document in the shards. ``auto`` follows the tokenizer: BOS first when encoding with
+    it adds one (Llama, Mistral: yes; GPT-2, Qwen: no), EOS last whenever it has an EOS token (the separator the
+    model learns to end a document with). The choice is recorded in the shard manifest."""
+
+    bos: Literal["auto"] | bool = Field(default="auto", description="Start each document with BOS: auto | true | false")
+    eos: Literal["auto"] | bool = Field(default="auto", description="End each document with EOS: auto | true | false")
+
+
 class ExecutorConfig(StrictModel):
     """Which datatrove executor runs the stages. ``tasks`` splits the input files; ``workers`` run at once."""
 
@@ -114,6 +123,7 @@ class CorpusConfig(StrictModel):
     output_dir: Path | None = Field(default=None, description="Default: <run>/corpus")
     shards_dir: Path | None = Field(default=None, description="Default: <run>/shards")
     tokenizer: str | None = Field(default=None, description="Local HF tokenizer dir, tokenizer.json or SentencePiece .model")
+    tokenization: TokenizationConfig = TokenizationConfig()
     language: LanguageConfig = LanguageConfig()
     quality: QualityConfig = QualityConfig()
     dedup: DedupConfig = DedupConfig()

@@ -34,7 +34,7 @@ from meditron.run import RunDir
 from meditron.sample import resolve_path
 
 #: Bump when a change in the pipeline code changes its output, so old intermediate files are not reused.
-PIPELINE_VERSION = "1"
+PIPELINE_VERSION = "2"  # 2: documents start with BOS when the tokenizer adds one
 REPORT = "corpus_report.json"
 
 
@@ -170,22 +170,70 @@ def build_source_reader(source: SourceConfig, limits: ReadLimitsConfig | None = 
     return build_reader(source, limits=limits)
 
 
-def prepare_tokenizer(c: CorpusConfig, shards: Path) -> tuple[Path, str, int, int, int]:
-    """Load the configured tokenizer, add MEDITRON's special tokens, save it with the shards.
+@dataclass(frozen=True)
+class ShardTokenization:
+    """The tokenizer saved with the shards and the special tokens around each document (None: not added)."""
 
-    Returns (tokenizer.json path, EOS token, EOS id, vocabulary size, token size in bytes).
-    """
-    from meditron.data.tokenizer import add_special_tokens, load_tokenizer, save_tokenizer
+    tokenizer_json: Path
+    bos_token: str | None
+    eos_token: str | None
+    vocab_size: int
+    token_size: int
+    record: dict[str, Any]  # the manifest's ``tokenization`` entry
+
+
+def _document_boundaries(c: CorpusConfig, tok) -> tuple[bool, bool]:
+    """(BOS first, EOS last) for each document from ``corpus.tokenization``; ``auto`` follows the tokenizer."""
+    from meditron.data.tokenizer import adds_special_tokens
+
+    t = c.tokenization
+    adds_bos, _ = adds_special_tokens(tok)
+    bos = adds_bos if t.bos == "auto" else t.bos
+    eos = tok.eos_token_id is not None if t.eos == "auto" else t.eos
+    for key, wanted, token in (("bos", bos, tok.bos_token), ("eos", eos, tok.eos_token)):
+        if wanted and token is None:
+            raise ConfigError(
+                f"corpus.tokenization.{key} is true but corpus.tokenizer {c.tokenizer!r} has no {key.upper()} token; "
+                f"set corpus.tokenization.{key}=auto or false"
+            )
+    if not bos and not eos:
+        raise ConfigError(
+            f"corpus.tokenizer {c.tokenizer!r} with corpus.tokenization bos={t.bos}, eos={t.eos} puts no token between "
+            "documents, so they would run into each other: use a tokenizer with an EOS token or set "
+            "corpus.tokenization.eos=true"
+        )
+    return bos, eos
+
+
+def prepare_tokenizer(c: CorpusConfig, shards: Path) -> ShardTokenization:
+    """Load the configured tokenizer, add MEDITRON's special tokens, save it with the shards, and decide the
+    document boundaries (``corpus.tokenization``) recorded in the manifest for the pretraining stage's check."""
+    from meditron.data.tokenizer import add_special_tokens, describe_tokenizer, load_tokenizer, save_tokenizer
 
     if not c.tokenizer:
         raise ConfigError("corpus.tokenizer is not set: give a local tokenizer dir, tokenizer.json or .model file")
     tok = load_tokenizer(resolve_path(c.tokenizer))
     add_special_tokens(tok)
-    if tok.eos_token is None or tok.eos_token_id is None:
-        raise ConfigError(f"corpus.tokenizer {c.tokenizer!r} has no EOS token; documents need one between them")
+    bos, eos = _document_boundaries(c, tok)
     path = save_tokenizer(tok, shards / "tokenizer")
+    identity = describe_tokenizer(tok)
+    record = {
+        "source": c.tokenizer,
+        **identity.to_dict(),
+        "bos": bos,
+        "eos": eos,
+        "bos_setting": c.tokenization.bos,
+        "eos_setting": c.tokenization.eos,
+    }
     vocab = len(tok)
-    return path, tok.eos_token, int(tok.eos_token_id), vocab, 2 if vocab <= 65536 else 4
+    return ShardTokenization(
+        tokenizer_json=path,
+        bos_token=tok.bos_token if bos else None,
+        eos_token=tok.eos_token if eos else None,
+        vocab_size=vocab,
+        token_size=2 if vocab <= 65536 else 4,
+        record=record,
+    )
 
 
 def _reset_stale_shards(paths: CorpusPaths) -> None:
@@ -224,7 +272,8 @@ def build_stages(
     ledger = str(paths.ledger_parts)
     shares = _validation_shares(c.sources)
     replay = _replay_sources(c.sources)
-    tok_json, eos, eos_id, vocab, token_size = prepare_tokenizer(c, paths.shards)
+    tokenization = prepare_tokenizer(c, paths.shards)
+    token_size = tokenization.token_size
 
     filter_steps: list[PipelineStep] = [*readers, LedgerGate(ledger, paths.counts("gate"))]
     # length/quality first: cheap, and language identification is unreliable on very short texts
@@ -277,15 +326,17 @@ def build_stages(
     shard_steps += [
         AbstractFullTextFilter(ledger, paths.pmids),
         SplitAssigner(shares),
-        ShardWriter(paths.shards, tok_json, eos, ledger, paths.counts("shards"), paths.replay_candidates, replay,
-                    c.batch_size),
+        ShardWriter(paths.shards, tokenization.tokenizer_json, ledger, paths.counts("shards"), paths.replay_candidates,
+                    replay, batch_size=c.batch_size, bos_token=tokenization.bos_token,
+                    eos_token=tokenization.eos_token),
     ]
     stages.append(("shards", shard_steps, tasks))
     stages.append(
         ("replay", [ReplaySelector(c.replay_share, cfg.seed, paths.counts("shards"), paths.replay_candidates,
                                    paths.shards, token_size, ledger, paths.counts("replay"))], 1)
     )
-    meta = {"eos_id": eos_id, "vocab_size": vocab, "token_size": token_size, "seed": cfg.seed,
+    meta = {"eos_id": tokenization.record["eos_id"], "vocab_size": tokenization.vocab_size, "token_size": token_size,
+            "tokenization": tokenization.record, "seed": cfg.seed,
             "weights": {s.name: s.weight for s in c.sources}, "replay_sources": replay,
             "config": c.model_dump(mode="json")}
     stages.append(("finalize", [CorpusFinalizer(paths, run, meta, input_files(readers))], 1))

@@ -124,6 +124,7 @@ def finalize_corpus(paths: CorpusPaths, run: RunDir, meta: dict[str, Any], input
             "token_size": meta["token_size"],
             "tokenizer": "tokenizer",
             "eos_id": meta["eos_id"],
+            "tokenization": meta["tokenization"],
             "vocab_size": meta["vocab_size"],
             "seed": meta["seed"],
             "weights": meta["weights"],

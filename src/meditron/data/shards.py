@@ -6,11 +6,16 @@ Format (datatrove's ``DocumentTokenizer`` output, documented in docs/DATA.md):
 
     {"format": "datatrove-ds", "token_size": 2 | 4, "tokenizer": "tokenizer",   # dir of a saved HF tokenizer
      "eos_id": 2, "vocab_size": 32012,
+     "tokenization": {"source": "/models/llama-2-7b", "vocab_size": 32012, "fingerprint": "0307fcb035c22fc5",
+                      "bos_id": 1, "eos_id": 2, "adds_bos": true, "adds_eos": false,   # what the tokenizer does
+                      "bos": true, "eos": true,                                        # what each document has
+                      "bos_setting": "auto", "eos_setting": "auto"},                   # corpus.tokenization
      "sources": {"<source>": {"<split>": {"files": ["<split>/<source>/00000.ds", ...],
                                           "num_tokens": N, "num_docs": M}}}}
 
 Each ``X.ds`` holds little-endian tokens (uint16 when ``token_size`` is 2, uint32 when 4), documents concatenated,
-each ending with EOS; ``X.ds.index`` holds uint64 cumulative document ends (in tokens).
+each starting with BOS when ``tokenization.bos`` and ending with EOS when ``tokenization.eos`` (manifests written
+before the ``tokenization`` entry existed: EOS only); ``X.ds.index`` holds uint64 cumulative document ends (in tokens).
 """
 
 from __future__ import annotations
@@ -74,8 +79,13 @@ class TokenShards:
         if self.manifest.get("format") != FORMAT:
             raise InputError(f"unknown shard format {self.manifest.get('format')!r}", path=str(manifest_path))
         self.token_size: int = int(self.manifest["token_size"])
-        self.eos_id: int = int(self.manifest["eos_id"])
+        self.eos_id: int | None = self.manifest.get("eos_id")
         self.vocab_size: int = int(self.manifest["vocab_size"])
+
+    @property
+    def tokenization(self) -> dict[str, Any] | None:
+        """The tokenizer identity and document framing the corpus stage recorded (None in older manifests)."""
+        return self.manifest.get("tokenization")
 
     @property
     def tokenizer_dir(self) -> Path:
@@ -102,7 +112,7 @@ class TokenShards:
 
 
 def write_token_file(path: str | Path, docs: list[list[int]], token_size: int) -> tuple[int, int]:
-    """Write documents (each already ending in EOS) in the ``.ds`` + ``.ds.index`` layout. Returns (tokens, docs)."""
+    """Write documents (each already framed with BOS/EOS) in the ``.ds`` + ``.ds.index`` layout. Returns (tokens, docs)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     dtype = token_dtype(token_size)

@@ -6,12 +6,21 @@ Three local forms are accepted because users arrive with any of them: a saved HF
 the wrong argument, so the conversion here builds the fast tokenizer itself with the merges ordered by piece score
 (the order SentencePiece applies them): the result encodes exactly like ``sentencepiece`` (a test pins this).
 
+A ``.model`` loads as a Llama-style tokenizer: it adds BOS when encoding (``tok("a")`` starts with ``<s>``, as
+Llama-2/Mistral do) and never EOS, so training documents and inference prompts start the way the model expects.
+
 A string that is not an existing path is treated as a hub id (``AutoTokenizer.from_pretrained``) for online users.
+
+:func:`describe_tokenizer` is the tokenizer's identity (vocabulary fingerprint, BOS/EOS ids and whether encoding adds
+them): the corpus stage records it in the shard manifest and pretraining compares it with the model's tokenizer.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -62,7 +71,10 @@ def load_tokenizer(path: str | Path) -> PreTrainedTokenizerBase:
 
 def _load_dir(p: Path) -> PreTrainedTokenizerBase:
     if (p / "tokenizer.json").exists() or (p / "tokenizer_config.json").exists():
-        return AutoTokenizer.from_pretrained(str(p), local_files_only=True)
+        tok = AutoTokenizer.from_pretrained(str(p), local_files_only=True)
+        if (p / "tokenizer.model").is_file():
+            tok.sentencepiece_model_file = str(p / "tokenizer.model")
+        return tok
     models = sorted(p.glob("*.model"))
     if models:
         return _load_sentencepiece(models[0])
@@ -116,16 +128,29 @@ def _load_sentencepiece(p: Path) -> PreTrainedTokenizerBase:
         return sp.id_to_piece(i) if 0 <= i < sp.get_piece_size() else None
 
     kwargs = {"unk_token": piece(sp.unk_id()), "bos_token": piece(sp.bos_id()), "eos_token": piece(sp.eos_id())}
-    return PreTrainedTokenizerFast(tokenizer_object=backend, **{k: v for k, v in kwargs.items() if v})
+    tok = PreTrainedTokenizerFast(
+        tokenizer_object=backend,
+        add_bos_token=kwargs["bos_token"] is not None,  # Llama/Mistral convention: BOS first, no EOS
+        add_eos_token=False,
+        **{k: v for k, v in kwargs.items() if v},
+    )
+    tok.sentencepiece_model_file = str(p)  # save_tokenizer keeps it beside tokenizer.json (GGUF conversion reads it)
+    return tok
+
+
+def missing_special_tokens(tok: PreTrainedTokenizerBase) -> list[str]:
+    """MEDITRON's special tokens that ``tok`` does not have yet, in the order :func:`add_special_tokens` adds them."""
+    existing = set(tok.get_vocab())
+    return [t for t in ALL_SPECIAL_TOKENS if t not in existing]
 
 
 def add_special_tokens(tok: PreTrainedTokenizerBase) -> int:
     """Add MEDITRON's structure markers and ChatML as special tokens (each one id, never split). Returns how many new.
 
-    Idempotent: a tokenizer saved by the corpus stage already has them and gains nothing.
+    Idempotent: a tokenizer saved by the corpus stage already has them and gains nothing. The new tokens take the ids
+    after the base vocabulary in the order of ``ALL_SPECIAL_TOKENS``, so one base tokenizer always gives the same ids.
     """
-    existing = set(tok.get_vocab())
-    missing = [t for t in ALL_SPECIAL_TOKENS if t not in existing]
+    missing = missing_special_tokens(tok)
     from tokenizers import AddedToken
 
     tokens = [AddedToken(t, special=True, normalized=False, lstrip=False, rstrip=False) for t in ALL_SPECIAL_TOKENS]
@@ -138,4 +163,62 @@ def save_tokenizer(tok: PreTrainedTokenizerBase, out_dir: str | Path) -> Path:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tok.save_pretrained(str(out))
+    spm_file = getattr(tok, "sentencepiece_model_file", None)
+    if spm_file and Path(spm_file).is_file() and not (out / "tokenizer.model").exists():
+        shutil.copyfile(spm_file, out / "tokenizer.model")
     return out / "tokenizer.json"
+
+
+@dataclass(frozen=True)
+class TokenizerIdentity:
+    """What makes two tokenizers interchangeable for training data: the same vocabulary (token → id), the same BOS
+    and EOS ids, and the same habit of adding them when encoding."""
+
+    vocab_size: int
+    fingerprint: str
+    bos_id: int | None
+    eos_id: int | None
+    adds_bos: bool
+    adds_eos: bool
+
+    def to_dict(self) -> dict[str, int | str | bool | None]:
+        return asdict(self)
+
+    def short(self) -> str:
+        """One-line summary for error messages: ``vocab 524, fingerprint 1a2b3c4d5e6f, BOS 1 (added), EOS 2``."""
+        bos = "none" if self.bos_id is None else f"{self.bos_id} ({'added' if self.adds_bos else 'not added'})"
+        eos = "none" if self.eos_id is None else str(self.eos_id)
+        return f"vocab {self.vocab_size}, fingerprint {self.fingerprint}, BOS {bos}, EOS {eos}"
+
+
+def vocabulary_fingerprint(tok: PreTrainedTokenizerBase) -> str:
+    """A short hash of the token → id map (added tokens included): equal exactly when every id means the same text."""
+    items = sorted(tok.get_vocab().items(), key=lambda kv: (kv[1], kv[0]))
+    return hashlib.sha256(json.dumps(items, ensure_ascii=False).encode("utf-8")).hexdigest()[:16]
+
+
+def adds_special_tokens(tok: PreTrainedTokenizerBase) -> tuple[bool, bool]:
+    """(adds BOS, adds EOS) when encoding with the defaults, found by encoding a probe text both ways.
+
+    Read from behaviour, not from flags: a saved Llama tokenizer adds BOS through its ``tokenizer.json`` post-processor
+    while reporting ``add_bos_token=False``.
+    """
+    probe = "a"
+    plain = tok.encode(probe, add_special_tokens=False)
+    full = tok.encode(probe)
+    bos, eos = tok.bos_token_id, tok.eos_token_id
+    adds_bos = bos is not None and full[:1] == [bos] and plain[:1] != [bos]
+    adds_eos = eos is not None and full[-1:] == [eos] and plain[-1:] != [eos]
+    return adds_bos, adds_eos
+
+
+def describe_tokenizer(tok: PreTrainedTokenizerBase) -> TokenizerIdentity:
+    adds_bos, adds_eos = adds_special_tokens(tok)
+    return TokenizerIdentity(
+        vocab_size=len(tok),
+        fingerprint=vocabulary_fingerprint(tok),
+        bos_id=tok.bos_token_id,
+        eos_id=tok.eos_token_id,
+        adds_bos=adds_bos,
+        adds_eos=adds_eos,
+    )

@@ -8,10 +8,14 @@ of the old rows — a neutral start for tokens the model has never seen (``[bib_
 Under ``torchrun`` only rank 0 reads the weights (:func:`load_full_model`); the other ranks build an empty skeleton
 (:func:`empty_model`) and receive their shards by broadcast after parallelisation (see ``parallelize.py``), so a 70B
 model is read from disk once per job, not once per GPU.
+
+:func:`model_max_context` is the one place that reads a model's maximum context (training refuses a longer
+``seq_len``; evaluation and serving read the same number).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -212,3 +216,127 @@ def match_vocabulary(model: PreTrainedModel, vocab_size: int) -> int:
     if hasattr(model.config, "get_text_config"):
         model.config.get_text_config().vocab_size = vocab_size
     return added
+
+
+#: HF config fields that hold a model's maximum context, in the order they are looked up (Llama/Mistral/Qwen, GPT-2,
+#: Falcon/MPT-style, ChatGLM-style).
+_CONTEXT_FIELDS = ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length", "max_seq_len", "n_ctx")
+#: ``model_max_length`` at or above this is transformers' "not set" sentinel, not a context.
+_UNSET_MODEL_MAX_LENGTH = 10**12
+
+
+@dataclass(frozen=True)
+class ModelContext:
+    """A model's maximum context and where it was read; ``sliding_window`` when each layer only attends that far back
+    (Mistral v0.1: 4,096 of 32,768)."""
+
+    max_context: int | None
+    source: str
+    sliding_window: int | None = None
+
+    def note(self) -> str | None:
+        """A line worth printing when the sliding window is shorter than the context."""
+        if self.sliding_window and self.max_context and self.sliding_window < self.max_context:
+            return (
+                f"the model attends to the last {self.sliding_window} tokens in each layer (sliding_window) of a "
+                f"{self.max_context}-token context"
+            )
+        return None
+
+
+def _config_dict(model: str | Path | PretrainedConfig | dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """The config as a dict, and how to name it in messages."""
+    import json
+
+    if isinstance(model, PretrainedConfig):
+        name = getattr(model, "name_or_path", "")
+        return model.to_dict(), f"the model config ({name})" if name else "the model config"
+    if isinstance(model, dict):
+        return model, "the model config"
+    path = Path(model)
+    path = path / "config.json" if path.is_dir() else path
+    if not path.is_file():
+        raise InputError("no config.json: cannot read the model's maximum context", path=str(path))
+    return json.loads(path.read_text(encoding="utf-8")), str(path)
+
+
+def read_model_context(
+    model: str | Path | PretrainedConfig | dict[str, Any], tokenizer: PreTrainedTokenizerBase | None = None
+) -> ModelContext:
+    """The maximum context of ``model`` (an HF directory, its ``config.json``, a config object or dict).
+
+    ``config.json`` decides (``max_position_embeddings`` and its other spellings, in the text config of multimodal
+    models too); the tokenizer's ``model_max_length`` is used only when the config names none and the tokenizer sets
+    a real value. One helper for every stage, so training, evaluation and serving agree on the number.
+    """
+    data, label = _config_dict(model)
+    configs = [data, *(data[k] for k in ("text_config", "llm_config") if isinstance(data.get(k), dict))]
+    window = None
+    for cfg in configs:
+        if isinstance(cfg.get("sliding_window"), int) and cfg.get("use_sliding_window", True) is not False:
+            window = cfg["sliding_window"]
+        for key in _CONTEXT_FIELDS:
+            if isinstance(cfg.get(key), int) and cfg[key] > 0:
+                return ModelContext(int(cfg[key]), f"{key} in {label}", window)
+    length = getattr(tokenizer, "model_max_length", None)
+    if isinstance(length, int) and 0 < length < _UNSET_MODEL_MAX_LENGTH:
+        return ModelContext(length, "tokenizer model_max_length", window)
+    return ModelContext(None, "unknown", window)
+
+
+def model_max_context(
+    model: str | Path | PretrainedConfig | dict[str, Any], tokenizer: PreTrainedTokenizerBase | None = None
+) -> int | None:
+    """The model's maximum context in tokens (None when neither its config nor its tokenizer says)."""
+    return read_model_context(model, tokenizer).max_context
+
+
+def check_seq_len(seq_len: int, key: str, model: str | Path | PretrainedConfig, tokenizer=None) -> ModelContext:
+    """Refuse a training ``seq_len`` above the model's context, in one line naming both numbers and the key."""
+    ctx = read_model_context(model, tokenizer)
+    if ctx.max_context is not None and seq_len > ctx.max_context:
+        raise ConfigError(
+            f"{key}={seq_len} is above the model's maximum context of {ctx.max_context} tokens ({ctx.source}): "
+            f"set {key} to {ctx.max_context} or less"
+        )
+    return ctx
+
+
+def vocabulary_growth(model_cfg: ModelConfig, tokenizer: PreTrainedTokenizerBase) -> dict[str, Any]:
+    """What loading does to the model's vocabulary: tokens the tokenizer has beyond the embedding rows, and how the
+    new rows start (:func:`match_vocabulary`: the mean of the existing rows). Recorded in run.json and printed."""
+    size = len(tokenizer)
+    if model_cfg.preset:
+        return {"embedding_rows": size, "rows_added": 0, "tokens_added": [],
+                "init": f"fresh {model_cfg.preset} model: all {size} rows random"}
+    path = _resolve(model_cfg.path)  # type: ignore[arg-type]
+    config = AutoConfig.from_pretrained(
+        path, trust_remote_code=_trust_remote_code(model_cfg, path), local_files_only=_is_local(path)
+    )
+    before = int(config.vocab_size)
+    added = tokenizer.convert_ids_to_tokens(list(range(before, size))) if size > before else []
+    head = "the LM head is tied to it" if getattr(config, "tie_word_embeddings", False) else "LM head rows likewise"
+    return {
+        "embedding_rows_before": before,
+        "embedding_rows": max(before, size),
+        "rows_added": len(added),
+        "tokens_added": added,
+        "init": f"mean of the {before} existing embedding rows ({head})" if added else "none added",
+    }
+
+
+def vocabulary_note(stage: str, growth: dict[str, Any]) -> str:
+    """One line for the console: which tokens the model gained and how their embedding rows were initialised."""
+    if not growth["rows_added"]:
+        if "embedding_rows_before" not in growth:  # a fresh model
+            return f"{stage}: {growth['init']} (MEDITRON's special tokens included)"
+        return (
+            f"{stage}: the model's embedding already has a row for each of the tokenizer's {growth['embedding_rows']} "
+            "tokens (MEDITRON's special tokens included): no row added"
+        )
+    names = growth["tokens_added"]
+    shown = " ".join(names) if len(names) <= 12 else " ".join(names[:12]) + f" … (+{len(names) - 12})"
+    return (
+        f"{stage}: added {growth['rows_added']} tokens to the model's vocabulary ({shown}), embedding "
+        f"{growth['embedding_rows_before']} → {growth['embedding_rows']} rows, new rows = {growth['init']}"
+    )

@@ -7,8 +7,13 @@ directory, gives the tokenizer the ChatML template (saved with every checkpoint 
 ``apply_chat_template`` at inference renders what training saw), and ends with a consolidated HF directory in
 ``<run>/checkpoints/finetune/hf`` whose generation config stops at ``<|im_end|>``.
 
+Before any data is read, ``finetune.seq_len`` is checked against the model's maximum context, and the tokens the
+model's vocabulary gains (MEDITRON's special tokens, when the start model lacks them) are printed with how their
+embedding rows start; both go to run.json.
+
 Files: ``<run>/logs/finetune.jsonl`` (one record per step), ``<run>/logs/finetune_data.json`` (builder counts,
-examples dropped by the contamination guard or for length, token statistics), checkpoints in
+examples dropped by the contamination guard or for length, token statistics; written even when no example is left,
+with the error naming the setting to change), checkpoints in
 ``<run>/checkpoints/finetune/step_XXXXXXX``, the tokenized data cache in ``<run>/checkpoints/finetune/sft_data/``.
 """
 
@@ -17,11 +22,18 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from meditron.config import RunConfig, dump_config
-from meditron.errors import InputError, MeditronError
+from meditron.errors import ConfigError, InputError, MeditronError
 from meditron.run import RunDir
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
+
+    from meditron.data.sft import SFTSource
+    from meditron.train.config import FinetuneConfig
+    from meditron.train.parallelize import DistEnv
 
 DATA_REPORT = "finetune_data.json"
 CACHE_DIR = "sft_data"
@@ -107,37 +119,65 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
+def _prepare_data(
+    fc: FinetuneConfig,
+    tok: PreTrainedTokenizerBase,
+    env: DistEnv,
+    cache_dir: Path,
+    report_path: Path,
+    max_context: int | None,
+) -> tuple[SFTSource, dict[str, Any]]:
+    """Rank 0 builds, guards and tokenizes, and caches the result; the other ranks (and a resumed run) load it.
+
+    A rank that cannot see the cache (no shared filesystem) builds the identical data itself. When no example is
+    left, rank 0 still writes the data report (it says why) and the error points at it."""
+    from meditron.data.sft import NoExampleLeft, prepare_sft_data
+
+    failure: Exception | None = None
+    if env.is_main:
+        try:
+            prepared = prepare_sft_data(fc, tok, seed=fc.seed, cache_dir=cache_dir, max_context=max_context)
+        except NoExampleLeft as e:
+            _write_json(report_path, e.report)
+            failure = ConfigError(f"{e}; data report: {report_path}")
+        except Exception as e:  # tell the other ranks instead of leaving them at a barrier
+            failure = e
+    message = env.broadcast_object(f"{type(failure).__name__}: {failure}" if failure else None)
+    if failure is not None:
+        raise failure
+    if message is not None:
+        raise MeditronError(f"rank 0 could not prepare the finetuning data: {message}")
+    if env.is_main:
+        return prepared
+    return prepare_sft_data(fc, tok, seed=fc.seed, cache_dir=cache_dir, max_context=max_context)
+
+
 def run_finetune(cfg: RunConfig, run: RunDir, resume: bool) -> dict[str, Any]:
     """Build the SFT data, train, consolidate to HF, record the stage. Every rank calls this; rank 0 writes."""
-    from meditron.data.sft import prepare_sft_data
     from meditron.sample import resolve_path
+    from meditron.train.config import ModelConfig
     from meditron.train.hf_export import consolidate_checkpoint
+    from meditron.train.model import check_seq_len, vocabulary_growth, vocabulary_note
     from meditron.train.parallelize import init_distributed, shutdown
     from meditron.train.trainer import Trainer
 
     fc = cfg.finetune
     model_dir = init_dir(cfg, run)
     tok = chat_tokenizer(cfg, model_dir)
+    context = check_seq_len(fc.seq_len, "finetune.seq_len", model_dir, tok)
+    model_cfg = ModelConfig(path=str(model_dir), trust_remote_code=cfg.model.trust_remote_code)
+    vocabulary = vocabulary_growth(model_cfg, tok)
     ckpt_dir = Path(resolve_path(fc.checkpoint.dir)) if fc.checkpoint.dir else run.checkpoints / "finetune"
     log_path = run.logs / "finetune.jsonl"
     env = init_distributed(fc.parallel)
     try:
-        # Rank 0 builds, guards and tokenizes, and caches the result; the other ranks (and a resumed run) load it.
-        # A rank that cannot see the cache (no shared filesystem) builds the identical data itself.
-        cache_dir = ckpt_dir / CACHE_DIR
-        failure: Exception | None = None
         if env.is_main:
-            try:
-                source, data_report = prepare_sft_data(fc, tok, seed=fc.seed, cache_dir=cache_dir)
-            except Exception as e:  # tell the other ranks instead of leaving them at a barrier
-                failure = e
-        message = env.broadcast_object(f"{type(failure).__name__}: {failure}" if failure else None)
-        if failure is not None:
-            raise failure
-        if message is not None:
-            raise MeditronError(f"rank 0 could not prepare the finetuning data: {message}")
-        if not env.is_main:
-            source, data_report = prepare_sft_data(fc, tok, seed=fc.seed, cache_dir=cache_dir)
+            print(vocabulary_note("finetune", vocabulary), flush=True)
+            if context.note():
+                print(f"finetune: note: {context.note()}", flush=True)
+        source, data_report = _prepare_data(
+            fc, tok, env, ckpt_dir / CACHE_DIR, run.logs / DATA_REPORT, context.max_context
+        )
         steps = source.steps_for(fc.epochs, fc.global_batch_size)
         if fc.steps is not None:
             steps = min(steps, fc.steps)
@@ -174,6 +214,8 @@ def run_finetune(cfg: RunConfig, run: RunDir, resume: bool) -> dict[str, Any]:
         summary = trainer.train(resume=resume)
         summary["data"] = {k: data_report[k] for k in ("source", "schedule")}
         summary["num_guard_dropped"] = data_report["guard"]["num_dropped"] if data_report["guard"] else None
+        summary["vocabulary"] = vocabulary
+        summary["max_context"] = {"tokens": context.max_context, "source": context.source}
         if summary["stopped"] == "completed":
             hf_dir = run.checkpoints / "finetune" / "hf"
             env.barrier()

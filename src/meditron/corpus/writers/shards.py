@@ -1,6 +1,7 @@
 """Token shards per source and split, in the ``meditron.data.shards`` layout (datatrove ``.ds`` + ``.ds.index``).
 
-Built on datatrove's tokenizer step (fast ``tokenizers`` batch encoding, EOS appended by its post-processor) but
+Built on datatrove's tokenizer step (fast ``tokenizers`` batch encoding) with our own post-processor: each document
+is ``[BOS] text [EOS]``, BOS and EOS as decided by ``corpus.tokenization`` (Llama-style tokenizers: both), but
 routing each document to ``<split>/<source>/<rank>.ds`` and writing the index as it goes (datatrove keeps all
 document ends in a list until the file closes), so memory stays flat however many documents a task holds. Documents
 are written in input order — no shuffling here; the trainer samples — which makes the bytes reproducible.
@@ -11,13 +12,14 @@ medical token count is known.
 from __future__ import annotations
 
 from collections import defaultdict
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.utils.batching import batched
-from datatrove.utils.tokenization import PipelineStepWithTokenizer
+from datatrove.utils.tokenization import PipelineStepWithTokenizer, load_tokenizer
 
 from meditron.corpus.counts import write_task_counts
 from meditron.corpus.ledger import LedgerWriter
@@ -70,20 +72,37 @@ class ShardWriter(PipelineStepWithTokenizer):
         self,
         shards_dir: str | Path,
         tokenizer_json: str | Path,
-        eos_token: str,
         ledger_dir: str,
         counts_dir: str | Path,
         replay_dir: str | Path,
         replay_sources: list[str],
+        *,
+        bos_token: str | None,
+        eos_token: str | None,
         batch_size: int = 256,
     ):
         super().__init__(str(tokenizer_json), eos_token)
+        self.bos_token = bos_token
         self.shards_dir = Path(shards_dir)
         self.ledger = LedgerWriter(ledger_dir, "shards")
         self.counts_dir = Path(counts_dir)
         self.replay_dir = Path(replay_dir)
         self.replay_sources = set(replay_sources)
         self.batch_size = batch_size
+
+    @cached_property
+    def tokenizer(self):
+        """The saved tokenizer with a post-processor that frames every document as ``[BOS] text [EOS]``."""
+        from tokenizers.processors import TemplateProcessing
+
+        tokenizer = load_tokenizer(self.tokenizer_name_or_path)
+        bos = [self.bos_token] if self.bos_token else []
+        eos = [self.eos_token] if self.eos_token else []
+        tokenizer.post_processor = TemplateProcessing(
+            single=" ".join([*bos, "$A", *eos]), pair=None,
+            special_tokens=[(t, tokenizer.token_to_id(t)) for t in dict.fromkeys(bos + eos)],  # GPT-2: BOS = EOS
+        )
+        return tokenizer
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         files: dict[tuple[str, str], ShardFile] = {}

@@ -17,12 +17,13 @@ from .chat_template import (
 from .dataset import SFTSource
 from .guard import ContaminationGuard, guard_examples
 from .packing import block_causal_mask, collate, pack_best_fit
-from .prepare import prepare_sft_data
+from .prepare import NoExampleLeft, prepare_sft_data
 from .records import BuildReport, ChatExample
 
 __all__ = [
     "CHATML_TEMPLATE",
     "IGNORE_INDEX",
+    "NoExampleLeft",
     "BuildReport",
     "ChatExample",
     "ContaminationGuard",

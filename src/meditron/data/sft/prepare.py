@@ -28,9 +28,17 @@ if TYPE_CHECKING:
 
 
 def prepare_sft_data(
-    cfg: FinetuneConfig, tok: PreTrainedTokenizerBase, *, seed: int, cache_dir: Path | None = None
+    cfg: FinetuneConfig,
+    tok: PreTrainedTokenizerBase,
+    *,
+    seed: int,
+    cache_dir: Path | None = None,
+    max_context: int | None = None,
 ) -> tuple[SFTSource, dict[str, Any]]:
-    """The finetuning data source for ``cfg.datasets`` and the data report. The tokenizer must have the template."""
+    """The finetuning data source for ``cfg.datasets`` and the data report. The tokenizer must have the template.
+
+    Raises :class:`NoExampleLeft` (with the report) when nothing is left to train on; ``max_context`` (the model's)
+    only shapes its advice."""
     if not cfg.datasets:
         raise ConfigError(
             "finetune.datasets is empty: list at least one {kind, path} (medqa, medmcqa, pubmedqa, chat)"
@@ -41,7 +49,7 @@ def prepare_sft_data(
         tokenized, report = cached
         report["cache"] = {"dir": str(Path(cache_dir) / key), "hit": True}
     else:
-        tokenized, report = _tokenized(cfg, tok)
+        tokenized, report = _tokenized(cfg, tok, max_context)
         if key is not None:
             cache.save(Path(cache_dir) / key, tokenized, report)
             report["cache"] = {"dir": str(Path(cache_dir) / key), "hit": False}
@@ -51,7 +59,9 @@ def prepare_sft_data(
     return source, report
 
 
-def _tokenized(cfg: FinetuneConfig, tok: PreTrainedTokenizerBase) -> tuple[list[TokenizedExample], dict[str, Any]]:
+def _tokenized(
+    cfg: FinetuneConfig, tok: PreTrainedTokenizerBase, max_context: int | None = None
+) -> tuple[list[TokenizedExample], dict[str, Any]]:
     """Build → guard → tokenize; examples longer than ``seq_len`` are dropped and listed."""
     examples = []
     builds = []
@@ -90,9 +100,46 @@ def _tokenized(cfg: FinetuneConfig, tok: PreTrainedTokenizerBase) -> tuple[list[
         tokenized.append(t)
     report["too_long"] = {"seq_len": cfg.seq_len, "num_dropped": len(too_long), "examples": too_long}
     if not tokenized:
-        raise ConfigError(
-            f"no finetuning example is left (built {report['num_built']}, guard dropped "
-            f"{len(report['guard']['dropped']) if report['guard'] else 0}, {len(too_long)} longer than seq_len "
-            f"{cfg.seq_len})"
-        )
+        raise NoExampleLeft(report, max_context)
     return tokenized, report
+
+
+class NoExampleLeft(ConfigError):
+    """Every example was skipped, guarded out or too long. Carries the data report (the finetuning stage writes it
+    anyway, so the user can see why) and names the setting that would keep examples."""
+
+    def __init__(self, report: dict[str, Any], max_context: int | None = None):
+        self.report = report
+        guard = report["guard"]["num_dropped"] if report["guard"] else 0
+        too_long = report["too_long"]
+        lengths = [e["num_tokens"] for e in too_long["examples"]]
+        seq_len = too_long["seq_len"]
+        counts = (
+            f"built {report['num_built']}, guard dropped {guard}, {len(lengths)} longer than finetune.seq_len {seq_len}"
+        )
+        super().__init__(f"no finetuning example is left ({counts}): {_fix(report, lengths, max_context)}")
+
+
+def _fix(report: dict[str, Any], lengths: list[int], max_context: int | None) -> str:
+    """What to change, from the reason most examples went."""
+    if not report["num_built"]:
+        return "the files in finetune.datasets gave no example (see the skips per reason in the data report)"
+    if not lengths:
+        return (
+            "every example overlaps a test item of finetune.guard_benchmarks_dir: train on the benchmarks' training "
+            "files, not their test files"
+        )
+    shortest, longest = min(lengths), max(lengths)
+    limit = f" (the model's context is {max_context})" if max_context else ""
+    if max_context is None or longest <= max_context:
+        return f"raise finetune.seq_len to {longest} (the longest example) or at least {shortest} (the shortest){limit}"
+    if shortest <= max_context:
+        return (
+            f"raise finetune.seq_len to at least {shortest} (the shortest example) and at most {max_context} (the "
+            f"model's context); examples up to {longest} tokens need a model with a longer context"
+        )
+    return (
+        f"the shortest example has {shortest} tokens, more than the model's context of {max_context}: use shorter "
+        "examples (e.g. your own conversations as a finetune.datasets entry of kind chat) or a model with a longer "
+        "context"
+    )
