@@ -50,3 +50,16 @@ def test_config_error_is_one_clear_line_not_a_traceback():
     assert out.returncode == 2
     assert "unknown key 'train.lrr'" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("order", [("medqa4", "pubmedqa,nosuch"), ("nosuch", "medqa4")])
+def test_repeated_benchmarks_option_keeps_every_occurrence(order):
+    """`--benchmarks a --benchmarks b,c` means a, b and c: a bad name in either occurrence is reported, so neither is
+    silently dropped (typer alone keeps only the last occurrence of a plain option)."""
+    args = [sys.executable, "-m", "meditron", "eval", "--model", "m", "--data-dir", "d"]
+    for value in order:
+        args += ["--benchmarks", value]
+    out = subprocess.run(args, capture_output=True, text=True)
+    assert out.returncode == 2, out.stderr
+    index = {("medqa4", "pubmedqa,nosuch"): 2, ("nosuch", "medqa4"): 0}[order]
+    assert f"key 'eval.benchmarks.{index}'" in out.stderr and "(got 'nosuch')" in out.stderr

@@ -150,9 +150,12 @@ def eval_(
     set_: SetOpt = None,
     model: Annotated[str | None, typer.Option(help="HF model directory (or model name for --backend openai)")] = None,
     data_dir: Annotated[str | None, typer.Option(help="Folder holding the official benchmark files")] = None,
-    benchmarks: Annotated[str | None, typer.Option(help="Comma list: medqa4,medqa5,medmcqa,pubmedqa,mmlu_medical")] = None,
+    benchmarks: Annotated[
+        list[str] | None,
+        typer.Option(help="Comma list (or repeat): medqa4,medqa5,medmcqa,pubmedqa,mmlu_medical,truthfulqa_med,truthfulqa"),
+    ] = None,
     modes: Annotated[
-        str | None, typer.Option(help="Comma list: top_token,top_token_options,cot,sc_cot,chat")
+        list[str] | None, typer.Option(help="Comma list (or repeat): top_token,top_token_options,cot,sc_cot,chat")
     ] = None,
     out: Annotated[Path | None, typer.Option(help="Output folder for results.json and reports")] = None,
     limit: Annotated[
@@ -191,10 +194,10 @@ def eval_(
     ):
         if value is not None:
             extra.append(f"eval.{key}={value}")
-    if benchmarks:
-        extra.append(f"eval.benchmarks=[{benchmarks}]")
+    if benchmarks:  # `--benchmarks a,b --benchmarks c` means all three (typer alone would keep the last)
+        extra.append(f"eval.benchmarks=[{','.join(benchmarks)}]")
     if modes:
-        extra.append(f"eval.modes=[{modes}]")
+        extra.append(f"eval.modes=[{','.join(modes)}]")
     cfg = _load(config, extra)
     from meditron.eval.run import run_eval
 
