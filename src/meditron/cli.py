@@ -105,6 +105,58 @@ def corpus_inspect(
     raise typer.Exit(inspect_files(kind=kind, files=files, source=source))
 
 
+download_app = typer.Typer(
+    help="Download the corpus sources into the layouts `corpus run` reads, with a verified `manifest.json`: "
+    "pubmed, pmc-oa, guidelines, hf. Resumable and polite; see docs/DATA.md.\n\n"
+    "Example: `meditron corpus download pubmed --out data/pubmed --max-files 2`",
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+)
+corpus_app.add_typer(download_app, name="download")
+OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Output folder (created); holds manifest.json")]
+WorkersOpt = Annotated[int, typer.Option(min=1, max=16, help="Parallel downloads (also the per-host connection cap)")]
+
+
+def _csv(values: list[str] | None) -> list[str] | None:
+    """Options given as comma lists and/or repeated: `--include a,b --include c` → [a, b, c]."""
+    if not values:
+        return None
+    return [v.strip() for value in values for v in value.split(",") if v.strip()]
+
+
+def _finish_download(report, what: str) -> None:
+    """Print the batch summary; exit 1 naming every file that failed (the verified ones stay on disk)."""
+    console.print(f"{what}: {report.summary()}", highlight=False, soft_wrap=True)
+    if report.failed:
+        for rel, result in sorted(report.failed.items()):
+            console.print(f"[bold red]failed:[/] {rel}: {result.error}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
+
+
+def _print_result(rel: str, result) -> None:
+    if result.ok:
+        console.print(f"{result.status}: {rel} ({result.size:,} bytes)", highlight=False, soft_wrap=True)
+
+
+@download_app.command("pubmed")
+def download_pubmed_cmd(
+    out: OutOpt,
+    base_url: Annotated[str, typer.Option(help="Root holding baseline/ and updatefiles/ listings")] = "https://ftp.ncbi.nlm.nih.gov/pubmed/",
+    include: Annotated[list[str] | None, typer.Option(help="Folders: baseline,updatefiles (default both)")] = None,
+    max_files: Annotated[int | None, typer.Option(min=1, help="Stop after this many data files (a trial run)")] = None,
+    workers: WorkersOpt = 2,
+) -> None:
+    """NLM's PubMed baseline + update files (pubmedYYnNNNN.xml.gz), each verified against its .md5 sidecar.
+
+    Example: `meditron corpus download pubmed --out data/pubmed --include baseline --max-files 3`
+    """
+    from meditron.corpus.download.pubmed import PUBMED_DIRS, download_pubmed
+
+    report = download_pubmed(out, base_url=base_url, include=_csv(include) or list(PUBMED_DIRS), max_files=max_files,
+                             workers=workers, on_result=_print_result)
+    _finish_download(report, "pubmed")
+
+
 @app.command()
 def pretrain(
     config: ConfigOpt = None,
