@@ -157,6 +157,32 @@ def download_pubmed_cmd(
     _finish_download(report, "pubmed")
 
 
+@download_app.command("guidelines")
+def download_guidelines_cmd(
+    out: OutOpt,
+    sources: Annotated[list[str] | None, typer.Option(help="Guideline sources (comma list), e.g. cdc,who; default all")] = None,
+    base_url: Annotated[list[str] | None, typer.Option(help="NAME=URL: crawl a source from another root (repeatable)")] = None,
+    max_pages: Annotated[int | None, typer.Option(min=1, help="Page budget per source")] = None,
+    max_bytes: Annotated[int | None, typer.Option(min=1, help="Byte budget per source")] = None,
+) -> None:
+    """Crawl the open guideline sites (robots.txt obeyed, rate-limited, resumable) into guideline JSONL rows.
+
+    Example: `meditron corpus download guidelines --sources cdc,who --out data/guidelines --max-pages 50`
+    """
+    base_urls: dict[str, str] = {}
+    for item in base_url or []:
+        name, sep, url = item.partition("=")
+        if not sep or not name.strip() or not url.strip():
+            raise MeditronError(f"--base-url {item!r}: expected NAME=URL, e.g. cdc=http://127.0.0.1:8000/")
+        base_urls[name.strip()] = url.strip()
+    try:
+        from meditron.corpus.download.guidelines import cli_download
+    except ImportError as err:
+        raise MeditronError(f"the guideline crawler is not available in this install ({err})") from None
+    code = cli_download(sources=_csv(sources), base_urls=base_urls, out=out, max_pages=max_pages, max_bytes=max_bytes)
+    raise typer.Exit(code or 0)
+
+
 @app.command()
 def pretrain(
     config: ConfigOpt = None,
