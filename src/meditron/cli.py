@@ -126,16 +126,17 @@ def _csv(values: list[str] | None) -> list[str] | None:
 
 def _finish_download(report, what: str) -> None:
     """Print the batch summary; exit 1 naming every file that failed (the verified ones stay on disk)."""
-    console.print(f"{what}: {report.summary()}", highlight=False, soft_wrap=True)
+    console.print(f"{what}: {report.summary()}", markup=False, highlight=False, soft_wrap=True)
     if report.failed:
         for rel, result in sorted(report.failed.items()):
-            console.print(f"[bold red]failed:[/] {rel}: {result.error}", highlight=False, soft_wrap=True)
+            console.print(f"failed: {rel}: {result.error}", style="bold red", markup=False, highlight=False,
+                          soft_wrap=True)
         raise typer.Exit(1)
 
 
 def _print_result(rel: str, result) -> None:
     if result.ok:
-        console.print(f"{result.status}: {rel} ({result.size:,} bytes)", highlight=False, soft_wrap=True)
+        console.print(f"{result.status}: {rel} ({result.size:,} bytes)", markup=False, highlight=False, soft_wrap=True)
 
 
 @download_app.command("pubmed")
@@ -155,6 +156,31 @@ def download_pubmed_cmd(
     report = download_pubmed(out, base_url=base_url, include=_csv(include) or list(PUBMED_DIRS), max_files=max_files,
                              workers=workers, on_result=_print_result)
     _finish_download(report, "pubmed")
+
+
+@download_app.command("pmc-oa")
+def download_pmc_oa_cmd(
+    out: OutOpt,
+    base_url: Annotated[str, typer.Option(help="Root holding oa_comm/, oa_noncomm/, oa_other/")] = "https://ftp.ncbi.nlm.nih.gov/pub/pmc/oa_bulk/",
+    license_: Annotated[list[str] | None, typer.Option("--license", help="Licence groups: comm,noncomm,other (default comm)")] = None,
+    include: Annotated[list[str] | None, typer.Option(help="Packages: baseline,incremental (default both)")] = None,
+    max_files: Annotated[int | None, typer.Option(min=1, help="Stop after this many packages (a trial run)")] = None,
+    workers: WorkersOpt = 2,
+    keep_retracted: Annotated[bool, typer.Option(help="Do not list retracted articles in excluded.json")] = False,
+) -> None:
+    """PMC Open Access bulk XML packages (.tar.gz + .filelist.csv) per licence group; retracted articles excluded.
+
+    The packages stay as published; give `OUT/excluded.json` to the jats source as `exclude_ids_file`.
+    Example: `meditron corpus download pmc-oa --out data/pmc --license comm --include baseline --max-files 1`
+    """
+    from meditron.corpus.download.pmc_oa import PACKAGE_KINDS, download_pmc_oa
+
+    report = download_pmc_oa(out, base_url=base_url, licenses=_csv(license_) or ["comm"],
+                             include=_csv(include) or list(PACKAGE_KINDS), max_files=max_files, workers=workers,
+                             exclude_retracted=not keep_retracted, on_result=_print_result)
+    console.print(f"jats source: {{kind: jats, paths: [{out}], exclude_ids_file: {out / 'excluded.json'}}}",
+                  markup=False, highlight=False, soft_wrap=True)
+    _finish_download(report, "pmc-oa")
 
 
 @download_app.command("guidelines")
