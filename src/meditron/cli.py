@@ -183,6 +183,30 @@ def download_pmc_oa_cmd(
     _finish_download(report, "pmc-oa")
 
 
+@download_app.command("hf")
+def download_hf_cmd(
+    dataset: Annotated[str, typer.Option(help="Hub id (needs `datasets`) or a local parquet/JSON/JSONL file or folder")],
+    out: OutOpt,
+    split: Annotated[str, typer.Option(help="Split to read")] = "train",
+    config: Annotated[str | None, typer.Option(help="Dataset configuration name (hub)")] = None,
+    text_field: Annotated[str, typer.Option(help="Field holding the text (non-guideline rows)")] = "text",
+    max_tokens: Annotated[int | None, typer.Option(min=1, help="Replay sample: at most this many tokens")] = None,
+    tokenizer: Annotated[str | None, typer.Option(help="Local tokenizer counting tokens (default: whitespace words)")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the replay sample")] = 0,
+    scan_rows: Annotated[int | None, typer.Option(min=1, help="Read at most this many rows of the stream")] = None,
+) -> None:
+    """Stream a Hugging Face dataset to JSONL for the `guideline_jsonl` / `jsonl` sources, or a seeded replay sample.
+
+    Example: `meditron corpus download hf --dataset togethercomputer/RedPajama-Data-1T-Sample --out data/replay --max-tokens 400000000 --seed 1`
+    """
+    from meditron.corpus.download.hf import download_hf
+
+    result, entry = download_hf(dataset, out, split=split, config=config, text_field=text_field, max_tokens=max_tokens,
+                                tokenizer=tokenizer, seed=seed, scan_rows=scan_rows)
+    console.print(f"hf: {entry['rows']:,} rows ({entry['tokens']:,} {entry['token_count']}) of {entry['rows_scanned']:,} "
+                  f"read -> {result.path}", markup=False, highlight=False, soft_wrap=True)
+
+
 @download_app.command("guidelines")
 def download_guidelines_cmd(
     out: OutOpt,
