@@ -1,4 +1,4 @@
-"""CoT / SC-CoT generation: the fast decoding loop against lm-eval's stock ``hf`` backend, and unbiased SC-CoT votes."""
+"""CoT / SC-CoT generation: the fast decoding loop against lm-eval's stock ``hf`` backend; unbiased SC-CoT votes."""
 
 from __future__ import annotations
 
@@ -159,7 +159,8 @@ def test_greedy_equals_stock_on_real_pretrained_llama():
 
 
 def test_majority_wins_without_tie_break():
-    assert majority_vote(["B", "A", "B", None, "C"], None, tie_seed="s") == ("B", {"method": "majority", "tied": ["B"]})
+    expected = ("B", {"method": "majority", "tied": ["B"]})
+    assert majority_vote(["B", "A", "B", None, "C"], None, tie_seed="s") == expected
     assert majority_vote([None, None], [-1.0, -2.0], tie_seed="s") == (None, {"method": "none", "tied": []})
 
 

@@ -1,7 +1,7 @@
 """Fast batched decoding for :class:`~meditron.eval.backends.PrefixSharingHFLM` (CoT and SC-CoT).
 
-lm-eval's ``HFLM.generate_until`` runs Hugging Face ``generate`` on batches of requests: SC-CoT with ``repeats=N`` sends
-every question N times, so its prompt is encoded N times, every row of a batch keeps decoding until the last one
+lm-eval's ``HFLM.generate_until`` runs Hugging Face ``generate`` on batches of requests: SC-CoT with ``repeats=N``
+sends every question N times, so its prompt is encoded N times, every row of a batch keeps decoding until the last one
 stops, and every step decodes the tails of all rows once per stop string. This loop instead
 
 * encodes each prompt once and expands its KV cache to the N sample rows (``DynamicCache.batch_repeat_interleave``),
@@ -59,7 +59,7 @@ class Sample:
 
     text: str
     tokens: list[int]
-    mean_logprob: float
+    mean_logprob: float | None  # None when the stock path generated it (no log-probs there)
 
 
 @dataclass
@@ -146,8 +146,78 @@ class _StopWatch:
         return flags
 
 
-def _forward_kwargs(model: Any) -> str:
-    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+class _Decoder:
+    """The model side of one batch: the KV cache, the attention mask, positions, and which rows are still running."""
+
+    def __init__(self, lm: Any, contexts: list[str], num_samples: int, settings: DecodeSettings) -> None:
+        from transformers import DynamicCache
+
+        max_ctx = lm.max_length - settings.max_gen_toks
+        if max_ctx <= 0:
+            raise ValueError(
+                f"max_gen_toks={settings.max_gen_toks} leaves no room for the prompt in the model's "
+                f"{lm.max_length}-token context: lower eval.max_new_tokens"
+            )
+        self.lm, self.model = lm, lm.model
+        params = inspect.signature(self.model.forward).parameters
+        self.cache_key = "cache" if "cache" in params else "past_key_values"
+        self.cache = DynamicCache(config=self.model.config)
+        ids, mask = lm.tok_batch_encode(contexts, left_truncate_len=max_ctx)
+        self.mask = mask.to(lm.device)
+        position = (self.mask.long().cumsum(-1) - 1).masked_fill(self.mask == 0, 0)
+        extra = {"logits_to_keep": 1} if "logits_to_keep" in params else {}
+        self.logits = self._forward(ids.to(lm.device), position, **extra)
+        if num_samples > 1:  # the prompt was encoded once; its cache now serves every sample
+            self.cache.batch_repeat_interleave(num_samples)
+            self.logits = self.logits.repeat_interleave(num_samples, dim=0)
+            self.mask = self.mask.repeat_interleave(num_samples, dim=0)
+            position = position.repeat_interleave(num_samples, dim=0)
+        self.last_pos = position[:, -1:]
+        self.active = list(range(len(contexts) * num_samples))  # batch position -> row
+
+    def _forward(self, ids: torch.Tensor, position: torch.Tensor, **extra: Any) -> torch.Tensor:
+        lm = self.lm
+        with (
+            torch.no_grad(),
+            torch.autocast(
+                device_type=lm.device.type,
+                dtype=lm.mixed_precision_dtype,
+                enabled=lm.mixed_precision_dtype is not None,
+            ),
+        ):
+            out = self.model(
+                input_ids=ids,
+                attention_mask=self.mask,
+                position_ids=position,
+                use_cache=True,
+                **{self.cache_key: self.cache},
+                **extra,
+            )
+        return out.logits[:, -1, :]
+
+    def keep(self, batch_positions: list[int], nxt: torch.Tensor) -> torch.Tensor:
+        """Drop finished rows from the cache and the batch; returns the kept rows' next tokens."""
+        if len(batch_positions) == len(self.active):
+            return nxt
+        index = torch.tensor(batch_positions, device=self.lm.device)
+        self.cache.batch_select_indices(index)
+        self.mask, self.last_pos = self.mask[index], self.last_pos[index]
+        self.active = [self.active[b] for b in batch_positions]
+        return nxt[index]
+
+    def step(self, nxt: torch.Tensor) -> None:
+        self.mask = torch.cat([self.mask, self.mask.new_ones((self.mask.shape[0], 1))], dim=-1)
+        self.last_pos = self.last_pos + 1
+        self.logits = self._forward(nxt.unsqueeze(-1), self.last_pos)
+
+
+def _row_generators(lm: Any, contexts: list[str], num_samples: int, seed: int) -> list[torch.Generator]:
+    generators = []
+    for r in range(len(contexts) * num_samples):
+        g = torch.Generator(device=lm.device)
+        g.manual_seed(row_seed(seed, contexts[r // num_samples], r % num_samples))
+        generators.append(g)
+    return generators
 
 
 def decode_batch(
@@ -155,77 +225,36 @@ def decode_batch(
 ) -> list[list[Sample]]:
     """Decode ``num_samples`` continuations of each context in one batch: prefill once, expand, step until all stop."""
     from lm_eval.models.utils import postprocess_generated_text
-    from transformers import DynamicCache
 
-    model = lm.model
-    ids, mask = lm.tok_batch_encode(contexts, left_truncate_len=lm.max_length - settings.max_gen_toks)
-    ids, mask = ids.to(lm.device), mask.to(lm.device)
-    cache = DynamicCache(config=model.config)
-    cache_key = _forward_kwargs(model)
-    position = (mask.long().cumsum(-1) - 1).masked_fill(mask == 0, 0)
-    extra = {"logits_to_keep": 1} if "logits_to_keep" in inspect.signature(model.forward).parameters else {}
-    autocast = torch.autocast(
-        device_type=lm.device.type, dtype=lm.mixed_precision_dtype, enabled=lm.mixed_precision_dtype is not None
-    )
-    with torch.no_grad(), autocast:
-        logits = model(
-            input_ids=ids, attention_mask=mask, position_ids=position, use_cache=True, **{cache_key: cache}, **extra
-        ).logits[:, -1, :]
-    if num_samples > 1:
-        cache.batch_repeat_interleave(num_samples)
-        logits = logits.repeat_interleave(num_samples, dim=0)
-        mask = mask.repeat_interleave(num_samples, dim=0)
-        position = position.repeat_interleave(num_samples, dim=0)
-    rows = len(contexts) * num_samples
-    generators = None
-    if settings.do_sample:
-        generators = []
-        for r in range(rows):
-            g = torch.Generator(device=lm.device)
-            g.manual_seed(row_seed(seed, contexts[r // num_samples], r % num_samples))
-            generators.append(g)
+    dec = _Decoder(lm, contexts, num_samples, settings)
+    generators = _row_generators(lm, contexts, num_samples, seed) if settings.do_sample else []
     warpers = _warpers(settings) if settings.do_sample else []
     watch = _StopWatch(lm, settings)
+    rows = len(dec.active)
     tokens: list[list[int]] = [[] for _ in range(rows)]
     logprob_sums = [0.0] * rows
-    active = list(range(rows))  # batch position -> row
-    last_pos = position[:, -1:]
     for step in range(settings.max_gen_toks):
-        scores = logits.to(torch.float32)
-        logprobs = F.log_softmax(scores, dim=-1)
+        scores = dec.logits.to(torch.float32)
         if settings.do_sample:
             warped = scores
             for w in warpers:
                 warped = w(None, warped)
             probs = F.softmax(warped, dim=-1)
-            nxt = torch.cat([torch.multinomial(probs[b], 1, generator=generators[r]) for b, r in enumerate(active)])
+            picks = [torch.multinomial(probs[b], 1, generator=generators[r]) for b, r in enumerate(dec.active)]
+            nxt = torch.cat(picks)
         else:
-            nxt = scores.argmax(dim=-1)
-        picked = logprobs.gather(1, nxt.unsqueeze(-1)).squeeze(-1).tolist()
-        for b, (r, tok) in enumerate(zip(active, nxt.tolist(), strict=True)):
+            nxt = scores.argmax(dim=-1)  # HF greedy: argmax of the float32 logits
+        picked = F.log_softmax(scores, dim=-1).gather(1, nxt.unsqueeze(-1)).squeeze(-1).tolist()
+        for b, (r, tok) in enumerate(zip(dec.active, nxt.tolist(), strict=True)):
             tokens[r].append(tok)
             logprob_sums[r] += picked[b]
         if step == settings.max_gen_toks - 1:
             break
-        finished = watch.done([tokens[r] for r in active])
-        keep = [b for b, f in enumerate(finished) if not f]
-        if not keep:
+        finished = watch.done([tokens[r] for r in dec.active])
+        running = [b for b, f in enumerate(finished) if not f]
+        if not running:
             break
-        if len(keep) < len(active):
-            index = torch.tensor(keep, device=lm.device)
-            cache.batch_select_indices(index)
-            nxt, mask, last_pos = nxt[index], mask[index], last_pos[index]
-            active = [active[b] for b in keep]
-        mask = torch.cat([mask, mask.new_ones((mask.shape[0], 1))], dim=-1)
-        last_pos = last_pos + 1
-        with torch.no_grad(), autocast:
-            logits = model(
-                input_ids=nxt.unsqueeze(-1),
-                attention_mask=mask,
-                position_ids=last_pos,
-                use_cache=True,
-                **{cache_key: cache},
-            ).logits[:, -1, :]
+        dec.step(dec.keep(running, nxt))
     out: list[list[Sample]] = []
     for c in range(len(contexts)):
         group = []
