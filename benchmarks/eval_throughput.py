@@ -7,7 +7,14 @@ same process, alternating rounds; the best round of each is kept. Accuracy and l
 Model: a random Llama built from ``LlamaConfig`` (hidden 512, 4 layers) with the real 32k SentencePiece tokenizer of
 ``../shared/data/tokenizers`` — real token counts for real questions, small enough for a 2-core CPU.
 
-    python benchmarks/eval_throughput.py --questions 40 --rounds 2
+    python benchmarks/eval_throughput.py --questions 40 --rounds 2                  # top_token table
+    python benchmarks/eval_throughput.py --part generation --threads 1 --gen-rounds 3  # CoT / SC-CoT table
+
+Generation (``--part generation``): the first ``--gen-questions`` questions as CoT prompts, greedy and SC-CoT
+(``--samples`` at T=0.8), both backends' ``generate_until``, the SC-CoT list being each request repeated as lm-eval's
+``repeats`` does. The model's EOS logit is given a text-dependent boost (``--eos-strength``, see ``build_model``) so
+outputs end at varied lengths as a trained model's do; ``--eos-strength 0`` gives outputs that always run to
+``--max-gen-toks``.
 """
 
 from __future__ import annotations
@@ -144,7 +151,8 @@ def generation_rows(args: argparse.Namespace, model_dir: Path, bset) -> bool:
         f"\n# generation: {len(items)} MedQA-4 questions, CoT prompt {prompt_tokens}"
         f" tokens/question, max_gen_toks {args.max_gen_toks}, eos_strength {args.eos_strength},"
         f" batch {args.batch_size},"
-        f" {args.gen_rounds} rounds (median), load average before: {os.getloadavg()[0]:.1f}"
+        f" {args.gen_rounds} rounds (median), torch threads {torch.get_num_threads()},"
+        f" load average before: {os.getloadavg()[0]:.1f}"
     )
     print("| workload | hf q/s | meditron q/s | speed-up | output tokens/sample hf / meditron | identical outputs |")
     print("|---|---:|---:|---:|---|---|")
@@ -185,8 +193,13 @@ def main() -> int:
     ap.add_argument("--gen-rounds", type=int, default=3)
     ap.add_argument("--max-gen-toks", type=int, default=128)
     ap.add_argument("--samples", type=int, default=5)
-    ap.add_argument("--eos-strength", type=float, default=1.5)
+    ap.add_argument("--eos-strength", type=float, default=3.0)
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     args = ap.parse_args()
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
 
     from meditron.eval.benchmarks import load_benchmark
 

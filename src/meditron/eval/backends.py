@@ -154,7 +154,6 @@ class PrefixSharingHFLM(HFLM):
                 self.cache_hook.add_partial("loglikelihood", request_str, answer)
         return results
 
-
     # ---- generation -------------------------------------------------------------------------------------------------
 
     def _fast_generation_ok(self) -> bool:
@@ -187,6 +186,8 @@ class PrefixSharingHFLM(HFLM):
         """
         contexts = [r.args[0] for r in requests]
         gen_kwargs = requests[0].args[1] if requests else {}
+        if any(r.args[1] != gen_kwargs for r in requests):
+            raise ValueError("generate_samples: every request of one call must have the same gen_kwargs")
         settings = decode_settings(self, gen_kwargs) if self._fast_generation_ok() else None
         if settings is None:
             outs: list[list[Sample]] = [[] for _ in requests]

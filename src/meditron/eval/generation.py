@@ -220,6 +220,23 @@ def _row_generators(lm: Any, contexts: list[str], num_samples: int, seed: int) -
     return generators
 
 
+def _sample(scores: torch.Tensor, warpers: list[Any], top_k: int | None, generators: list[torch.Generator]):
+    """One token per row from HF's warped distribution, by inverse CDF over the top-k candidates.
+
+    Each row draws one uniform number from its own generator (cheap, and independent of the other rows); the
+    candidates outside top-k have probability 0 after the warpers, so restricting the CDF to them changes nothing.
+    """
+    warped = scores
+    for w in warpers:
+        warped = w(None, warped)
+    probs = F.softmax(warped, dim=-1)
+    top_p, top_i = probs.topk(min(top_k or probs.shape[-1], probs.shape[-1]), dim=-1)
+    cdf = top_p.cumsum(dim=-1)
+    u = torch.cat([torch.rand(1, generator=g, device=scores.device) for g in generators]).unsqueeze(-1)
+    choice = torch.searchsorted(cdf, u * cdf[:, -1:], right=True).clamp(max=cdf.shape[-1] - 1)
+    return top_i.gather(1, choice).squeeze(-1)
+
+
 def decode_batch(
     lm: Any, contexts: list[str], num_samples: int, settings: DecodeSettings, seed: int
 ) -> list[list[Sample]]:
@@ -236,12 +253,7 @@ def decode_batch(
     for step in range(settings.max_gen_toks):
         scores = dec.logits.to(torch.float32)
         if settings.do_sample:
-            warped = scores
-            for w in warpers:
-                warped = w(None, warped)
-            probs = F.softmax(warped, dim=-1)
-            picks = [torch.multinomial(probs[b], 1, generator=generators[r]) for b, r in enumerate(dec.active)]
-            nxt = torch.cat(picks)
+            nxt = _sample(scores, warpers, settings.top_k, [generators[r] for r in dec.active])
         else:
             nxt = scores.argmax(dim=-1)  # HF greedy: argmax of the float32 logits
         picked = F.log_softmax(scores, dim=-1).gather(1, nxt.unsqueeze(-1)).squeeze(-1).tolist()
