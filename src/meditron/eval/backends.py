@@ -4,7 +4,9 @@
   with a faster multiple-choice scorer. In MEDITRON's few-shot setup the demonstrations are identical for every
   question within a seed, so their key/value cache is computed once and reused for all questions; the options of one
   question share its forward pass. Tokenisation is lm-eval's own (the parent class encodes the requests), so the
-  log-likelihoods equal the stock ``hf`` backend's up to float rounding.
+  log-likelihoods equal the stock ``hf`` backend's up to float rounding. Its ``generate_until`` (and
+  :meth:`PrefixSharingHFLM.generate_samples`, which SC-CoT uses) decodes with :mod:`meditron.eval.generation`: each
+  prompt encoded once for all its samples, finished rows leave the batch, greedy outputs equal the stock backend's.
 * ``hf`` — lm-eval's stock ``HFLM``. ``vllm`` — lm-eval's ``VLLM``, imported only when asked for.
 * ``openai`` — lm-eval's ``local-completions`` (top_token, needs ``echo``+``logprobs`` on the server) and
   ``local-chat-completions`` (generative modes) against any OpenAI-compatible endpoint, e.g. ``meditron serve``.
@@ -12,6 +14,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import torch
@@ -20,6 +23,7 @@ from lm_eval.api.registry import register_model
 from lm_eval.models.huggingface import HFLM
 
 from meditron.errors import ConfigError
+from meditron.eval.generation import Sample, decode_batch, decode_settings
 
 #: Below this many shared tokens a separate prefix pass costs more than it saves.
 MIN_SHARED_PREFIX = 8
@@ -161,6 +165,85 @@ class PrefixSharingHFLM(HFLM):
             if request_str is not None:
                 self.cache_hook.add_partial("loglikelihood", request_str, answer)
         self.last_top = tops
+        return results
+
+    # ---- generation -------------------------------------------------------------------------------------------------
+
+    def _fast_generation_ok(self) -> bool:
+        """The fast loop covers causal LMs without thinking-token stripping; anything else keeps lm-eval's path."""
+        return self.backend == "causal" and self.think_end_token is None
+
+    def _batch_prompts(self, num_samples: int) -> int:
+        """Prompts per batch: ``batch_size`` counts sequences (as in ``HFLM``), rounded up to whole prompts."""
+        rows = self.batch_size if isinstance(self.batch_size, int) and self.batch_size > 0 else 8
+        return max(1, -(-rows // num_samples))
+
+    def _decode_all(self, contexts: list[str], num_samples: int, settings, seed: int) -> list[list[Sample]]:
+        """Batches of whole prompts (each with its ``num_samples`` rows), longest first as ``HFLM`` orders them."""
+        order = sorted(range(len(contexts)), key=lambda i: (-len(self.tok_encode(contexts[i])), contexts[i]))
+        out: list[list[Sample]] = [[] for _ in contexts]
+        step = self._batch_prompts(num_samples)
+        for start in range(0, len(order), step):
+            idx = order[start : start + step]
+            groups = decode_batch(self, [contexts[i] for i in idx], num_samples, settings, seed)
+            for i, group in zip(idx, groups, strict=True):
+                out[i] = group
+        return out
+
+    def generate_samples(self, requests: list, num_samples: int, seed: int) -> list[list[Sample]]:
+        """``num_samples`` continuations of every ``generate_until`` request, each with its mean token log-probability.
+
+        All requests must share one ``gen_kwargs``. Sampled rows are seeded by (``seed``, prompt, sample index), so the
+        result for a question is the same whatever else is in the call. Settings the fast loop cannot reproduce fall
+        back to lm-eval's ``generate_until`` once per sample (seeded ``seed + s``), without log-probabilities.
+        """
+        contexts = [r.args[0] for r in requests]
+        gen_kwargs = requests[0].args[1] if requests else {}
+        if any(r.args[1] != gen_kwargs for r in requests):
+            raise ValueError("generate_samples: every request of one call must have the same gen_kwargs")
+        settings = decode_settings(self, gen_kwargs) if self._fast_generation_ok() else None
+        if settings is None:
+            outs: list[list[Sample]] = [[] for _ in requests]
+            for s in range(num_samples):
+                torch.manual_seed(seed + s)
+                for i, text in enumerate(super().generate_until(requests, disable_tqdm=True)):
+                    outs[i].append(Sample(text, [], None))
+            return outs
+        if not settings.do_sample and num_samples > 1:
+            greedy = self._decode_all(contexts, 1, settings, seed)
+            return [group * num_samples for group in greedy]
+        return self._decode_all(contexts, num_samples, settings, seed)
+
+    def generate_until(self, requests: list, disable_tqdm: bool = False) -> list[str]:  # type: ignore[override]
+        """lm-eval's API on the fast loop; identical requests (lm-eval's ``repeats``) share one prompt encoding.
+
+        The sampling seed is drawn from torch's global generator, which lm-eval seeds, so runs stay reproducible.
+        """
+        if not self._fast_generation_ok():
+            return super().generate_until(requests, disable_tqdm=disable_tqdm)
+        seed = int(torch.randint(0, 2**62, (1,)).item())
+        by_kwargs: dict[str, dict[str, list[int]]] = {}
+        for i, req in enumerate(requests):
+            key = json.dumps(req.args[1], sort_keys=True, default=str)
+            by_kwargs.setdefault(key, {}).setdefault(req.args[0], []).append(i)
+        results: list[str] = [""] * len(requests)
+        for copies_of in by_kwargs.values():
+            first = requests[next(iter(copies_of.values()))[0]]
+            if decode_settings(self, first.args[1]) is None:
+                idxs = [i for group in copies_of.values() for i in group]
+                texts = super().generate_until([requests[i] for i in idxs], disable_tqdm=True)
+                for i, text in zip(idxs, texts, strict=True):
+                    results[i] = text
+                continue
+            by_count: dict[int, list[str]] = {}
+            for context, idxs in copies_of.items():
+                by_count.setdefault(len(idxs), []).append(context)
+            for count, contexts in by_count.items():
+                reqs = [requests[copies_of[c][0]] for c in contexts]
+                for context, req, group in zip(contexts, reqs, self.generate_samples(reqs, count, seed), strict=True):
+                    for i, sample in zip(copies_of[context], group, strict=True):
+                        results[i] = sample.text
+                        self.cache_hook.add_partial("generate_until", req.args, sample.text)
         return results
 
 

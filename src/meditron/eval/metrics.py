@@ -6,6 +6,7 @@ Pure numpy with explicit seeds so the same per-item outcomes always give byte-id
 from __future__ import annotations
 
 import math
+import random
 from collections import Counter
 from collections.abc import Sequence
 
@@ -64,16 +65,41 @@ def expected_calibration_error(confidences: Sequence[float], correct: Sequence[b
     return {"ece": round(float(ece), 6), "bins": table}
 
 
-def majority_vote(answers: Sequence[str | None], order: Sequence[str]) -> str | None:
-    """Most frequent parsed answer; ties go to the answer that appears first in ``order`` (the option order).
+def majority_vote(
+    answers: Sequence[str | None], logprobs: Sequence[float | None] | None = None, *, tie_seed: str
+) -> tuple[str | None, dict]:
+    """Most frequent parsed answer of the SC-CoT samples, ties broken without favouring any option letter.
 
-    Deterministic by construction, so self-consistency results never depend on dict or hash ordering.
+    A tie goes to the answer whose voters have the highest mean log-probability (each sample's mean per-token
+    log-probability, averaged over the samples that voted for that answer): the model's own confidence in the
+    reasoning that led there. When log-probabilities are missing (HTTP backends) or exactly equal, one of the samples
+    that voted for a tied answer is drawn with ``random.Random(tie_seed)``; every tied answer has the same number of
+    voters, so each is equally likely, and relabelling the options relabels the winner. Returns the answer and a
+    record of how it was chosen (``method``: none / majority / logprob / random).
     """
     counts = Counter(a for a in answers if a is not None)
     if not counts:
-        return None
+        return None, {"method": "none", "tied": []}
     best = max(counts.values())
-    return next(k for k in order if counts.get(k) == best)
+    tied = sorted(k for k, c in counts.items() if c == best)
+    if len(tied) == 1:
+        return tied[0], {"method": "majority", "tied": tied}
+    info: dict = {"tied": tied}
+    voters = [i for i, a in enumerate(answers) if a in tied]
+    usable = logprobs is not None and all(
+        logprobs[i] is not None and math.isfinite(logprobs[i]) for i in voters  # type: ignore[arg-type]
+    )
+    if usable:
+        assert logprobs is not None
+        mean_of = {k: float(np.mean([logprobs[i] for i in voters if answers[i] == k])) for k in tied}
+        info["mean_logprob"] = {k: round(v, 6) for k, v in mean_of.items()}
+        top = max(mean_of.values())
+        leaders = [k for k in tied if mean_of[k] == top]
+        if len(leaders) == 1:
+            return leaders[0], {"method": "logprob", **info}
+        voters = [i for i in voters if answers[i] in leaders]
+    pick = random.Random(tie_seed).choice(voters)
+    return answers[pick], {"method": "random", **info, "seed": tie_seed, "sample": pick}
 
 
 def mean_std(values: Sequence[float]) -> tuple[float, float]:

@@ -289,6 +289,7 @@ def _gen_request(
     lm: Any, item: BenchmarkItem, idx: int, *, mode: str, chat_api: bool, gen: dict
 ) -> tuple[Instance, str]:
     cot = mode in ("cot", "sc_cot")
+    gen = dict(gen)  # one dict per request: backends may normalise it in place
     tokenizer = getattr(lm, "tokenizer", None)
     if chat_api:
         from lm_eval.models.api_models import JsonChatStr
@@ -305,6 +306,44 @@ def _gen_request(
     return Instance("generate_until", {"id": item.id}, (text, gen), idx, (item.benchmark, idx, 1)), text
 
 
+def _gen_kwargs(max_new_tokens: int, temperature: float) -> dict[str, Any]:
+    if temperature > 0:
+        return {"until": STOP_SEQUENCES, "max_gen_toks": max_new_tokens, "do_sample": True, "temperature": temperature}
+    return {"until": STOP_SEQUENCES, "max_gen_toks": max_new_tokens, "do_sample": False}
+
+
+def _sample_all(
+    lm: Any, items: list[BenchmarkItem], *, mode: str, gen: dict, samples: int, seed: int, chat_api: bool
+) -> tuple[list[str], list[list[str]], list[list[float | None]]]:
+    """(prompts, outputs per item, mean log-prob per output) for ``samples`` samples of every item.
+
+    A backend with ``generate_samples`` (``meditron``) gets every sample of every question in one call: it encodes
+    each prompt once and seeds each sample by (seed, prompt, sample index). Any other lm-eval backend gets one
+    ``generate_until`` call per sample with torch seeded ``seed + s`` (and, over HTTP, ``seed + s`` in the request),
+    as lm-eval's API allows; those give no log-probabilities.
+    """
+    import torch
+
+    if hasattr(lm, "generate_samples") and not chat_api:
+        built = [_gen_request(lm, item, i, mode=mode, chat_api=False, gen=gen) for i, item in enumerate(items)]
+        groups = lm.generate_samples([r for r, _ in built], samples, seed) if built else []
+        return (
+            [t for _, t in built],
+            [[x.text for x in g] for g in groups],
+            [[x.mean_logprob for x in g] for g in groups],
+        )
+    outputs: list[list[str]] = [[] for _ in items]
+    texts: list[str] = []
+    for s in range(samples):
+        per_sample = dict(gen, seed=seed + s) if chat_api else dict(gen)
+        built = [_gen_request(lm, x, i, mode=mode, chat_api=chat_api, gen=per_sample) for i, x in enumerate(items)]
+        texts = [t for _, t in built]
+        torch.manual_seed(seed + s)  # sample s of every run uses the same RNG stream: reproducible votes
+        for i, out in enumerate(lm.generate_until([r for r, _ in built], disable_tqdm=True) if built else []):
+            outputs[i].append(out if isinstance(out, str) else "")
+    return texts, outputs, [[None] * len(o) for o in outputs]
+
+
 def generate(
     lm: Any,
     items: list[BenchmarkItem],
@@ -316,43 +355,31 @@ def generate(
     seed: int = 1234,
     chat_api: bool = False,
 ) -> list[dict]:
-    """Greedy (cot, chat) or sampled (sc_cot) generation, answers parsed by ``parse_answer``; majority vote for sc_cot."""
-    import torch
+    """Greedy (cot, chat) or sampled (sc_cot) generation, answers parsed by ``parse_answer``; majority vote for sc_cot.
 
-    outputs: list[list[str]] = [[] for _ in items]
-    texts: list[str] = []
-    for s in range(samples):
-        if temperature > 0:
-            gen = {
-                "until": STOP_SEQUENCES,
-                "max_gen_toks": max_new_tokens,
-                "do_sample": True,
-                "temperature": temperature,
-            }
-        else:
-            gen = {"until": STOP_SEQUENCES, "max_gen_toks": max_new_tokens, "do_sample": False}
-        if chat_api:
-            gen["seed"] = seed + s  # OpenAI-style servers seed their sampler per request
-        requests, texts = [], []
-        for i, item in enumerate(items):
-            req, text = _gen_request(lm, item, i, mode=mode, chat_api=chat_api, gen=dict(gen))
-            requests.append(req)
-            texts.append(text)
-        torch.manual_seed(seed + s)  # sample s of every run uses the same RNG stream: reproducible votes
-        for i, out in enumerate(lm.generate_until(requests, disable_tqdm=True) if requests else []):
-            outputs[i].append(out if isinstance(out, str) else "")
+    SC-CoT records keep every sample, its parsed vote, its mean token log-probability (None when the backend gives
+    none) and how the vote was decided (``tie_break``: majority, logprob or a seeded random draw; see
+    :func:`~meditron.eval.metrics.majority_vote`).
+    """
+    gen = _gen_kwargs(max_new_tokens, temperature)
+    texts, outputs, logprobs = _sample_all(
+        lm, items, mode=mode, gen=gen, samples=samples, seed=seed, chat_api=chat_api
+    )
     records = []
-    for item, text, outs in zip(items, texts, outputs, strict=True):
+    for item, text, outs, lps in zip(items, texts, outputs, logprobs, strict=True):
         parsed_each = [parse_answer(o, item.options) for o in outs]
+        rec = _base_record(item, mode)
         if samples > 1:
-            parsed = majority_vote(parsed_each, list(item.options))
+            parsed, tie_break = majority_vote(parsed_each, lps, tie_seed=f"{seed}:{item.id}")
+            rec.update(
+                votes=parsed_each,
+                sample_logprobs=[None if x is None else round(x, 6) for x in lps],
+                tie_break=tie_break,
+                seed=seed,
+            )
         else:
             parsed = parsed_each[0] if parsed_each else None
-        rec = _base_record(item, mode)
         rec.update(prompt=text, output=outs[0] if samples == 1 else outs, parsed=parsed, correct=parsed == item.answer)
-        if samples > 1:
-            rec["votes"] = parsed_each
-            rec["seed"] = seed
         records.append(rec)
     return records
 

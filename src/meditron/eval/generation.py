@@ -1,0 +1,277 @@
+"""Fast batched decoding for :class:`~meditron.eval.backends.PrefixSharingHFLM` (CoT and SC-CoT).
+
+lm-eval's ``HFLM.generate_until`` runs Hugging Face ``generate`` on batches of requests: SC-CoT with ``repeats=N``
+sends every question N times, so its prompt is encoded N times, every row of a batch keeps decoding until the last one
+stops, and every step decodes the tails of all rows once per stop string. This loop instead
+
+* encodes each prompt once and expands its KV cache to the N sample rows (``DynamicCache.batch_repeat_interleave``),
+  with several questions per batch (left padding + attention mask, as ``HFLM``);
+* drops a row from the batch (and its cache) as soon as it has produced EOS or one of the stop strings;
+* returns each sample's token ids and mean token log-probability (raw model distribution, temperature 1), which
+  SC-CoT uses to break vote ties.
+
+What it keeps from ``HFLM`` so greedy outputs are the stock backend's: the same encoding (``tok_batch_encode``, left
+truncation to ``max_length - max_gen_toks``), the same forward arguments (position ids from the attention mask, the
+prefill computing logits at the last position only), greedy = argmax of float32 logits, EOS ids from the model's
+generation config, ``max_gen_toks`` new tokens at most, and the same text: ``tok_decode`` then truncation at the
+first stop string (``postprocess_generated_text``). Sampling applies HF's warpers in HF's order (temperature, top-k
+(default 50), top-p, min-p) and draws each row from its own generator seeded by (seed, prompt, sample index), so a
+question's samples do not depend on which other questions share its batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+#: Generation kwargs the fast loop reproduces; anything else goes through lm-eval's own ``generate_until``.
+SUPPORTED_KWARGS = {"until", "max_gen_toks", "do_sample", "temperature", "top_k", "top_p", "min_p"}
+#: Generation-config settings that would change HF's logits before argmax/sampling; if set, use the stock path.
+_NEUTRAL_CONFIG = {
+    "repetition_penalty": 1.0,
+    "no_repeat_ngram_size": 0,
+    "bad_words_ids": None,
+    "suppress_tokens": None,
+    "begin_suppress_tokens": None,
+    "forced_bos_token_id": None,
+    "forced_eos_token_id": None,
+    "min_length": 0,
+    "min_new_tokens": None,
+    "typical_p": 1.0,
+    "epsilon_cutoff": 0.0,
+    "eta_cutoff": 0.0,
+    "sequence_bias": None,
+    "encoder_repetition_penalty": 1.0,
+    "guidance_scale": None,
+    "top_h": None,
+    "renormalize_logits": False,
+}
+
+
+@dataclass
+class Sample:
+    """One generated continuation: the returned text, the generated token ids, their mean log-probability."""
+
+    text: str
+    tokens: list[int]
+    mean_logprob: float | None  # None when the stock path generated it (no log-probs there)
+
+
+@dataclass
+class DecodeSettings:
+    until: list[str]
+    max_gen_toks: int
+    do_sample: bool
+    temperature: float
+    top_k: int | None
+    top_p: float | None
+    min_p: float | None
+    eos_ids: frozenset[int]
+
+
+def decode_settings(lm: Any, gen_kwargs: dict) -> DecodeSettings | None:
+    """The request's settings resolved as ``HFLM`` + HF ``generate`` would; None if the fast loop cannot match them."""
+    from lm_eval.models.utils import handle_stop_sequences, normalize_gen_kwargs
+
+    if set(gen_kwargs) - SUPPORTED_KWARGS - {"max_new_tokens", "max_tokens"}:
+        return None
+    kwargs = normalize_gen_kwargs(gen_kwargs, lm.max_gen_toks)
+    eos = lm.tok_decode(lm.eot_token_id, skip_special_tokens=False)
+    until = handle_stop_sequences(kwargs.pop("until", None), eos=eos)
+    gc = lm.model.generation_config
+    for key, neutral in _NEUTRAL_CONFIG.items():
+        if getattr(gc, key, neutral) not in (neutral, None):
+            return None
+    eos_ids = gc.eos_token_id if gc.eos_token_id is not None else []
+    do_sample = bool(kwargs.get("do_sample"))
+    pick = kwargs.get if do_sample else (lambda key, default=None: default)
+    return DecodeSettings(
+        until=until,
+        max_gen_toks=int(kwargs["max_gen_toks"]),
+        do_sample=do_sample,
+        temperature=float(pick("temperature", None) or getattr(gc, "temperature", None) or 1.0),
+        top_k=pick("top_k", getattr(gc, "top_k", None) if getattr(gc, "top_k", None) is not None else 50),
+        top_p=pick("top_p", getattr(gc, "top_p", None)),
+        min_p=pick("min_p", getattr(gc, "min_p", None)),
+        eos_ids=frozenset([eos_ids] if isinstance(eos_ids, int) else eos_ids),
+    )
+
+
+def row_seed(seed: int, prompt: str, sample: int) -> int:
+    """A 63-bit seed for one sample of one prompt: independent of the batch and of the other questions of the run."""
+    digest = hashlib.sha256(f"{seed}\x00{sample}\x00{prompt}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") >> 1
+
+
+def _warpers(settings: DecodeSettings) -> list[Any]:
+    from transformers.generation.logits_process import (
+        MinPLogitsWarper,
+        TemperatureLogitsWarper,
+        TopKLogitsWarper,
+        TopPLogitsWarper,
+    )
+
+    out: list[Any] = []
+    if settings.temperature != 1.0:
+        out.append(TemperatureLogitsWarper(settings.temperature))
+    if settings.top_k:
+        out.append(TopKLogitsWarper(top_k=settings.top_k))
+    if settings.top_p is not None and settings.top_p < 1.0:
+        out.append(TopPLogitsWarper(top_p=settings.top_p))
+    if settings.min_p is not None:
+        out.append(MinPLogitsWarper(min_p=settings.min_p))
+    return out
+
+
+class _StopWatch:
+    """Per-row stop: an EOS id, or a stop string in the decoded tail (lm-eval's look-back, one batch decode a step)."""
+
+    def __init__(self, lm: Any, settings: DecodeSettings) -> None:
+        self.lm, self.settings = lm, settings
+        self.stops = [s for s in settings.until if s]
+        lengths = [len(lm.tokenizer.encode(s, add_special_tokens=False)) for s in self.stops]
+        self.lookback = max(lengths, default=0) + 2
+
+    def done(self, tokens: list[list[int]]) -> list[bool]:
+        tails = self.lm.tokenizer.batch_decode([t[-self.lookback :] for t in tokens]) if self.stops else []
+        flags = []
+        for i, toks in enumerate(tokens):
+            hit = toks[-1] in self.settings.eos_ids or any(s in tails[i] for s in self.stops)
+            flags.append(hit)
+        return flags
+
+
+class _Decoder:
+    """The model side of one batch: the KV cache, the attention mask, positions, and which rows are still running."""
+
+    def __init__(self, lm: Any, contexts: list[str], num_samples: int, settings: DecodeSettings) -> None:
+        from transformers import DynamicCache
+
+        max_ctx = lm.max_length - settings.max_gen_toks
+        if max_ctx <= 0:
+            raise ValueError(
+                f"max_gen_toks={settings.max_gen_toks} leaves no room for the prompt in the model's "
+                f"{lm.max_length}-token context: lower eval.max_new_tokens"
+            )
+        self.lm, self.model = lm, lm.model
+        params = inspect.signature(self.model.forward).parameters
+        self.cache_key = "cache" if "cache" in params else "past_key_values"
+        self.cache = DynamicCache(config=self.model.config)
+        ids, mask = lm.tok_batch_encode(contexts, left_truncate_len=max_ctx)
+        self.mask = mask.to(lm.device)
+        position = (self.mask.long().cumsum(-1) - 1).masked_fill(self.mask == 0, 0)
+        extra = {"logits_to_keep": 1} if "logits_to_keep" in params else {}
+        self.logits = self._forward(ids.to(lm.device), position, **extra)
+        if num_samples > 1:  # the prompt was encoded once; its cache now serves every sample
+            self.cache.batch_repeat_interleave(num_samples)
+            self.logits = self.logits.repeat_interleave(num_samples, dim=0)
+            self.mask = self.mask.repeat_interleave(num_samples, dim=0)
+            position = position.repeat_interleave(num_samples, dim=0)
+        self.last_pos = position[:, -1:]
+        self.active = list(range(len(contexts) * num_samples))  # batch position -> row
+
+    def _forward(self, ids: torch.Tensor, position: torch.Tensor, **extra: Any) -> torch.Tensor:
+        lm = self.lm
+        with (
+            torch.no_grad(),
+            torch.autocast(
+                device_type=lm.device.type,
+                dtype=lm.mixed_precision_dtype,
+                enabled=lm.mixed_precision_dtype is not None,
+            ),
+        ):
+            out = self.model(
+                input_ids=ids,
+                attention_mask=self.mask,
+                position_ids=position,
+                use_cache=True,
+                **{self.cache_key: self.cache},
+                **extra,
+            )
+        return out.logits[:, -1, :]
+
+    def keep(self, batch_positions: list[int], nxt: torch.Tensor) -> torch.Tensor:
+        """Drop finished rows from the cache and the batch; returns the kept rows' next tokens."""
+        if len(batch_positions) == len(self.active):
+            return nxt
+        index = torch.tensor(batch_positions, device=self.lm.device)
+        self.cache.batch_select_indices(index)
+        self.mask, self.last_pos = self.mask[index], self.last_pos[index]
+        self.active = [self.active[b] for b in batch_positions]
+        return nxt[index]
+
+    def step(self, nxt: torch.Tensor) -> None:
+        self.mask = torch.cat([self.mask, self.mask.new_ones((self.mask.shape[0], 1))], dim=-1)
+        self.last_pos = self.last_pos + 1
+        self.logits = self._forward(nxt.unsqueeze(-1), self.last_pos)
+
+
+def _row_generators(lm: Any, contexts: list[str], num_samples: int, seed: int) -> list[torch.Generator]:
+    generators = []
+    for r in range(len(contexts) * num_samples):
+        g = torch.Generator(device=lm.device)
+        g.manual_seed(row_seed(seed, contexts[r // num_samples], r % num_samples))
+        generators.append(g)
+    return generators
+
+
+def _sample(scores: torch.Tensor, warpers: list[Any], top_k: int | None, generators: list[torch.Generator]):
+    """One token per row from HF's warped distribution, by inverse CDF over the top-k candidates.
+
+    Each row draws one uniform number from its own generator (cheap, and independent of the other rows); the
+    candidates outside top-k have probability 0 after the warpers, so restricting the CDF to them changes nothing.
+    """
+    warped = scores
+    for w in warpers:
+        warped = w(None, warped)
+    probs = F.softmax(warped, dim=-1)
+    top_p, top_i = probs.topk(min(top_k or probs.shape[-1], probs.shape[-1]), dim=-1)
+    cdf = top_p.cumsum(dim=-1)
+    u = torch.cat([torch.rand(1, generator=g, device=scores.device) for g in generators]).unsqueeze(-1)
+    choice = torch.searchsorted(cdf, u * cdf[:, -1:], right=True).clamp(max=cdf.shape[-1] - 1)
+    return top_i.gather(1, choice).squeeze(-1)
+
+
+def decode_batch(
+    lm: Any, contexts: list[str], num_samples: int, settings: DecodeSettings, seed: int
+) -> list[list[Sample]]:
+    """Decode ``num_samples`` continuations of each context in one batch: prefill once, expand, step until all stop."""
+    from lm_eval.models.utils import postprocess_generated_text
+
+    dec = _Decoder(lm, contexts, num_samples, settings)
+    generators = _row_generators(lm, contexts, num_samples, seed) if settings.do_sample else []
+    warpers = _warpers(settings) if settings.do_sample else []
+    watch = _StopWatch(lm, settings)
+    rows = len(dec.active)
+    tokens: list[list[int]] = [[] for _ in range(rows)]
+    logprob_sums = [0.0] * rows
+    for step in range(settings.max_gen_toks):
+        scores = dec.logits.to(torch.float32)
+        if settings.do_sample:
+            nxt = _sample(scores, warpers, settings.top_k, [generators[r] for r in dec.active])
+        else:
+            nxt = scores.argmax(dim=-1)  # HF greedy: argmax of the float32 logits
+        picked = F.log_softmax(scores, dim=-1).gather(1, nxt.unsqueeze(-1)).squeeze(-1).tolist()
+        for b, (r, tok) in enumerate(zip(dec.active, nxt.tolist(), strict=True)):
+            tokens[r].append(tok)
+            logprob_sums[r] += picked[b]
+        if step == settings.max_gen_toks - 1:
+            break
+        finished = watch.done([tokens[r] for r in dec.active])
+        running = [b for b, f in enumerate(finished) if not f]
+        if not running:
+            break
+        dec.step(dec.keep(running, nxt))
+    out: list[list[Sample]] = []
+    for c in range(len(contexts)):
+        group = []
+        for r in range(c * num_samples, (c + 1) * num_samples):
+            text = postprocess_generated_text(lm.tok_decode(tokens[r]), settings.until, None)
+            group.append(Sample(text, tokens[r], logprob_sums[r] / max(len(tokens[r]), 1)))
+        out.append(group)
+    return out
