@@ -172,7 +172,7 @@ class SourceCrawler:
                            last_modified=response.headers.get("last-modified"), row=row)
 
     def make_row(self, url: str, page: str, title: str | None = None) -> dict | None:
-        extracted = extract_page(page, self.definition, self.rules)
+        extracted = extract_page(page, self.definition, self.rules, title=title)
         if not extracted.matched:
             self.frontier.mark(url, FAILED, error=f"content not found: {self.definition.content.describe()}")
             self.summary.num_missed += 1
@@ -187,7 +187,7 @@ class SourceCrawler:
         return {
             "id": row_id(self.definition.name, rel),
             "source": self.definition.name,
-            "title": title or extracted.title,
+            "title": extracted.title,
             "url": url,
             "raw_text": extracted.raw_text,
             "clean_text": extracted.clean_text,

@@ -81,15 +81,16 @@ def _trafilatura_markdown(fragment: str) -> str:
     return out or ""
 
 
-def extract_page(page: str, definition: SourceDefinition, rules: SiteRules | None = None) -> Extracted:
-    """Content node → Markdown → cleaned text, per the source's definition."""
+def extract_page(page: str, definition: SourceDefinition, rules: SiteRules | None = None,
+                 title: str | None = None) -> Extracted:
+    """Content node → Markdown → cleaned text, per the source's definition (``title``: known, e.g. from an API)."""
     page = fix_mojibake(_XML_INCOMPATIBLE.sub("", page))
     rules = rules or site_rules_for(definition)
     try:
         root = lxml.html.document_fromstring(page)
     except (etree.ParserError, ValueError):
         return Extracted(False, "", "", "")
-    title = _title(root, page, definition.content.title_xpath)
+    title = title or _title(root, page, definition.content.title_xpath)
     fragment = _content_html(page, root, definition.content)
     if fragment is None:
         return Extracted(False, title, "", "")
