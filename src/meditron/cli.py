@@ -105,6 +105,134 @@ def corpus_inspect(
     raise typer.Exit(inspect_files(kind=kind, files=files, source=source))
 
 
+download_app = typer.Typer(
+    help="Download the corpus sources into the layouts `corpus run` reads, with a verified `manifest.json`: "
+    "pubmed, pmc-oa, guidelines, hf. Resumable and polite; see docs/DATA.md.\n\n"
+    "Example: `meditron corpus download pubmed --out data/pubmed --max-files 2`",
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+)
+corpus_app.add_typer(download_app, name="download")
+OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Output folder (created); holds manifest.json")]
+WorkersOpt = Annotated[int, typer.Option(min=1, max=16, help="Parallel downloads (also the per-host connection cap)")]
+
+
+def _csv(values: list[str] | None) -> list[str] | None:
+    """Options given as comma lists and/or repeated: `--include a,b --include c` → [a, b, c]."""
+    if not values:
+        return None
+    return [v.strip() for value in values for v in value.split(",") if v.strip()]
+
+
+def _finish_download(report, what: str) -> None:
+    """Print the batch summary; exit 1 naming every file that failed (the verified ones stay on disk)."""
+    console.print(f"{what}: {report.summary()}", markup=False, highlight=False, soft_wrap=True)
+    if report.failed:
+        for rel, result in sorted(report.failed.items()):
+            console.print(f"failed: {rel}: {result.error}", style="bold red", markup=False, highlight=False,
+                          soft_wrap=True)
+        raise typer.Exit(1)
+
+
+def _print_result(rel: str, result) -> None:
+    if result.ok:
+        console.print(f"{result.status}: {rel} ({result.size:,} bytes)", markup=False, highlight=False, soft_wrap=True)
+
+
+@download_app.command("pubmed")
+def download_pubmed_cmd(
+    out: OutOpt,
+    base_url: Annotated[str, typer.Option(help="Root holding baseline/ and updatefiles/ listings")] = "https://ftp.ncbi.nlm.nih.gov/pubmed/",
+    include: Annotated[list[str] | None, typer.Option(help="Folders: baseline,updatefiles (default both)")] = None,
+    max_files: Annotated[int | None, typer.Option(min=1, help="Stop after this many data files (a trial run)")] = None,
+    workers: WorkersOpt = 2,
+) -> None:
+    """NLM's PubMed baseline + update files (pubmedYYnNNNN.xml.gz), each verified against its .md5 sidecar.
+
+    Example: `meditron corpus download pubmed --out data/pubmed --include baseline --max-files 3`
+    """
+    from meditron.corpus.download.pubmed import PUBMED_DIRS, download_pubmed
+
+    report = download_pubmed(out, base_url=base_url, include=_csv(include) or list(PUBMED_DIRS), max_files=max_files,
+                             workers=workers, on_result=_print_result)
+    _finish_download(report, "pubmed")
+
+
+@download_app.command("pmc-oa")
+def download_pmc_oa_cmd(
+    out: OutOpt,
+    base_url: Annotated[str, typer.Option(help="Root holding oa_comm/, oa_noncomm/, oa_other/")] = "https://ftp.ncbi.nlm.nih.gov/pub/pmc/oa_bulk/",
+    license_: Annotated[list[str] | None, typer.Option("--license", help="Licence groups: comm,noncomm,other (default comm)")] = None,
+    include: Annotated[list[str] | None, typer.Option(help="Packages: baseline,incremental (default both)")] = None,
+    max_files: Annotated[int | None, typer.Option(min=1, help="Stop after this many packages (a trial run)")] = None,
+    workers: WorkersOpt = 2,
+    keep_retracted: Annotated[bool, typer.Option(help="Do not list retracted articles in excluded.json")] = False,
+) -> None:
+    """PMC Open Access bulk XML packages (.tar.gz + .filelist.csv) per licence group; retracted articles excluded.
+
+    The packages stay as published; give `OUT/excluded.json` to the jats source as `exclude_ids_file`.
+    Example: `meditron corpus download pmc-oa --out data/pmc --license comm --include baseline --max-files 1`
+    """
+    from meditron.corpus.download.pmc_oa import PACKAGE_KINDS, download_pmc_oa
+
+    report = download_pmc_oa(out, base_url=base_url, licenses=_csv(license_) or ["comm"],
+                             include=_csv(include) or list(PACKAGE_KINDS), max_files=max_files, workers=workers,
+                             exclude_retracted=not keep_retracted, on_result=_print_result)
+    console.print(f"jats source: {{kind: jats, paths: [{out}], exclude_ids_file: {out / 'excluded.json'}}}",
+                  markup=False, highlight=False, soft_wrap=True)
+    _finish_download(report, "pmc-oa")
+
+
+@download_app.command("hf")
+def download_hf_cmd(
+    dataset: Annotated[str, typer.Option(help="Hub id (needs `datasets`) or a local parquet/JSON/JSONL file or folder")],
+    out: OutOpt,
+    split: Annotated[str, typer.Option(help="Split to read")] = "train",
+    config: Annotated[str | None, typer.Option(help="Dataset configuration name (hub)")] = None,
+    text_field: Annotated[str, typer.Option(help="Field holding the text (non-guideline rows)")] = "text",
+    max_tokens: Annotated[int | None, typer.Option(min=1, help="Replay sample: at most this many tokens")] = None,
+    tokenizer: Annotated[str | None, typer.Option(help="Local tokenizer counting tokens (default: whitespace words)")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the replay sample")] = 0,
+    scan_rows: Annotated[int | None, typer.Option(min=1, help="Read at most this many rows of the stream")] = None,
+) -> None:
+    """Stream a Hugging Face dataset to JSONL for the `guideline_jsonl` / `jsonl` sources, or a seeded replay sample.
+
+    Example: `meditron corpus download hf --dataset togethercomputer/RedPajama-Data-1T-Sample --out data/replay --max-tokens 400000000 --seed 1`
+    """
+    from meditron.corpus.download.hf import download_hf
+
+    result, entry = download_hf(dataset, out, split=split, config=config, text_field=text_field, max_tokens=max_tokens,
+                                tokenizer=tokenizer, seed=seed, scan_rows=scan_rows)
+    console.print(f"hf: {entry['rows']:,} rows ({entry['tokens']:,} {entry['token_count']}) of {entry['rows_scanned']:,} "
+                  f"read -> {result.path}", markup=False, highlight=False, soft_wrap=True)
+
+
+@download_app.command("guidelines")
+def download_guidelines_cmd(
+    out: OutOpt,
+    sources: Annotated[list[str] | None, typer.Option(help="Guideline sources (comma list), e.g. cdc,who; default all")] = None,
+    base_url: Annotated[list[str] | None, typer.Option(help="NAME=URL: crawl a source from another root (repeatable)")] = None,
+    max_pages: Annotated[int | None, typer.Option(min=1, help="Page budget per source")] = None,
+    max_bytes: Annotated[int | None, typer.Option(min=1, help="Byte budget per source")] = None,
+) -> None:
+    """Crawl the open guideline sites (robots.txt obeyed, rate-limited, resumable) into guideline JSONL rows.
+
+    Example: `meditron corpus download guidelines --sources cdc,who --out data/guidelines --max-pages 50`
+    """
+    base_urls: dict[str, str] = {}
+    for item in base_url or []:
+        name, sep, url = item.partition("=")
+        if not sep or not name.strip() or not url.strip():
+            raise MeditronError(f"--base-url {item!r}: expected NAME=URL, e.g. cdc=http://127.0.0.1:8000/")
+        base_urls[name.strip()] = url.strip()
+    try:
+        from meditron.corpus.download.guidelines import cli_download
+    except ImportError as err:
+        raise MeditronError(f"the guideline crawler is not available in this install ({err})") from None
+    code = cli_download(sources=_csv(sources), base_urls=base_urls, out=out, max_pages=max_pages, max_bytes=max_bytes)
+    raise typer.Exit(code or 0)
+
+
 @app.command()
 def pretrain(
     config: ConfigOpt = None,

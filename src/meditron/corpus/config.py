@@ -22,6 +22,11 @@ class SourceConfig(StrictModel):
     weight: float = Field(default=1.0, ge=0.0, description="Mixture weight (MEDITRON: natural concatenation, 1.0)")
     validation_share: float = Field(default=0.03, ge=0.0, lt=1.0, description="Share of documents held out by id hash")
     replay: bool = Field(default=False, description="General-domain replay data, sampled to corpus.replay_share")
+    exclude_ids_file: str | None = Field(
+        default=None,
+        description="jats only: excluded.json written by `meditron corpus download pmc-oa` (retracted and superseded "
+        "accessions); those articles are dropped with the file's reason (e.g. retracted) and counted in the ledger",
+    )
 
 
 class LanguageConfig(StrictModel):

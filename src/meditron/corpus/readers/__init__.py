@@ -37,6 +37,10 @@ def build_reader(source: SourceConfig, limit: int = -1, limits: ReadLimitsConfig
     """
     cls = reader_class(source.kind)
     kwargs: dict = {"paths": source.paths, "source": source.name, "limit": limit, "limits": limits}
+    if source.exclude_ids_file is not None:
+        if source.kind != "jats":
+            raise ConfigError(f"corpus source {source.name!r}: exclude_ids_file applies to kind jats, not {source.kind}")
+        kwargs["exclude_ids_file"] = source.exclude_ids_file
     if source.kind.startswith("guideline"):
         kwargs["site"] = source.site
         if source.kind != "guideline_jsonl":

@@ -5,6 +5,7 @@ the caps of ``corpus.limits``."""
 from __future__ import annotations
 
 import gzip
+import json
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ from lxml import etree
 
 from meditron.corpus.cleaners.jats import article_to_text
 from meditron.corpus.cleaners.xml import describe_xml_error
+from meditron.corpus.config import ReadLimitsConfig
 from meditron.corpus.readers.base import CorpusReader
 from meditron.corpus.readers.bounded import (
     ArchiveLimitExceeded,
@@ -23,6 +25,7 @@ from meditron.corpus.readers.bounded import (
     XmlRecords,
     open_bounded,
 )
+from meditron.errors import InputError
 
 JATS_SUFFIXES = (".nxml", ".xml", ".nxml.gz", ".xml.gz", ".tar.gz", ".tgz", ".tar")
 _MEMBER_SUFFIXES = (".nxml", ".xml", ".nxml.gz", ".xml.gz")
@@ -51,6 +54,11 @@ class JatsReader(CorpusReader):
     kind = "jats"
     suffixes = JATS_SUFFIXES
 
+    def __init__(self, paths, source: str, limit: int = -1, limits: ReadLimitsConfig | None = None,
+                 exclude_ids_file: str | Path | None = None):
+        super().__init__(paths, source, limit=limit, limits=limits)
+        self.exclusions = Exclusions.load(exclude_ids_file) if exclude_ids_file else Exclusions()
+
     def read_file(self, path: Path) -> Iterator[Document]:
         if path.name.lower().endswith((".tar.gz", ".tgz", ".tar")):
             yield from self._read_tar(path)
@@ -76,11 +84,11 @@ class JatsReader(CorpusReader):
                     raw = gzip.GzipFile(fileobj=handle) if member.name.lower().endswith(".gz") else handle
                     where = f"{path}:{member.name}"
                     yield from self._read_xml(BoundedStream(raw, self.limits.max_file_bytes, where), where,
-                                              Path(member.name).name)
+                                              Path(member.name).name, package=path.name)
         except (OSError, EOFError, tarfile.TarError, ReadLimitExceeded, ArchiveLimitExceeded) as err:
             yield self.quarantine(path, "tar", err)
 
-    def _read_xml(self, stream: Any, where: str, fallback_id: str) -> Iterator[Document]:
+    def _read_xml(self, stream: Any, where: str, fallback_id: str, package: str | None = None) -> Iterator[Document]:
         """Stream one XML document (a single ``<article>`` or a ``<pmc-articleset>``) and render each article."""
         position = 0
         etree.clear_error_log()
@@ -92,7 +100,7 @@ class JatsReader(CorpusReader):
                     root = article.getroottree().getroot()
                     yield self.quarantine(where, position, f"not a JATS article: root element <{_local(root)}>")
                     return
-                yield self._render(article, where, position, fallback_id)
+                yield self._excluded(self._render(article, where, position, fallback_id), fallback_id, package)
                 records.record_done()
                 position += 1
                 if parent is not None:
@@ -103,6 +111,16 @@ class JatsReader(CorpusReader):
         except (etree.XMLSyntaxError, OSError, EOFError, ValueError) as err:
             lost = f" (articles after #{position} lost)" if position else ""
             yield self.quarantine(where, position, f"{describe_xml_error(err)}{lost}")
+
+    def _excluded(self, doc: Document, member: str, package: str | None) -> Document:
+        """Mark a retracted/superseded article (``exclude_ids_file``) with its ``drop_reason`` for the ledger."""
+        if not self.exclusions or doc.metadata.get("quarantined"):
+            return doc
+        reason = self.exclusions.reason(doc.metadata.get("pmcid") or member.split(".", 1)[0], package)
+        if reason:
+            doc.metadata["drop_reason"] = reason
+            self.stat_update(f"excluded:{reason}")
+        return doc
 
     def _render(self, article: etree._Element, where: str, position: int, fallback_id: str) -> Document:
         try:
@@ -120,6 +138,33 @@ class JatsReader(CorpusReader):
 
 
 _SET_TAGS = ("pmc-articleset", "articles", "article-set")
+
+
+class Exclusions:
+    """Accessions not to curate, from ``excluded.json`` (``meditron corpus download pmc-oa``): ``ids`` everywhere,
+    ``by_file`` only in the named package (an older copy that a later package supersedes)."""
+
+    def __init__(self, ids: dict[str, str] | None = None, by_file: dict[str, dict[str, str]] | None = None):
+        self.ids = {k.upper(): v for k, v in (ids or {}).items()}
+        self.by_file = {f: {k.upper(): v for k, v in m.items()} for f, m in (by_file or {}).items()}
+
+    @classmethod
+    def load(cls, path: str | Path) -> Exclusions:
+        from meditron.sample import resolve_path
+
+        file = resolve_path(str(path))
+        try:
+            data = json.loads(Path(file).read_text(encoding="utf-8"))
+            return cls(data.get("ids") or {}, data.get("by_file") or {})
+        except (OSError, ValueError, AttributeError) as err:
+            raise InputError(f"exclude_ids_file is not a readable excluded.json ({err})", path=str(file)) from None
+
+    def __bool__(self) -> bool:
+        return bool(self.ids or self.by_file)
+
+    def reason(self, accession: str, package: str | None) -> str | None:
+        key = accession.upper()
+        return self.ids.get(key) or (self.by_file.get(package, {}).get(key) if package else None)
 
 
 def _local(el: etree._Element | None) -> str:
