@@ -39,6 +39,17 @@ def download(server: LoopbackServer, out: Path, sleep: Recorder | None = None, *
     return code, lines
 
 
+def run_cli(server: LoopbackServer, out: Path):
+    """``meditron corpus download guidelines --sources cdc --base-url cdc=URL --out DIR`` (the real command)."""
+    from typer.testing import CliRunner
+
+    from meditron.cli import app
+
+    args = ["corpus", "download", "guidelines", "--sources", "cdc", "--base-url", f"cdc={server.url('/')}",
+            "--out", str(out)]
+    return CliRunner().invoke(app, args)
+
+
 def rows(out: Path) -> list[dict]:
     return [json.loads(line) for line in (out / "cdc.jsonl").read_text().splitlines()]
 
@@ -77,7 +88,8 @@ def test_own_cdc_pages_become_rows_with_guideline_text(tmp_path):
     old = by_url["mmwr/preview/mmwrhtml/rr5507a1.htm"]
     assert "Vaccinate all children aged 12–23 months" in old["clean_text"]  # windows-1252 decoded
     assert "Skip Navigation" not in old["clean_text"] and "Fiore AE" not in old["clean_text"]
-    manifest = json.loads((tmp_path / "manifest.json").read_text())["files"]["cdc.jsonl"]
+    (manifest,) = json.loads((tmp_path / "manifest.json").read_text())["files"]
+    assert manifest["path"] == "cdc.jsonl" and manifest["url"] == server.url("/")
     assert manifest["size"] == (tmp_path / "cdc.jsonl").stat().st_size and manifest["licence"].startswith("US Gov")
 
 
@@ -101,12 +113,13 @@ def _corpus_ledger(tmp_path: Path, out: Path) -> list[dict]:
     return [json.loads(line) for line in ledger.read_text().splitlines()]
 
 
+@pytest.mark.slow  # the real command paces at CDC's 1 s interval: ~20 requests
 @requires_shared_data
 def test_served_real_cdc_pages_give_rows_the_corpus_stage_keeps(tmp_path):
     out = tmp_path / "dl"
     with LoopbackServer(cdc_routes(real_pages())) as server:
-        code, lines = download(server, out)
-    assert code == 0, lines
+        result = run_cli(server, out)
+    assert result.exit_code == 0, result.output
     got = {r["url"].rsplit("/", 1)[1]: r for r in rows(out)}
     assert sorted(got) == ["mm5650a4.htm", "mm7153a1.htm", "rr5416a1.htm"]
     hep_b = got["rr5416a1.htm"]["clean_text"]
@@ -123,9 +136,9 @@ def test_a_changed_layout_fails_loudly_naming_the_selector(tmp_path):
     renamed = {path: body.replace(b"<main", b"<div data-main").replace(b"</main>", b"</div>")
                .replace(b"<!-- content area -->", b"<!-- body -->") for path, body in OWN_PAGES.items()}
     with LoopbackServer(cdc_routes(renamed)) as server:
-        code, lines = download(server, tmp_path)
-    assert code == 1
-    error = [line for line in lines if line.startswith("error:")]
+        result = run_cli(server, tmp_path)
+    assert result.exit_code == 1
+    error = [line for line in result.output.splitlines() if line.startswith("error:")]
     assert error == ["error: cdc: 0 of 2 pages had the content selector XPath '//main' or marker "
                      "'<!--\\\\s*content area\\\\s*-->'; the layout changed? — last matched on never"]
     assert rows(tmp_path) == []

@@ -20,7 +20,8 @@ from meditron.corpus.download.guidelines.definition import SourceDefinition, loa
 from meditron.corpus.download.guidelines.frontier import Frontier
 from meditron.corpus.download.guidelines.mediawiki import MediaWikiCrawler
 from meditron.corpus.download.guidelines.robots import RobotsRules
-from meditron.corpus.download.http import DEFAULT_USER_AGENT, PoliteClient
+from meditron.corpus.download.http import DEFAULT_USER_AGENT, FetchResult, PoliteClient
+from meditron.corpus.download.manifest import Manifest
 from meditron.errors import ConfigError
 
 
@@ -55,18 +56,11 @@ def _write_rows(frontier: Frontier, path: Path) -> tuple[int, int, str]:
     return count, size, digest.hexdigest()
 
 
-def _record_manifest(out: Path, name: str, definition: SourceDefinition, size: int, sha256: str) -> None:
-    """Minimal manifest entry (URL, size, sha256, retrieval time, licence) for ``DIR/<source>.jsonl``."""
-    path = out / "manifest.json"
-    manifest = json.loads(path.read_text()) if path.exists() else {"files": {}}
-    manifest.setdefault("files", {})[name] = {
-        "url": definition.base_url, "size": size, "sha256": sha256,
-        "retrieved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "licence": definition.licence, "licence_url": definition.licence_url, "kind": "guideline_jsonl",
-    }
-    tmp = path.with_suffix(".json.part")
-    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+def _record_manifest(out: Path, definition: SourceDefinition, path: Path, size: int, sha256: str) -> None:
+    """The ``DIR/manifest.json`` entry of ``DIR/<source>.jsonl``: the source's root URL, size, sha256, licence."""
+    result = FetchResult(definition.base_url, path, "downloaded", size=size, sha256=sha256)
+    Manifest(out, "guidelines").record(result, licence=definition.licence, licence_url=definition.licence_url,
+                                       kind="guideline_jsonl", guideline_source=definition.name)
 
 
 def _summary_line(s: CrawlSummary, num_rows: int) -> str:
@@ -87,8 +81,9 @@ def crawl_one(definition: SourceDefinition, out: Path, client: PoliteClient, rob
         last_matched = frontier.get_meta("last_matched")
         if summary.num_matched:
             frontier.set_meta("last_matched", datetime.now(timezone.utc).date().isoformat())
-        num_rows, size, sha = _write_rows(frontier, out / f"{definition.name}.jsonl")
-        _record_manifest(out, f"{definition.name}.jsonl", definition, size, sha)
+        rows_path = out / f"{definition.name}.jsonl"
+        num_rows, size, sha = _write_rows(frontier, rows_path)
+        _record_manifest(out, definition, rows_path, size, sha)
         echo(_summary_line(summary, num_rows))
         for url, error in frontier.failures()[:10]:
             echo(f"  failed {url}: {error}")
@@ -97,12 +92,12 @@ def crawl_one(definition: SourceDefinition, out: Path, client: PoliteClient, rob
         frontier.close()
 
 
-def cli_download(sources: list[str], base_urls: dict[str, str], out: Path, max_pages: int | None = None,
+def cli_download(sources: list[str] | None, base_urls: dict[str, str], out: Path, max_pages: int | None = None,
                  max_bytes: int | None = None, *, user_agent: str = DEFAULT_USER_AGENT,
                  client: PoliteClient | None = None, pacer: Pacer | None = None,
                  echo: Callable[[str], None] = print) -> int:
     """Exit code 0 when every source gave rows its content rules matched, 1 otherwise (each failure printed)."""
-    definitions = load_sources(sources)
+    definitions = load_sources(sources or ["all"])
     unknown = sorted(set(base_urls) - {d.name for d in definitions})
     if unknown:
         raise ConfigError(f"--base-url names source(s) not being downloaded: {', '.join(unknown)}")
