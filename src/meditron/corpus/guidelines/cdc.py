@@ -60,5 +60,9 @@ RULES = SiteRules(
         r"^\*?corresponding (preparer|author)",
         r"^the material in this report originated",
     ),
-    inline_patterns=(r"(?<=[\w.,;:%])\s*\((?:\d{1,3}(?:\s*(?:[,;]|--?|[–—])\s*\d{1,3})*)\)",),
+    inline_patterns=(
+        # the 508 notice glued to the title when a converter flattened the page's layout table into one line
+        r"persons using assistive technology might not be able to fully access information in this file\.?"
+        r"(?:\s*for assistance,[^\n]{0,200}?subject line of e-mail\.)?",
+        r"(?<=[\w.,;:%])\s*\((?:\d{1,3}(?:\s*(?:[,;]|--?|[–—])\s*\d{1,3})*)\)",),
 )

@@ -22,6 +22,7 @@ from meditron.corpus.cleaners.guideline import clean_guideline_text
 from meditron.corpus.cleaners.html import html_to_markdown, page_title
 from meditron.corpus.config import ReadLimitsConfig
 from meditron.corpus.guidelines import get_site_rules
+from meditron.corpus.guidelines.markdown import strip_markdown_junk
 from meditron.corpus.readers.base import CorpusReader
 from meditron.corpus.readers.bounded import iter_lines, open_bounded, read_record, record_too_large
 
@@ -156,7 +157,7 @@ class GuidelineFileReader(_GuidelineReader):
                 text = html_to_markdown(text, self.rules)
             else:
                 title = ""
-                text = setext_to_atx(text)
+                text = setext_to_atx(strip_markdown_junk(text))  # tables of nav links, banners, footers
             cleaned = clean_guideline_text(text, self.rules)
         except Exception as err:  # noqa: BLE001 - unreadable page: quarantined, the run goes on
             yield self.quarantine(path, 0, err)

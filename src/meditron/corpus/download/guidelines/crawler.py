@@ -1,0 +1,196 @@
+"""The polite crawl of one guideline source: frontier → robots → pacing → conditional GET → links → rows.
+
+One loop read top to bottom (``crawl``): take the next queued URL, check scope and robots.txt, wait the host's turn
+(the larger of the source's interval and robots' Crawl-delay), GET it with the validators of the last run, follow
+its in-scope links up to ``max_depth``, turn guideline pages into rows. The frontier commits every outcome, so a
+killed crawl resumes where it stopped; the JSONL is rewritten from the frontier at the end.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from meditron.corpus.cleaners.encoding import decode_bytes
+from meditron.corpus.download.guidelines.budget import Budget
+from meditron.corpus.download.guidelines.definition import SourceDefinition
+from meditron.corpus.download.guidelines.extract import extract_page, row_id, site_rules_for
+from meditron.corpus.download.guidelines.frontier import DONE, FAILED, SKIPPED, Entry, Frontier
+from meditron.corpus.download.guidelines.links import UrlScope, page_links, sitemap_locs
+from meditron.corpus.download.guidelines.robots import RobotsRules
+from meditron.corpus.download.http import DownloadError, PoliteClient
+
+
+@dataclass
+class CrawlSummary:
+    source: str
+    num_fetched: int = 0
+    num_unchanged: int = 0
+    num_rows_new: int = 0
+    num_matched: int = 0
+    num_missed: int = 0
+    num_failed: int = 0
+    num_robots_blocked: int = 0
+    num_skipped: int = 0
+    stopped: str | None = None
+    resumed: bool = False
+    errors: list[str] = field(default_factory=list)
+
+
+class Pacer:
+    """At most one request per ``interval`` seconds per host (robots' Crawl-delay can only make it longer)."""
+
+    def __init__(self, sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic):
+        self.sleep, self.clock = sleep, clock
+        self._last: dict[str, float] = {}
+
+    def wait(self, host: str, interval: float) -> None:
+        last = self._last.get(host)
+        if last is not None and interval > 0:
+            pause = last + interval - self.clock()
+            if pause > 0:
+                self.sleep(pause)
+        self._last[host] = self.clock()
+
+
+def _conditional_headers(entry: Entry) -> dict[str, str]:
+    headers = {}
+    if entry.etag:
+        headers["If-None-Match"] = entry.etag
+    if entry.last_modified:
+        headers["If-Modified-Since"] = entry.last_modified
+    return headers
+
+
+class SourceCrawler:
+    """Crawls one source into its frontier; ``MediaWikiCrawler`` reuses the fetch/row parts."""
+
+    def __init__(self, definition: SourceDefinition, frontier: Frontier, client: PoliteClient, robots: RobotsRules,
+                 budget: Budget, pacer: Pacer):
+        self.definition, self.frontier, self.client = definition, frontier, client
+        self.robots, self.budget, self.pacer = robots, budget, pacer
+        self.scope = UrlScope(definition)
+        self.rules = site_rules_for(definition)
+        self.summary = CrawlSummary(definition.name)
+
+    # -- the loop ----------------------------------------------------------------------------------------------
+    def crawl(self) -> CrawlSummary:
+        self.summary.resumed = self.frontier.start_run()
+        if not self.summary.resumed:
+            self.seed()
+        while (entry := self.frontier.next_queued()) is not None:
+            if (why := self.budget.exhausted()) is not None:
+                self.summary.stopped = why
+                return self.summary
+            if not self.in_scope(entry.url):
+                self.frontier.mark(entry.url, SKIPPED, error="out of scope (allow/deny patterns)")
+                self.summary.num_skipped += 1
+                continue
+            response = self.fetch(entry)
+            if response is not None:
+                self.handle(entry, response)
+        self.frontier.finish_run()
+        return self.summary
+
+    def in_scope(self, url: str) -> bool:
+        return self.scope.in_scope(url)
+
+    def seed(self) -> None:
+        base = self.definition.base_url
+        for seed in self.definition.seeds:
+            url = base + seed
+            self.frontier.add(url, 0, self.scope.is_guideline(url))
+        for sitemap in self.definition.sitemaps:
+            self._read_sitemap(base + sitemap, depth=0)
+
+    def _read_sitemap(self, url: str, depth: int) -> None:
+        if depth > 3 or not self.robots.allowed(url) or self.budget.exhausted():
+            return
+        try:
+            response = self.client.get(url)
+        except DownloadError as err:
+            self.summary.errors.append(f"sitemap {url}: {err}")
+            return
+        self.budget.spend(len(response.content))
+        if response.status_code != 200:
+            self.summary.errors.append(f"sitemap {url}: HTTP {response.status_code}")
+            return
+        pages, nested = sitemap_locs(response.content)
+        for page in pages:
+            if self.scope.in_scope(page):
+                self.frontier.add(page, 1, self.scope.is_guideline(page))
+        for child in nested:
+            self._read_sitemap(child, depth + 1)
+
+    # -- one URL -----------------------------------------------------------------------------------------------
+    def fetch(self, entry: Entry, fetch_url: str | None = None):
+        """GET with robots, pacing and validators; None when the URL was settled without a usable response."""
+        url = fetch_url or entry.url
+        if not self.robots.allowed(url):
+            self.frontier.mark(entry.url, SKIPPED, error="robots.txt disallows it")
+            self.summary.num_robots_blocked += 1
+            return None
+        host = url.split("/")[2]
+        self.pacer.wait(host, max(self.definition.min_interval_s, self.robots.crawl_delay(url)))
+        try:
+            response = self.client.get(url, headers=_conditional_headers(entry))
+        except DownloadError as err:
+            self.frontier.mark(entry.url, FAILED, error=str(err))
+            self.summary.num_failed += 1
+            return None
+        self.budget.spend(len(response.content))
+        self.summary.num_fetched += 1
+        if response.status_code == 304 and (entry.etag or entry.last_modified):
+            self.frontier.mark(entry.url, DONE, keep_row=True)
+            self.summary.num_unchanged += 1
+            if entry.is_guideline and entry.row:
+                self.summary.num_matched += 1
+            return None
+        if response.status_code != 200:
+            self.frontier.mark(entry.url, FAILED, error=f"HTTP {response.status_code}")
+            self.summary.num_failed += 1
+            return None
+        return response
+
+    def handle(self, entry: Entry, response) -> None:
+        ctype = response.headers.get("content-type", "text/html").split(";")[0].strip().lower()
+        if ctype not in ("text/html", "application/xhtml+xml"):
+            self.frontier.mark(entry.url, SKIPPED, error=f"not HTML ({ctype}); PDFs are not extracted")
+            self.summary.num_skipped += 1
+            return
+        page, _ = decode_bytes(response.content)
+        if entry.depth < self.definition.max_depth:
+            for link in page_links(page, str(response.url)):
+                if self.scope.in_scope(link):
+                    self.frontier.add(link, entry.depth + 1, self.scope.is_guideline(link))
+        row = self.make_row(entry.url, page) if entry.is_guideline else None
+        if entry.is_guideline and row is None:
+            return
+        self.frontier.mark(entry.url, DONE, etag=response.headers.get("etag"),
+                           last_modified=response.headers.get("last-modified"), row=row)
+
+    def make_row(self, url: str, page: str, title: str | None = None) -> dict | None:
+        extracted = extract_page(page, self.definition, self.rules, title=title)
+        if not extracted.matched:
+            self.frontier.mark(url, FAILED, error=f"content not found: {self.definition.content.describe()}")
+            self.summary.num_missed += 1
+            return None
+        self.summary.num_matched += 1
+        if not extracted.clean_text:
+            self.frontier.mark(url, FAILED, error="content node found but empty after cleaning")
+            self.summary.num_failed += 1
+            return None
+        self.summary.num_rows_new += 1
+        rel = self.scope.relative(url) or url
+        return {
+            "id": row_id(self.definition.name, rel),
+            "source": self.definition.name,
+            "title": extracted.title,
+            "url": url,
+            "raw_text": extracted.raw_text,
+            "clean_text": extracted.clean_text,
+            "retrieved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "licence": self.definition.licence,
+        }
