@@ -1,4 +1,4 @@
-"""Page and byte budgets shared by every source of one ``meditron corpus download guidelines`` run."""
+"""Page and byte budgets of one source in a ``meditron corpus download guidelines`` run (each source has its own)."""
 
 from __future__ import annotations
 

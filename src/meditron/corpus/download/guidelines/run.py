@@ -106,11 +106,13 @@ def cli_download(sources: list[str] | None, base_urls: dict[str, str], out: Path
     own_client = client is None
     client = client or PoliteClient(user_agent=user_agent, per_host_concurrency=1)
     robots = RobotsRules(client, client.user_agent)
-    budget, pacer = Budget(max_pages, max_bytes), pacer or Pacer()
-    problems = []
+    pacer = pacer or Pacer()
+    problems, num_pages, num_bytes = [], 0, 0
     try:
-        for definition in definitions:
+        for definition in definitions:  # each source has the whole budget: `--max-pages 30` trials every source
+            budget = Budget(max_pages, max_bytes)
             problem = crawl_one(definition, out, client, robots, budget, pacer, echo)
+            num_pages, num_bytes = num_pages + budget.num_pages, num_bytes + budget.num_bytes
             if problem:
                 problems.append(problem)
     finally:
@@ -118,5 +120,5 @@ def cli_download(sources: list[str] | None, base_urls: dict[str, str], out: Path
             client.close()
     for problem in problems:
         echo(f"error: {problem}")
-    echo(f"budget used: {budget.num_pages} requests, {budget.num_bytes:,} bytes")
+    echo(f"budget used: {num_pages} requests, {num_bytes:,} bytes (budgets apply per source)")
     return 1 if problems else 0
