@@ -173,14 +173,17 @@ class TransformersEngine:
 
     def __init__(self, model_path: str, *, max_workers: int, max_context: int | None = None):
         import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers import AutoModelForCausalLM
 
-        self.tokenizer = AutoTokenizer.from_pretrained(model_path, local_files_only=True)
+        from meditron.data.tokenizer import load_tokenizer
+        from meditron.model_info import model_max_context
+
+        self.tokenizer = load_tokenizer(model_path)
         dtype = torch.float32 if not torch.cuda.is_available() else "auto"
         self.model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype, local_files_only=True)
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
         self.model.to(self.device).eval()
-        self.context_length = int(max_context or getattr(self.model.config, "max_position_embeddings", 2048))
+        self.context_length = int(max_context or model_max_context(self.model.config, self.tokenizer) or 2048)
         self.vocab_size = int(self.model.get_input_embeddings().weight.shape[0])
         self.max_token_chars = max_token_chars(self.tokenizer)
         self.has_chat_template = bool(getattr(self.tokenizer, "chat_template", None))
@@ -368,12 +371,14 @@ class VllmEngine:  # pragma: no cover - vLLM is CUDA-only and cannot be installe
             from vllm import AsyncEngineArgs, AsyncLLMEngine
         except ImportError as e:
             raise ConfigError("serve.backend=vllm needs vLLM: pip install 'meditron[vllm]' (GPU only)") from e
-        from transformers import AutoTokenizer
+        from meditron.data.tokenizer import load_tokenizer
+        from meditron.model_info import model_max_context
 
-        self.tokenizer = AutoTokenizer.from_pretrained(model_path, local_files_only=True)
+        self.tokenizer = load_tokenizer(model_path)
         args = AsyncEngineArgs(model=model_path, max_model_len=max_context, max_num_seqs=max_workers)
         self.engine = AsyncLLMEngine.from_engine_args(args)
-        self.context_length = int(max_context or self.tokenizer.model_max_length)
+        native = model_max_context(model_path, self.tokenizer) if (Path(model_path) / "config.json").is_file() else None
+        self.context_length = int(max_context or native or self.tokenizer.model_max_length)
         self.vocab_size = len(self.tokenizer)
         self.max_token_chars = max_token_chars(self.tokenizer)
         self.has_chat_template = bool(getattr(self.tokenizer, "chat_template", None))
