@@ -161,7 +161,7 @@ def _with_sentencepiece_backend(folder_tok: PreTrainedTokenizerBase, sp_file: Pa
         folder_tok.sentencepiece_model_file = None
         return folder_tok
     extra = set(getattr(folder_tok, "extra_special_tokens", None) or [])
-    for i, added in sorted(folder_tok.added_tokens_decoder.items()):
+    for _, added in sorted(folder_tok.added_tokens_decoder.items()):
         if added.content in tok.get_vocab():
             continue
         if added.content in extra:
