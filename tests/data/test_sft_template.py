@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from transformers import AutoTokenizer
 
-from meditron.data.sft import CHATML_TEMPLATE, IGNORE_INDEX, ChatExample, install_chat_template, tokenize_example
+from meditron.data.sft import IGNORE_INDEX, ChatExample, chatml_template, install_chat_template, tokenize_example
 from meditron.data.tokenizer import add_special_tokens, load_tokenizer
 from meditron.errors import ConfigError
 from tests.fixtures.synthetic_qa import build_tokenizer
@@ -47,7 +47,7 @@ def test_rendered_example_equals_apply_chat_template(request, tmp_path):
         # The saved tokenizer carries the template: inference renders the same ids after a save/load round trip.
         tok.save_pretrained(tmp_path / "tok")
         reloaded = AutoTokenizer.from_pretrained(tmp_path / "tok")
-        assert reloaded.chat_template == CHATML_TEMPLATE
+        assert reloaded.chat_template == chatml_template(tok)
         again = reloaded.apply_chat_template(CONV, tokenize=True, return_dict=True)["input_ids"]
         assert list(again) == ex.input_ids.tolist()
         # The generation prompt at inference is a token prefix of the training example (no boundary merges).

@@ -256,6 +256,34 @@ def adds_special_tokens(tok: PreTrainedTokenizerBase) -> tuple[bool, bool]:
     return adds_bos, adds_eos
 
 
+def one_bos(tok: PreTrainedTokenizerBase, ids: list[int], adds_bos: bool | None = None) -> list[int]:
+    """``ids`` starting with exactly one BOS when ``tok`` adds BOS to plain text, unchanged otherwise.
+
+    Why: a chat prompt is rendered by a template and tokenized without special tokens; a template that writes no BOS
+    (one saved before meditron's BOS-first ChatML) would leave a Llama model without the BOS it always saw, and a
+    template that writes one, tokenized with special tokens, would give two. ``adds_bos``: the caller's cached
+    :func:`adds_special_tokens` result.
+    """
+    bos = tok.bos_token_id
+    if bos is None or not (adds_special_tokens(tok)[0] if adds_bos is None else adds_bos):
+        return list(ids)
+    start = 0
+    while start < len(ids) and ids[start] == bos:
+        start += 1
+    return [bos, *ids[start:]]
+
+
+def one_bos_text(tok: PreTrainedTokenizerBase, text: str) -> str:
+    """``text`` starting with exactly one BOS token text when ``tok`` adds BOS, for prompts that backends tokenize
+    without special tokens (lm-eval's generation, llama.cpp's chat completion); unchanged otherwise."""
+    bos = tok.bos_token
+    if not bos or not adds_special_tokens(tok)[0]:
+        return text
+    while text.startswith(bos):
+        text = text[len(bos):]
+    return bos + text
+
+
 def describe_tokenizer(tok: PreTrainedTokenizerBase) -> TokenizerIdentity:
     adds_bos, adds_eos = adds_special_tokens(tok)
     return TokenizerIdentity(

@@ -198,13 +198,21 @@ class TransformersEngine:
 
     def encode_chat(self, messages: list[dict[str, str]]) -> tuple[list[int], list[str]]:
         """Prompt ids and extra stop strings (the fallback transcript stops at the next ``User:`` turn)."""
-        if self.has_chat_template:
+        if self.has_chat_template:  # the template writes the markers (and the BOS): no special tokens added on top
             text = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-            return self.tokenizer(text, add_special_tokens=False).input_ids, []
+            return self._one_bos(self.tokenizer(text, add_special_tokens=False).input_ids), []
         return self.encode_prompt(fallback_chat_prompt(messages)), ["\nUser:"]
 
     def encode_prompt(self, text: str) -> list[int]:
-        return self.tokenizer(text).input_ids
+        return self._one_bos(self.tokenizer(text).input_ids)
+
+    def _one_bos(self, ids: list[int]) -> list[int]:
+        """Exactly one BOS first when the tokenizer adds BOS (see :func:`meditron.data.tokenizer.one_bos`)."""
+        from meditron.data.tokenizer import adds_special_tokens, one_bos
+
+        if not hasattr(self, "_adds_bos"):
+            self._adds_bos = adds_special_tokens(self.tokenizer)[0]
+        return one_bos(self.tokenizer, ids, self._adds_bos)
 
     def score(self, prompt_ids: list[int], top: int, new_tokens: int) -> dict[str, Any]:
         """Log-probabilities of the prompt's tokens (one forward pass), plus ``new_tokens`` (0 or 1) greedy tokens.
@@ -385,6 +393,7 @@ class VllmEngine:  # pragma: no cover - vLLM is CUDA-only and cannot be installe
 
     encode_chat = TransformersEngine.encode_chat
     encode_prompt = TransformersEngine.encode_prompt
+    _one_bos = TransformersEngine._one_bos
 
     async def stream(self, prompt_ids: list[int], params: GenParams) -> AsyncIterator[Delta]:
         from vllm import SamplingParams, TokensPrompt
