@@ -175,10 +175,9 @@ class TransformersEngine:
         import torch
         from transformers import AutoModelForCausalLM
 
-        from meditron.data.tokenizer import load_tokenizer
         from meditron.model_info import model_max_context
 
-        self.tokenizer = load_tokenizer(model_path)
+        self.tokenizer = load_model_tokenizer(model_path)
         dtype = torch.float32 if not torch.cuda.is_available() else "auto"
         self.model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype, local_files_only=True)
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -379,10 +378,9 @@ class VllmEngine:  # pragma: no cover - vLLM is CUDA-only and cannot be installe
             from vllm import AsyncEngineArgs, AsyncLLMEngine
         except ImportError as e:
             raise ConfigError("serve.backend=vllm needs vLLM: pip install 'meditron[vllm]' (GPU only)") from e
-        from meditron.data.tokenizer import load_tokenizer
         from meditron.model_info import model_max_context
 
-        self.tokenizer = load_tokenizer(model_path)
+        self.tokenizer = load_model_tokenizer(model_path)
         args = AsyncEngineArgs(model=model_path, max_model_len=max_context, max_num_seqs=max_workers)
         self.engine = AsyncLLMEngine.from_engine_args(args)
         native = model_max_context(model_path, self.tokenizer) if (Path(model_path) / "config.json").is_file() else None
@@ -412,6 +410,18 @@ class VllmEngine:  # pragma: no cover - vLLM is CUDA-only and cannot be installe
 
 #: ``org/name`` on the Hugging Face hub (no path separators beyond the one slash, no leading dot or tilde).
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+def load_model_tokenizer(model_path: str) -> Any:
+    """A local folder's tokenizer as every stage reads it (:func:`meditron.data.tokenizer.load_tokenizer`: rebuilt on
+    a SentencePiece ``tokenizer.model``); a hub id's from the local cache only, like its weights."""
+    if Path(model_path).expanduser().is_dir():
+        from meditron.data.tokenizer import load_tokenizer
+
+        return load_tokenizer(Path(model_path).expanduser())
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(model_path, local_files_only=True)
 
 
 def check_model_dir(model_path: str) -> Path | None:
