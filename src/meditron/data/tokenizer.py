@@ -149,7 +149,8 @@ def _with_sentencepiece_backend(folder_tok: PreTrainedTokenizerBase, sp_file: Pa
     ``▁`` only at the very start of the input: it differs from SentencePiece (and from llama.cpp, which follows
     SentencePiece) on text that starts with a space and on text right after a special token (``<|im_start|>user``).
     Built from the ``.model``, every stage and the GGUF tokenize alike (docs/DATA.md, "SentencePiece tokenizers").
-    The folder's own tokenizer is kept (with a warning) when ``tokenizer.model`` is not SentencePiece or not its vocabulary.
+    The folder's own tokenizer is kept when ``tokenizer.model`` is not SentencePiece, and (with a warning) when it is
+    not the folder's vocabulary or the rebuild would change a token id.
     """
     try:
         tok = _load_sentencepiece(sp_file)
