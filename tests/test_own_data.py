@@ -1,6 +1,7 @@
 """README "On your own data", run as a user runs it: every command of its ``bash`` block, in order, on a real
 pretrained Llama with a SentencePiece tokenizer (``../shared/models/aidreams260K-hf``, context 128) and the real
-files in ``../shared/data``: corpus → pretrain → finetune → eval → export → serve (a chat completion).
+files in ``../shared/data``: corpus → pretrain → finetune → eval → export (HF, then GGUF, checked in llama.cpp by
+``gguf_check``) → serve (a chat completion).
 
 ``COMMANDS`` mirrors the README block line for line (a test pins it); to cover a new README command, add the line to
 both and, if it leaves something to check, an entry to ``CHECKS``. The config (``my.yaml``) differs from the README's
@@ -33,6 +34,7 @@ COMMANDS = [
     "meditron finetune -c my.yaml",
     "meditron eval -c my.yaml --model runs/my-meditron/checkpoints/finetune/hf",
     "meditron export -c my.yaml",
+    "meditron export -c my.yaml --format gguf",
     "meditron serve -c my.yaml --model runs/my-meditron/hf",
 ]
 MODEL = SHARED_DATA.parent / "models" / "aidreams260K-hf"
@@ -204,16 +206,48 @@ def check_eval(run: Path) -> None:
 
 
 def check_export(run: Path) -> None:
+    """Plain ``AutoTokenizer`` on the export encodes as SentencePiece (leading space included) and its chat prompt
+    starts with exactly one BOS."""
+    import sentencepiece as spm
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(run / "hf")
+    sp = spm.SentencePieceProcessor(model_file=str(MODEL / "tokenizer.model"))
     assert tok.chat_template and len(tok) == 524 and tok("a")["input_ids"][0] == 1
+    assert tok(" What is sepsis?").input_ids == [1, *sp.encode(" What is sepsis?")]
+    chat = tok.apply_chat_template([{"role": "user", "content": "What is sepsis?"}], add_generation_prompt=True,
+                                   tokenize=True, return_dict=True)["input_ids"]  # fmt: skip
+    assert chat[:2] == [1, tok.convert_tokens_to_ids("<|im_start|>")] and chat.count(1) == 1
     assert (run / "hf" / "model.safetensors").exists()
+
+
+def check_export_gguf(run: Path) -> None:
+    """The GGUF files sit beside the HF export (both recorded in run.json) and llama.cpp agrees with the HF export on
+    every prompt of gguf_check's fixed set (token ids and next token)."""
+    import importlib.util
+    import warnings
+
+    files = sorted(p.name for p in (run / "gguf").glob("*.gguf"))
+    assert files == ["my-meditron-f16.gguf", "my-meditron-q8_0.gguf"] and (run / "hf" / "model.safetensors").exists()
+    stages = json.loads((run / "run.json").read_text())["stages"]
+    assert "export" in stages and "export_gguf" in stages
+    if importlib.util.find_spec("llama_cpp") is None:
+        warnings.warn("gguf_check not run: llama_cpp is not importable (pip install llama-cpp-python)", stacklevel=1)
+        return
+    from meditron.serve.gguf_check import main
+
+    for name in files:
+        assert main([str(run / "hf"), str(run / "gguf" / name)]) == 0, name
+
+
+def stage_of(argv: list[str]) -> str:
+    """The CHECKS key of a command: its subcommand, ``export_gguf`` for a GGUF export."""
+    return "export_gguf" if argv[0] == "export" and "gguf" in argv else argv[0]
 
 
 CHECKS: dict[str, Callable[[Path], None]] = {
     "corpus": check_corpus, "pretrain": check_pretrain, "finetune": check_finetune, "eval": check_eval,
-    "export": check_export,
+    "export": check_export, "export_gguf": check_export_gguf,
 }  # fmt: skip
 
 
@@ -234,6 +268,6 @@ def test_readme_own_data_path_on_a_real_llama(tmp_path, monkeypatch):
             assert 0 < reply["usage"]["completion_tokens"] <= 8
             continue
         run_in_process(argv)
-        check = CHECKS.get(argv[0])
+        check = CHECKS.get(stage_of(argv))
         if check is not None:
             check(run)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from transformers import AutoTokenizer
 
-from meditron.data.sft import CHATML_TEMPLATE, IGNORE_INDEX, ChatExample, install_chat_template, tokenize_example
+from meditron.data.sft import IGNORE_INDEX, ChatExample, chatml_template, install_chat_template, tokenize_example
 from meditron.data.tokenizer import add_special_tokens, load_tokenizer
 from meditron.errors import ConfigError
 from tests.fixtures.synthetic_qa import build_tokenizer
@@ -47,7 +47,7 @@ def test_rendered_example_equals_apply_chat_template(request, tmp_path):
         # The saved tokenizer carries the template: inference renders the same ids after a save/load round trip.
         tok.save_pretrained(tmp_path / "tok")
         reloaded = AutoTokenizer.from_pretrained(tmp_path / "tok")
-        assert reloaded.chat_template == CHATML_TEMPLATE
+        assert reloaded.chat_template == chatml_template(tok)
         again = reloaded.apply_chat_template(CONV, tokenize=True, return_dict=True)["input_ids"]
         assert list(again) == ex.input_ids.tolist()
         # The generation prompt at inference is a token prefix of the training example (no boundary merges).
@@ -98,3 +98,28 @@ def test_template_needs_chatml_tokens():
 def test_sentencepiece_answer_tokens_decode_to_the_answer(sp_tok):
     ex = tokenize_example(sp_tok, ChatExample("c", "chat", CONV[:3], ""))
     assert sp_tok.decode(ex.labels[ex.labels != IGNORE_INDEX]) == "The answer is A.<|im_end|>"
+
+
+def test_every_example_starts_with_exactly_one_bos_when_the_tokenizer_adds_it(request):
+    """The 32k SentencePiece tokenizer adds BOS: its ChatML writes ``<s>`` first, so every example (and every packed
+    example) starts with exactly one BOS, never learned; the quickstart's byte-level BPE adds none and gets none."""
+    from meditron.data.sft import tokenize_examples
+    from meditron.data.sft.packing import concat_examples
+    from meditron.data.tokenizer import adds_special_tokens
+
+    seen = []
+    for tok in _tokenizers(request):
+        adds_bos = adds_special_tokens(tok)[0]
+        seen.append(adds_bos)
+        text = tok.apply_chat_template(CONV, tokenize=False)
+        assert text.startswith("<s><|im_start|>system\n" if adds_bos else "<|im_start|>system\n")
+        body = text.removeprefix("<s>") if adds_bos else text
+        ex = tokenize_example(tok, ChatExample("c", "chat", CONV, ""))
+        assert ex.input_ids.tolist() == [tok.bos_token_id] * adds_bos + tok.encode(body, add_special_tokens=False)
+        assert ex.labels[0] == IGNORE_INDEX
+        packed = concat_examples(tokenize_examples(tok, [ChatExample(f"c{i}", "chat", CONV, "") for i in range(3)]), 0)
+        starts = np.flatnonzero(np.diff(packed["seq_ids"], prepend=-1))
+        assert (packed["input_ids"] == tok.bos_token_id).sum() == (3 if adds_bos else 0)
+        if adds_bos:
+            assert packed["input_ids"][starts].tolist() == [tok.bos_token_id] * 3
+    assert seen == ([False, True] if SHARED_DATA.exists() else [False])

@@ -155,3 +155,90 @@ def test_convention_read_from_behaviour(tmp_path):
     assert vocabulary_fingerprint(framed) == vocabulary_fingerprint(plain)
     add_special_tokens(plain)
     assert vocabulary_fingerprint(plain) != vocabulary_fingerprint(framed)
+
+
+# --- a folder with a SentencePiece tokenizer.model is read as SentencePiece encodes (docs/DATA.md) ------------------
+
+LEADING = [" Aspirin inhibits cyclooxygenase.", "  Iron deficiency anaemia.\nNext step?"]
+
+
+@requires_shared_data
+def test_folder_with_tokenizer_model_encodes_like_sentencepiece(tmp_path):
+    """aidreams' transformers-5 tokenizer.json does not double the ▁ before a leading space; meditron's loader reads
+    the folder rebuilt on its tokenizer.model: raw SentencePiece's ids, the folder's vocabulary, BOS habit and token
+    ids, and a save of it that plain ``AutoTokenizer`` loads to the same ids."""
+    import sentencepiece as spm
+    from transformers import AutoTokenizer
+
+    sp = spm.SentencePieceProcessor(model_file=str(AIDREAMS / "tokenizer.model"))
+    ours, folder = load_tokenizer(AIDREAMS), AutoTokenizer.from_pretrained(AIDREAMS, local_files_only=True)
+    for text in [*TEXTS, *LEADING]:
+        assert ours.encode(text) == [1, *sp.encode(text)], text
+    assert [folder.encode(t) == [1, *sp.encode(t)] for t in LEADING] == [False, False]
+    assert describe_tokenizer(ours) == describe_tokenizer(folder) and ours.model_max_length == 128
+    add_special_tokens(ours)
+    ours.chat_template = "{{ bos_token }}{% for m in messages %}<|im_start|>{{ m.content }}{% endfor %}"
+    ours.save_pretrained(tmp_path / "saved")
+    plain = AutoTokenizer.from_pretrained(tmp_path / "saved", local_files_only=True)
+    chat = "<|im_start|>user\n Hi<|im_end|>\n"
+    assert plain.encode(chat) == ours.encode(chat) == [1, 522, *sp.encode("user\n Hi"), 523, *sp.encode("\n")]
+    for text in LEADING:
+        assert plain.encode(text) == [1, *sp.encode(text)]
+
+
+@requires_shared_data
+def test_folder_rebuild_keeps_added_tokens_pad_template_and_no_bos_habit(tmp_path):
+    """A folder whose tokenizer adds no BOS, with MEDITRON's tokens, a pad token and a template (transformers'
+    ``LlamaTokenizer.from_pretrained`` of the 32k .model): rebuilt, it keeps all of them and encodes as SentencePiece."""
+    import shutil
+
+    import sentencepiece as spm
+    from transformers import AutoTokenizer, LlamaTokenizer
+
+    shutil.copyfile(SPM, tmp_path / "tokenizer.model")
+    src = LlamaTokenizer.from_pretrained(tmp_path)
+    add_special_tokens(src)
+    src.pad_token, src.chat_template = "[table]", "{% for m in messages %}{{ m.content }}{% endfor %}"
+    src.save_pretrained(tmp_path)
+    folder, ours = AutoTokenizer.from_pretrained(tmp_path), load_tokenizer(tmp_path)
+    sp = spm.SentencePieceProcessor(model_file=str(SPM))
+    assert describe_tokenizer(ours) == describe_tokenizer(folder) and adds_special_tokens(ours) == (False, False)
+    assert (ours.pad_token, ours.chat_template) == ("[table]", folder.chat_template)
+    assert ours.encode(" a  b\t\tc [fig] d") == [*sp.encode(" a  b\t\tc "), 32004, *sp.encode(" d")]
+    assert folder.encode(" a  b\t\tc [fig] d") != ours.encode(" a  b\t\tc [fig] d")
+
+
+@requires_shared_data
+def test_folder_keeps_its_tokenizer_json_when_tokenizer_model_is_another(tmp_path, caplog):
+    """A tokenizer.model that is not the folder's vocabulary (the 32k one beside aidreams' tokenizer.json), or not
+    SentencePiece at all (Llama-3's tiktoken file), is not used: the folder's tokenizer.json is, unchanged."""
+    import shutil
+
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copyfile(AIDREAMS / name, tmp_path / name)
+    shutil.copyfile(SPM, tmp_path / "tokenizer.model")
+    with caplog.at_level("WARNING"):
+        tok = load_tokenizer(tmp_path)
+    assert "is not the vocabulary of the tokenizer beside it" in caplog.text
+    assert len(tok) == 512 and tok.encode(LEADING[0]) == [1, *tok.encode(LEADING[0][1:], add_special_tokens=False)]
+    (tmp_path / "tokenizer.model").write_text("IQ== 0\nIg== 1\n")  # tiktoken's format
+    assert len(load_tokenizer(tmp_path)) == 512
+
+
+def test_one_bos_exactly_when_the_tokenizer_adds_bos(tmp_path):
+    """``one_bos``/``one_bos_text``: a missing BOS is added and a doubled one collapsed for a BOS-adding tokenizer;
+    a tokenizer that adds none is left as it is."""
+    from tokenizers.processors import TemplateProcessing
+    from transformers import PreTrainedTokenizerFast
+
+    from meditron.data.tokenizer import one_bos, one_bos_text
+
+    path = train_bpe_json(tmp_path / "tokenizer.json")
+    plain, backend = load_tokenizer(path), load_tokenizer(path).backend_tokenizer
+    backend.post_processor = TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 1)])
+    framed = PreTrainedTokenizerFast(tokenizer_object=backend, bos_token="<s>", eos_token="</s>")
+    x = framed.encode("the patient", add_special_tokens=False)
+    assert one_bos(framed, x) == one_bos(framed, [1, *x]) == one_bos(framed, [1, 1, *x]) == [1, *x]
+    assert one_bos(plain, [1, 1, *x]) == [1, 1, *x] and one_bos(plain, x) == x
+    assert one_bos_text(framed, "<s><s>hi") == one_bos_text(framed, "hi") == "<s>hi"
+    assert one_bos_text(plain, "hi") == "hi"

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.serve.tiny_model import CHATML_TEMPLATE
 from tests.testing import SHARED_DATA
 
 AIDREAMS = SHARED_DATA.parent / "models" / "aidreams260K-hf"
@@ -19,11 +18,12 @@ requires_sp32k = pytest.mark.skipif(not SP_32K.is_file(), reason=f"{SP_32K} is a
 
 
 def add_meditron_tokens(tok) -> None:
-    """MEDITRON's 12 special tokens and the ChatML template, as the finetuning stage adds them."""
+    """MEDITRON's 12 special tokens and the ChatML template (BOS first when ``tok`` adds BOS), as finetuning adds them."""
+    from meditron.data.sft import install_chat_template
     from meditron.data.tokenizer import add_special_tokens
 
     add_special_tokens(tok)
-    tok.chat_template = CHATML_TEMPLATE
+    install_chat_template(tok)
 
 
 def tiny_llama(out: Path, tok, *, seed: int = 0) -> Path:
@@ -66,9 +66,11 @@ def sp32k_meditron(out: Path, how: str = "meditron") -> Path:
 
 def aidreams_meditron(out: Path) -> Path:
     """The real aidreams model with MEDITRON's tokens added (embedding rows appended), as finetuning leaves it."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
-    tok = AutoTokenizer.from_pretrained(AIDREAMS, local_files_only=True)
+    from meditron.data.tokenizer import load_tokenizer
+
+    tok = load_tokenizer(AIDREAMS)  # as pretraining and finetuning load it: rebuilt on tokenizer.model
     add_meditron_tokens(tok)
     model = AutoModelForCausalLM.from_pretrained(AIDREAMS, local_files_only=True)
     model.resize_token_embeddings(len(tok), mean_resizing=False)

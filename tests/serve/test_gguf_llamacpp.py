@@ -157,26 +157,100 @@ def test_placeholder_scores_are_caught(tmp_path: Path, monkeypatch, capsys):
     assert "FAIL" in out and out.count("DIFF") >= 8, out
 
 
+def _sentencepiece_ids(sp_file: Path, texts: list[str]) -> list[list[int]]:
+    """Raw ``sentencepiece`` ids with BOS first: the tokenizer that pretrained the model is the ground truth."""
+    import sentencepiece as spm
+
+    sp = spm.SentencePieceProcessor(model_file=str(sp_file))
+    return [[sp.bos_id(), *sp.encode(t)] for t in texts]
+
+
 @sp_models.requires_aidreams
-def test_real_pretrained_aidreams_model(tmp_path: Path):
-    """The real llama2.c model: llama.cpp's ids equal HF's on every prompt that does not start with a space, and its
-    next token is HF's. Its transformers-5 tokenizer.json (Metaspace prepend_scheme='first') does not double the ▁ before
-    a leading space, which llama.cpp (like SentencePiece and llama2.c, which trained it) does: those two differ."""
-    from meditron.serve.gguf_check import compare_with_llamacpp
+def test_real_pretrained_aidreams_model(tmp_path: Path, capsys):
+    """The real llama2.c model, GGUF exported straight from its folder: llama.cpp's ids equal meditron's tokenizer's on
+    all 14 prompts (leading spaces included: the tokenizer is rebuilt on tokenizer.model, as SentencePiece, which
+    pretrained it, encodes), its next token is HF's, and both equal raw SentencePiece on every plain-text prompt."""
+    from meditron.serve.gguf_check import DEFAULT_PROMPTS, compare_with_llamacpp, main
 
     gguf_file = _export_gguf(sp_models.AIDREAMS, tmp_path / "gguf")
     r = compare_with_llamacpp(sp_models.AIDREAMS, gguf_file)
-    differ = sorted(row.name for row in r["rows"] if not row.same_ids)
-    assert differ == ["leading space", "leading spaces"]
-    assert r["prompts"] == 14 and r["same_next_token"] == 14  # includes the raw ChatML turn (plain text here)
+    assert r["prompts"] == 14 and r["same_tokens"] == 14 and r["same_next_token"] == 14
+    plain = [n for n in DEFAULT_PROMPTS if n not in ("markers", "chatml")]  # SentencePiece knows no added tokens
+    rows = {row.name: row for row in r["rows"]}
+    assert [rows[n].llama_ids for n in plain] == _sentencepiece_ids(sp_models.AIDREAMS / "tokenizer.model",
+                                                                    [DEFAULT_PROMPTS[n] for n in plain])
+    assert main([str(sp_models.AIDREAMS), str(gguf_file), "--tokens-only"]) == 0
+    assert "token ids identical on 14/14 prompts" in capsys.readouterr().out
+
+
+def _chat_prompt_ids(gguf_file: Path, messages: list[dict[str, str]]) -> list[int]:
+    """The prompt ids llama-cpp-python evaluates for a chat completion (the GGUF's own chat template and BOS flag)."""
+    from llama_cpp import Llama
+
+    llm = Llama(model_path=str(gguf_file), n_ctx=256, verbose=False, n_threads=1)
+    try:
+        llm.create_chat_completion(messages, max_tokens=1, temperature=0.0)
+        return [int(i) for i in llm.input_ids[: llm.n_tokens]]
+    finally:
+        llm.close()
+
+
+CHAT = [{"role": "system", "content": "Answer briefly."}, {"role": "user", "content": " Epinephrine dose?"}]
+
+
+@sp_models.requires_aidreams
+def test_aidreams_with_meditron_tokens_hf_export_and_gguf_agree(tmp_path: Path, capsys):
+    """aidreams + MEDITRON's 12 tokens + ChatML, as finetuning leaves it: plain ``AutoTokenizer`` on the HF export
+    gives meditron's ids on every prompt, llama.cpp gives the same on all 16 (two chat turns included), and a chat
+    completion in llama.cpp evaluates exactly the HF export's ``apply_chat_template`` ids, starting with one BOS."""
+    from transformers import AutoTokenizer
+
+    from meditron.data.tokenizer import load_tokenizer
+    from meditron.serve.export import run_export
+    from meditron.serve.gguf_check import main, prompt_set
+
+    src = sp_models.aidreams_meditron(tmp_path / "aidreams-meditron")
+    hf = run_export(src, tmp_path / "hf", "hf")
+    ours, plain = load_tokenizer(src), AutoTokenizer.from_pretrained(hf, local_files_only=True)
+    cases = prompt_set(ours)
+    assert len(cases) == 16
+    assert [plain(t, add_special_tokens=a).input_ids for _, t, a in cases] == \
+        [ours(t, add_special_tokens=a).input_ids for _, t, a in cases]
+    gguf_file = _export_gguf(src, tmp_path / "gguf")
+    assert main([str(hf), str(gguf_file)]) == 0
+    assert "token ids identical on 16/16 prompts; next token identical on 16/16" in capsys.readouterr().out
+    want = plain.apply_chat_template(CHAT, add_generation_prompt=True, tokenize=True, return_dict=True)["input_ids"]
+    got = _chat_prompt_ids(gguf_file, CHAT)
+    assert got == list(want) and got[:2] == [1, plain.convert_tokens_to_ids("<|im_start|>")]
+
+
+def test_quickstart_style_chat_completion_has_no_bos(tiny_model: Path, files):
+    """Byte-level BPE that adds no BOS (the quickstart's convention): llama.cpp's chat prompt is the HF template's
+    ids exactly, with no BOS."""
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_model, local_files_only=True)
+    want = tok.apply_chat_template(CHAT, add_generation_prompt=True, tokenize=True, return_dict=True)["input_ids"]
+    got = _chat_prompt_ids(files["f16"], CHAT)
+    assert got == list(want) and tok.bos_token_id not in got and got[0] == tok.convert_tokens_to_ids("<|im_start|>")
 
 
 @sp_models.requires_sp32k
-def test_transformers5_first_scheme_differs_only_around_special_tokens_and_leading_spaces(tmp_path: Path):
-    """LlamaTokenizer.from_pretrained(folder with tokenizer.model) under transformers 5: its merges are followed (the
-    multiple-spaces prompt matches, unlike SentencePiece's order), and the only differences left are the ones llama.cpp
-    cannot express: no ▁ after a special token, no doubled ▁ before a leading space."""
+def test_transformers5_first_scheme_folder_is_read_as_sentencepiece(tmp_path: Path):
+    """A folder saved by transformers 5's ``LlamaTokenizer.from_pretrained`` (Metaspace ``prepend_scheme='first'``)
+    beside its tokenizer.model: meditron reads it rebuilt on the .model, so llama.cpp agrees on all 16 prompts; the
+    folder's tokenizer.json alone differs from SentencePiece exactly where the rebuild matters (after special tokens,
+    before a leading space) and on one merge order."""
+    from transformers import AutoTokenizer
+
+    from meditron.data.tokenizer import load_tokenizer
+    from meditron.serve.gguf_check import prompt_set
+
     hf = sp_models.sp32k_meditron(tmp_path / "sp32k", "from_pretrained")
     rows = _token_rows(hf, _export_gguf(hf, tmp_path / "gguf"))
-    assert sorted(n for n, same in rows.items() if not same) == [
-        "chat template", "chat turn", "chatml", "leading space", "leading spaces", "markers"]
+    assert len(rows) == 16 and all(rows.values()), rows
+    ours, first = load_tokenizer(hf), AutoTokenizer.from_pretrained(hf, local_files_only=True)
+    differ = [n for n, t, a in prompt_set(ours) if ours(t, add_special_tokens=a).input_ids !=
+              first(t, add_special_tokens=a).input_ids]
+    assert differ == ["leading spaces", "leading space", "spaces+tabs", "markers", "chatml", "chat template",
+                      "chat turn"]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,6 +28,8 @@ from types import SimpleNamespace
 from transformers import AutoTokenizer, PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
 from meditron.errors import InputError
+
+log = logging.getLogger(__name__)
 
 #: Structure markers that MEDITRON's cleaners write into full papers (citations, figures, tables, formulas).
 MEDITRON_SPECIAL_TOKENS: tuple[str, ...] = (
@@ -73,7 +76,7 @@ def _load_dir(p: Path) -> PreTrainedTokenizerBase:
     if (p / "tokenizer.json").exists() or (p / "tokenizer_config.json").exists():
         tok = AutoTokenizer.from_pretrained(str(p), local_files_only=True)
         if (p / "tokenizer.model").is_file():
-            tok.sentencepiece_model_file = str(p / "tokenizer.model")
+            return _with_sentencepiece_backend(tok, p / "tokenizer.model")
         return tok
     models = sorted(p.glob("*.model"))
     if models:
@@ -135,6 +138,48 @@ def _load_sentencepiece(p: Path) -> PreTrainedTokenizerBase:
         **{k: v for k, v in kwargs.items() if v},
     )
     tok.sentencepiece_model_file = str(p)  # save_tokenizer keeps it beside tokenizer.json (GGUF conversion reads it)
+    return tok
+
+
+def _with_sentencepiece_backend(folder_tok: PreTrainedTokenizerBase, sp_file: Path) -> PreTrainedTokenizerBase:
+    """The folder's tokenizer rebuilt on its SentencePiece ``tokenizer.model``: same ids, tokens, special tokens, BOS/EOS
+    habit and chat template, but text encoded exactly as SentencePiece (which pretrained the model) encodes it.
+
+    Why: transformers >= 5 converts a Llama ``tokenizer.model`` to ``Metaspace(prepend_scheme="first")``, which puts
+    ``▁`` only at the very start of the input: it differs from SentencePiece (and from llama.cpp, which follows
+    SentencePiece) on text that starts with a space and on text right after a special token (``<|im_start|>user``).
+    Built from the ``.model``, every stage and the GGUF tokenize alike (docs/DATA.md, "SentencePiece tokenizers").
+    The folder's own tokenizer is kept when ``tokenizer.model`` is not SentencePiece, and (with a warning) when it is
+    not the folder's vocabulary or the rebuild would change a token id.
+    """
+    try:
+        tok = _load_sentencepiece(sp_file)
+    except InputError:  # e.g. Llama-3's tiktoken tokenizer.model: not SentencePiece
+        return folder_tok
+    folder_vocab = folder_tok.get_vocab()
+    if any(folder_vocab.get(t) != i for t, i in tok.get_vocab().items()):
+        log.warning("%s is not the vocabulary of the tokenizer beside it: using tokenizer.json as it is", sp_file)
+        folder_tok.sentencepiece_model_file = None
+        return folder_tok
+    extra = set(getattr(folder_tok, "extra_special_tokens", None) or [])
+    for _, added in sorted(folder_tok.added_tokens_decoder.items()):
+        if added.content in tok.get_vocab():
+            continue
+        if added.content in extra:
+            tok.add_special_tokens({"additional_special_tokens": [added]}, replace_extra_special_tokens=False)
+        else:
+            tok.add_tokens([added], special_tokens=added.special)
+    for name in ("bos_token", "eos_token", "unk_token", "pad_token"):
+        if getattr(folder_tok, name, None) is not None:
+            setattr(tok, name, getattr(folder_tok, name))
+    tok.add_bos_token, tok.add_eos_token = adds_special_tokens(folder_tok)
+    tok.chat_template = getattr(folder_tok, "chat_template", None)
+    tok.model_max_length = folder_tok.model_max_length
+    tok.padding_side, tok.truncation_side = folder_tok.padding_side, folder_tok.truncation_side
+    if vocabulary_fingerprint(tok) != vocabulary_fingerprint(folder_tok):
+        log.warning("%s: rebuilding on tokenizer.model changed token ids: using tokenizer.json as it is", sp_file)
+        folder_tok.sentencepiece_model_file = str(sp_file)
+        return folder_tok
     return tok
 
 
@@ -210,6 +255,34 @@ def adds_special_tokens(tok: PreTrainedTokenizerBase) -> tuple[bool, bool]:
     adds_bos = bos is not None and full[:1] == [bos] and plain[:1] != [bos]
     adds_eos = eos is not None and full[-1:] == [eos] and plain[-1:] != [eos]
     return adds_bos, adds_eos
+
+
+def one_bos(tok: PreTrainedTokenizerBase, ids: list[int], adds_bos: bool | None = None) -> list[int]:
+    """``ids`` starting with exactly one BOS when ``tok`` adds BOS to plain text, unchanged otherwise.
+
+    Why: a chat prompt is rendered by a template and tokenized without special tokens; a template that writes no BOS
+    (one saved before meditron's BOS-first ChatML) would leave a Llama model without the BOS it always saw, and a
+    template that writes one, tokenized with special tokens, would give two. ``adds_bos``: the caller's cached
+    :func:`adds_special_tokens` result.
+    """
+    bos = tok.bos_token_id
+    if bos is None or not (adds_special_tokens(tok)[0] if adds_bos is None else adds_bos):
+        return list(ids)
+    start = 0
+    while start < len(ids) and ids[start] == bos:
+        start += 1
+    return [bos, *ids[start:]]
+
+
+def one_bos_text(tok: PreTrainedTokenizerBase, text: str) -> str:
+    """``text`` starting with exactly one BOS token text when ``tok`` adds BOS, for prompts that backends tokenize
+    without special tokens (lm-eval's generation, llama.cpp's chat completion); unchanged otherwise."""
+    bos = tok.bos_token
+    if not bos or not adds_special_tokens(tok)[0]:
+        return text
+    while text.startswith(bos):
+        text = text[len(bos):]
+    return bos + text
 
 
 def describe_tokenizer(tok: PreTrainedTokenizerBase) -> TokenizerIdentity:

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -265,6 +266,10 @@ def make_lm(
     hf_kw: dict[str, Any] = {"max_length": max_length} if max_length else {}
     if backend in ("meditron", "hf", "vllm") and not model:
         raise ConfigError("eval.model is required: a local Hugging Face model directory (config.json + weights)")
+    if backend in ("meditron", "hf") and Path(model).is_dir():  # the tokenizer as every stage reads it (data/tokenizer)
+        from meditron.data.tokenizer import load_tokenizer
+
+        hf_kw["tokenizer"] = load_tokenizer(model)
     if backend == "meditron":
         return PrefixSharingHFLM(
             pretrained=model, device="cpu" if not torch.cuda.is_available() else "cuda", batch_size=batch_size, **hf_kw

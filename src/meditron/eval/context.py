@@ -31,28 +31,24 @@ from typing import Any
 
 from meditron.errors import ConfigError
 from meditron.eval.benchmarks import BenchmarkItem
-
-#: config.json keys that hold a model's maximum context, in the order transformers/lm-eval consult them.
-CONTEXT_KEYS = ("max_position_embeddings", "n_positions", "n_ctx", "max_sequence_length", "seq_length")
+from meditron.model_info import read_model_context
 
 #: The order in which parts of a prompt are shortened (see the module docstring).
 CUT_ORDER = ("context", "question", "instruction")
 
 
 def model_max_context(model_dir: str | Path | None) -> tuple[int | None, str]:
-    """(maximum context, where it came from) read from ``<model_dir>/config.json``; (None, why) when unknown."""
+    """(maximum context, where it came from) of the model in ``model_dir``, read by the one helper every stage uses
+    (:func:`meditron.model_info.read_model_context`); (None, why) when there is no readable config.json."""
     if model_dir is None or not (Path(model_dir) / "config.json").is_file():
         return None, "unknown (no local config.json)"
     try:
-        cfg = json.loads((Path(model_dir) / "config.json").read_text(encoding="utf-8"))
+        ctx = read_model_context(model_dir)
     except (OSError, json.JSONDecodeError):
         return None, f"unknown ({Path(model_dir) / 'config.json'} is not readable JSON)"
-    for section in (cfg.get("text_config") or {}, cfg):
-        for key in CONTEXT_KEYS:
-            value = section.get(key)
-            if isinstance(value, int) and value > 0:
-                return value, f"config.json {key}"
-    return None, "unknown (config.json has no " + "/".join(CONTEXT_KEYS) + ")"
+    if ctx.max_context is None:
+        return None, "unknown (config.json names no maximum context)"
+    return ctx.max_context, f"config.json {ctx.key}"
 
 
 def resolve_max_context(configured: int | None, model_dir: str | Path | None) -> tuple[int | None, str]:
@@ -74,9 +70,9 @@ def token_counter(lm: Any, tokenizer_dir: str | None = None) -> Callable[[str], 
     if tokenizer is not None and hasattr(lm, "tok_encode"):
         return lambda text: len(lm.tok_encode(text))
     if tokenizer_dir:
-        from transformers import AutoTokenizer
+        from meditron.data.tokenizer import load_tokenizer
 
-        tok = AutoTokenizer.from_pretrained(tokenizer_dir)
+        tok = load_tokenizer(tokenizer_dir)
         return lambda text: len(tok(text, add_special_tokens=True)["input_ids"])
     return None
 

@@ -158,6 +158,8 @@ def render_chat(tokenizer: Any, messages: list[dict[str, str]]) -> str:
     """Messages through the tokenizer's chat template, ending with the assistant turn opened for generation.
 
     Models without a ``chat_template`` cannot be evaluated in chat mode: fail clearly instead of guessing a format.
+    The text starts with exactly one BOS when the tokenizer adds BOS (meditron's ChatML writes it; an older template
+    that does not gets it here): lm-eval tokenizes generation prompts without special tokens.
     """
     if not getattr(tokenizer, "chat_template", None):
         from meditron.errors import ConfigError
@@ -166,4 +168,6 @@ def render_chat(tokenizer: Any, messages: list[dict[str, str]]) -> str:
             "chat mode needs a tokenizer with a chat_template (finetuned models store ChatML); "
             "use modes top_token/cot for pretrained models"
         )
-    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    from meditron.data.tokenizer import one_bos_text
+
+    return one_bos_text(tokenizer, tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True))

@@ -173,14 +173,16 @@ class TransformersEngine:
 
     def __init__(self, model_path: str, *, max_workers: int, max_context: int | None = None):
         import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers import AutoModelForCausalLM
 
-        self.tokenizer = AutoTokenizer.from_pretrained(model_path, local_files_only=True)
+        from meditron.model_info import model_max_context
+
+        self.tokenizer = load_model_tokenizer(model_path)
         dtype = torch.float32 if not torch.cuda.is_available() else "auto"
         self.model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype, local_files_only=True)
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
         self.model.to(self.device).eval()
-        self.context_length = int(max_context or getattr(self.model.config, "max_position_embeddings", 2048))
+        self.context_length = int(max_context or model_max_context(self.model.config, self.tokenizer) or 2048)
         self.vocab_size = int(self.model.get_input_embeddings().weight.shape[0])
         self.max_token_chars = max_token_chars(self.tokenizer)
         self.has_chat_template = bool(getattr(self.tokenizer, "chat_template", None))
@@ -195,13 +197,21 @@ class TransformersEngine:
 
     def encode_chat(self, messages: list[dict[str, str]]) -> tuple[list[int], list[str]]:
         """Prompt ids and extra stop strings (the fallback transcript stops at the next ``User:`` turn)."""
-        if self.has_chat_template:
+        if self.has_chat_template:  # the template writes the markers (and the BOS): no special tokens added on top
             text = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-            return self.tokenizer(text, add_special_tokens=False).input_ids, []
+            return self._one_bos(self.tokenizer(text, add_special_tokens=False).input_ids), []
         return self.encode_prompt(fallback_chat_prompt(messages)), ["\nUser:"]
 
     def encode_prompt(self, text: str) -> list[int]:
-        return self.tokenizer(text).input_ids
+        return self._one_bos(self.tokenizer(text).input_ids)
+
+    def _one_bos(self, ids: list[int]) -> list[int]:
+        """Exactly one BOS first when the tokenizer adds BOS (see :func:`meditron.data.tokenizer.one_bos`)."""
+        from meditron.data.tokenizer import adds_special_tokens, one_bos
+
+        if not hasattr(self, "_adds_bos"):
+            self._adds_bos = adds_special_tokens(self.tokenizer)[0]
+        return one_bos(self.tokenizer, ids, self._adds_bos)
 
     def score(self, prompt_ids: list[int], top: int, new_tokens: int) -> dict[str, Any]:
         """Log-probabilities of the prompt's tokens (one forward pass), plus ``new_tokens`` (0 or 1) greedy tokens.
@@ -368,18 +378,20 @@ class VllmEngine:  # pragma: no cover - vLLM is CUDA-only and cannot be installe
             from vllm import AsyncEngineArgs, AsyncLLMEngine
         except ImportError as e:
             raise ConfigError("serve.backend=vllm needs vLLM: pip install 'meditron[vllm]' (GPU only)") from e
-        from transformers import AutoTokenizer
+        from meditron.model_info import model_max_context
 
-        self.tokenizer = AutoTokenizer.from_pretrained(model_path, local_files_only=True)
+        self.tokenizer = load_model_tokenizer(model_path)
         args = AsyncEngineArgs(model=model_path, max_model_len=max_context, max_num_seqs=max_workers)
         self.engine = AsyncLLMEngine.from_engine_args(args)
-        self.context_length = int(max_context or self.tokenizer.model_max_length)
+        native = model_max_context(model_path, self.tokenizer) if (Path(model_path) / "config.json").is_file() else None
+        self.context_length = int(max_context or native or self.tokenizer.model_max_length)
         self.vocab_size = len(self.tokenizer)
         self.max_token_chars = max_token_chars(self.tokenizer)
         self.has_chat_template = bool(getattr(self.tokenizer, "chat_template", None))
 
     encode_chat = TransformersEngine.encode_chat
     encode_prompt = TransformersEngine.encode_prompt
+    _one_bos = TransformersEngine._one_bos
 
     async def stream(self, prompt_ids: list[int], params: GenParams) -> AsyncIterator[Delta]:
         from vllm import SamplingParams, TokensPrompt
@@ -398,6 +410,18 @@ class VllmEngine:  # pragma: no cover - vLLM is CUDA-only and cannot be installe
 
 #: ``org/name`` on the Hugging Face hub (no path separators beyond the one slash, no leading dot or tilde).
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+def load_model_tokenizer(model_path: str) -> Any:
+    """A local folder's tokenizer as every stage reads it (:func:`meditron.data.tokenizer.load_tokenizer`: rebuilt on
+    a SentencePiece ``tokenizer.model``); a hub id's from the local cache only, like its weights."""
+    if Path(model_path).expanduser().is_dir():
+        from meditron.data.tokenizer import load_tokenizer
+
+        return load_tokenizer(Path(model_path).expanduser())
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(model_path, local_files_only=True)
 
 
 def check_model_dir(model_path: str) -> Path | None:

@@ -89,6 +89,18 @@ def _keep_sentencepiece_model(hf: Path, source: Path, run, dst: Path) -> Path | 
     return None
 
 
+def _write_sentencepiece_tokenizer(dst: Path) -> None:
+    """Rewrite ``dst``'s tokenizer files from the tokenizer as every meditron stage loads it (rebuilt on
+    ``tokenizer.model``, :func:`meditron.data.tokenizer.load_tokenizer`), so that plain
+    ``AutoTokenizer.from_pretrained(export)`` encodes exactly like training, serving and the GGUF (a transformers-5
+    ``tokenizer.json`` copied as it is would not put ``▁`` after special tokens nor before a leading space)."""
+    if not (dst / "tokenizer.model").is_file():
+        return
+    from meditron.data.tokenizer import load_tokenizer
+
+    load_tokenizer(dst).save_pretrained(str(dst))
+
+
 def _check_hf(hf: Path) -> None:
     """Fail early, naming the file, when the directory would not load: config, tokenizer, weights."""
     for name in ("config.json",):
@@ -152,7 +164,10 @@ def run_export(checkpoint: Path, out: Path, fmt: str = "hf", gguf_types: Sequenc
         if fmt == "hf":
             _copy_hf(hf, tmp)
             _keep_sentencepiece_model(hf, source, run, tmp)
+            _write_sentencepiece_tokenizer(tmp)
         else:
+            if kind == "dcp":  # the consolidated folder is ours: give the GGUF writer the SentencePiece scores too
+                _keep_sentencepiece_model(hf, source, run, hf)
             for t in gguf_types:
                 write_gguf(hf, tmp / f"{name}-{t}.gguf", t, name=name)
         lineage = build_lineage(run=run, checkpoint=source, checkpoint_kind=kind, export_dir=tmp, export_format=fmt)

@@ -14,7 +14,10 @@ Why this needs care: llama.cpp does not run the HF tokenizer, it re-implements i
   (``tokenizer.ggml.add_space_prefix``). HF tokenizers that do the same ("legacy" Llama/Mistral ``tokenizer.json``, and
   the one meditron builds from a ``.model``) tokenize identically. transformers ≥ 5's own conversion
   (``Metaspace(prepend_scheme="first")``) adds it only at the very start and not before a leading space: llama.cpp
-  cannot express that, so :func:`build_vocab` reports it in ``divergences`` and ``gguf_check`` shows the texts affected.
+  cannot express that. A folder with ``tokenizer.model`` is therefore read through meditron's loader, which rebuilds
+  the tokenizer on the ``.model`` (as SentencePiece encodes): the vocabulary is built from the tokenizer as loaded, not
+  from the ``tokenizer.json`` file. Only a folder without ``tokenizer.model`` can still hold a ``first``-scheme
+  tokenizer; :func:`build_vocab` then reports it in ``divergences`` and ``gguf_check`` shows the texts affected.
 - Byte-level BPE (``gpt2``: Llama-3/Qwen-style) keeps merges and a pre-tokenizer name instead of scores.
 """
 
@@ -55,8 +58,10 @@ class GGUFVocab:
 
 
 def load_hf_tokenizer(model_dir: Path):
-    """The HF tokenizer of ``model_dir``, or an error naming the folder (not transformers' "install sentencepiece")."""
-    from transformers import AutoTokenizer
+    """The tokenizer of ``model_dir`` as every meditron stage loads it (:func:`meditron.data.tokenizer.load_tokenizer`:
+    rebuilt on ``tokenizer.model`` when there is one), or an error naming the folder (not transformers' "install
+    sentencepiece")."""
+    from meditron.data.tokenizer import load_tokenizer
 
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
@@ -64,10 +69,7 @@ def load_hf_tokenizer(model_dir: Path):
     if not any((model_dir / f).is_file() for f in ("tokenizer.json", "tokenizer.model", "tokenizer_config.json")):
         raise InputError("no tokenizer.json / tokenizer.model / tokenizer_config.json: the folder holds no tokenizer "
                          "(an empty or partial export?)", path=str(model_dir))
-    try:
-        return AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
-    except Exception as e:  # noqa: BLE001 - any library failure becomes one line naming the folder
-        raise InputError(f"cannot load the tokenizer: {type(e).__name__}: {e}", path=str(model_dir)) from None
+    return load_tokenizer(model_dir)  # library failures become one line naming the folder
 
 
 def build_vocab(model_dir: Path, n_vocab: int) -> GGUFVocab:
@@ -75,7 +77,8 @@ def build_vocab(model_dir: Path, n_vocab: int) -> GGUFVocab:
     model_dir = Path(model_dir)
     tok = load_hf_tokenizer(model_dir)
     tj_path = model_dir / "tokenizer.json"
-    tj = json.loads(tj_path.read_text(encoding="utf-8")) if tj_path.is_file() else None
+    backend = getattr(tok, "backend_tokenizer", None)  # the tokenizer as loaded, not the file (it may be rebuilt)
+    tj = json.loads(backend.to_str()) if backend is not None else None
     tmodel = (tj or {}).get("model", {})
     if tj is None or (tmodel.get("type") == "BPE" and tmodel.get("byte_fallback")):
         vocab = _sentencepiece_vocab(model_dir, tok, tj, n_vocab)

@@ -37,7 +37,9 @@ def load_checkpoint_model(checkpoint_dir: str | Path, dtype: torch.dtype = torch
     """
     import torch.distributed.checkpoint as dcp
     from accelerate import init_empty_weights
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    from meditron.data.tokenizer import load_tokenizer
 
     ckpt = find_latest_checkpoint(checkpoint_dir)
     if ckpt is None:
@@ -74,7 +76,7 @@ def load_checkpoint_model(checkpoint_dir: str | Path, dtype: torch.dtype = torch
     model.to(dtype)
     _set_dtype(model.config, dtype)
     tokenizer = (
-        AutoTokenizer.from_pretrained(meta, local_files_only=True)
+        load_tokenizer(meta)  # as every stage loads it (rebuilt on tokenizer.model when there is one)
         if (meta / "tokenizer_config.json").exists()
         else None
     )

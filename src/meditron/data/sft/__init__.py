@@ -8,7 +8,9 @@ trainer epoch by epoch, and ``prepare`` runs them in that order from the ``finet
 from .builders import build_examples
 from .chat_template import (
     CHATML_TEMPLATE,
+    CHATML_TEMPLATE_BOS,
     IGNORE_INDEX,
+    chatml_template,
     install_chat_template,
     tokenize_example,
     tokenize_examples,
@@ -22,6 +24,7 @@ from .records import BuildReport, ChatExample
 
 __all__ = [
     "CHATML_TEMPLATE",
+    "CHATML_TEMPLATE_BOS",
     "IGNORE_INDEX",
     "NoExampleLeft",
     "BuildReport",
@@ -30,6 +33,7 @@ __all__ = [
     "SFTSource",
     "block_causal_mask",
     "build_examples",
+    "chatml_template",
     "collate",
     "guard_examples",
     "install_chat_template",

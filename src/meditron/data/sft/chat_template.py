@@ -6,8 +6,12 @@ token, the prefix the model was trained on. The assistant content and its closin
 ``{% generation %}`` blocks, which is how transformers reports which tokens are the assistant's
 (``return_assistant_tokens_mask``): exactly those tokens get labels, everything else -100.
 
-The template adds no BOS token (ChatML convention): the rendered text is the whole input, so a server that tokenizes
-the rendered string without special tokens sees the same ids.
+BOS follows the base tokenizer's convention, as pretraining documents do: when the tokenizer adds BOS to plain text
+(Llama-2/Mistral SentencePiece), the template starts with ``{{ bos_token }}`` (:data:`CHATML_TEMPLATE_BOS`), else it
+adds none (:data:`CHATML_TEMPLATE`, byte-level BPE such as the quickstart's). Either way the rendered text is the whole
+input: it is tokenized without special tokens (``apply_chat_template(tokenize=True)`` does so, the server and the
+evaluation do so, llama.cpp's chat completion does so when the template writes the BOS), so every sequence starts with
+exactly one BOS when the tokenizer adds one, and with none otherwise.
 """
 
 from __future__ import annotations
@@ -36,9 +40,20 @@ CHATML_TEMPLATE = (
     "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}"
 )
 
+#: The same, starting with the tokenizer's BOS: for tokenizers that add BOS to plain text.
+CHATML_TEMPLATE_BOS = "{{- bos_token }}" + CHATML_TEMPLATE
+
+
+def chatml_template(tok: PreTrainedTokenizerBase) -> str:
+    """The ChatML template for ``tok``: with BOS first when ``tok`` adds BOS to plain text, else without."""
+    from meditron.data.tokenizer import adds_special_tokens
+
+    return CHATML_TEMPLATE_BOS if adds_special_tokens(tok)[0] else CHATML_TEMPLATE
+
 
 def install_chat_template(tok: PreTrainedTokenizerBase) -> PreTrainedTokenizerBase:
-    """Give ``tok`` the ChatML template (saved with it by ``save_pretrained``). ChatML tokens must be single tokens."""
+    """Give ``tok`` the ChatML template (saved with it by ``save_pretrained``), with BOS first when ``tok`` adds BOS
+    (:func:`chatml_template`). ChatML tokens must be single tokens."""
     vocab = tok.get_vocab()
     for t in (IM_START, IM_END):
         ids = tok.encode(t, add_special_tokens=False)
@@ -49,7 +64,7 @@ def install_chat_template(tok: PreTrainedTokenizerBase) -> PreTrainedTokenizerBa
             )
     if not tok.is_fast:
         raise ConfigError("finetuning needs a fast tokenizer (the assistant-token mask uses character offsets)")
-    tok.chat_template = CHATML_TEMPLATE
+    tok.chat_template = chatml_template(tok)
     return tok
 
 
