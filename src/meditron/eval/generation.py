@@ -21,6 +21,7 @@ question's samples do not depend on which other questions share its batch.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import inspect
 from dataclasses import dataclass
@@ -146,6 +147,48 @@ class _StopWatch:
         return flags
 
 
+@functools.lru_cache(maxsize=1)
+def _growing_layer_class() -> type:
+    from transformers.cache_utils import DynamicLayer
+
+    class GrowingLayer(DynamicLayer):
+        """A ``DynamicLayer`` whose keys/values are views of a buffer with room for ``HEADROOM`` more tokens.
+
+        ``DynamicLayer`` appends a step's key/value with ``torch.cat``, copying the whole cache every step (≈ 10% of
+        a CPU decode step at 10 rows x 400 tokens); here the new column is written in place. Whenever the keys are
+        no longer a prefix view of the buffer (rows dropped, cache merged or trimmed), the buffer is rebuilt once.
+        The values stored are the same tensors' values, so the attention results are unchanged.
+        """
+
+        HEADROOM = 64
+
+        def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args: Any, **kwargs: Any):
+            if not self.is_initialized:
+                self.lazy_initialization(key_states, value_states)
+            length, new = (self.keys.shape[-2] if self.keys.dim() == 4 else 0), key_states.shape[-2]
+            buf = getattr(self, "_kbuf", None)
+            view = (
+                buf is not None
+                and length > 0
+                and self.keys.data_ptr() == buf.data_ptr()
+                and self.keys.shape[:2] == buf.shape[:2]
+                and self.keys.stride() == buf.stride()
+            )
+            if not (view and length + new <= buf.shape[-2]):
+                b, h, _, d = key_states.shape
+                self._kbuf = key_states.new_empty((b, h, length + new + self.HEADROOM, d))
+                self._vbuf = value_states.new_empty((b, h, length + new + self.HEADROOM, value_states.shape[-1]))
+                if length:
+                    self._kbuf[:, :, :length] = self.keys
+                    self._vbuf[:, :, :length] = self.values
+            self._kbuf[:, :, length : length + new] = key_states
+            self._vbuf[:, :, length : length + new] = value_states
+            self.keys, self.values = self._kbuf[:, :, : length + new], self._vbuf[:, :, : length + new]
+            return self.keys, self.values
+
+    return GrowingLayer
+
+
 class _Decoder:
     """The model side of one batch: the KV cache, the attention mask, positions, and which rows are still running."""
 
@@ -162,6 +205,9 @@ class _Decoder:
         params = inspect.signature(self.model.forward).parameters
         self.cache_key = "cache" if "cache" in params else "past_key_values"
         self.cache = DynamicCache(config=self.model.config)
+        if mergeable_cache(lm):  # plain full-attention layers: append in place instead of torch.cat
+            grow = _growing_layer_class()
+            self.cache.layers = [grow() for _ in self.cache.layers]
         ids, mask = lm.tok_batch_encode(contexts, left_truncate_len=max_ctx)
         self.mask = mask.to(lm.device)
         position = (self.mask.long().cumsum(-1) - 1).masked_fill(self.mask == 0, 0)
