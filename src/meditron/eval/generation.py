@@ -6,7 +6,10 @@ stops, and every step decodes the tails of all rows once per stop string. This l
 
 * encodes each prompt once and expands its KV cache to the N sample rows (``DynamicCache.batch_repeat_interleave``),
   with several questions per batch (left padding + attention mask, as ``HFLM``);
-* drops a row from the batch (and its cache) as soon as it has produced EOS or one of the stop strings;
+* drops a row from the batch (and its cache) as soon as it has produced EOS or one of the stop strings; for sampled
+  rows (``decode_stream``) the room is refilled with the next questions' freshly prefilled rows (continuous
+  batching), while greedy keeps ``HFLM``'s batches so its outputs stay bit-identical to the stock backend;
+* appends each step's keys/values in place into a cache buffer with headroom instead of ``torch.cat``;
 * returns each sample's token ids and mean token log-probability (raw model distribution, temperature 1), which
   SC-CoT uses to break vote ties.
 
