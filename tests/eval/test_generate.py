@@ -114,6 +114,13 @@ def test_continuous_batching_refills_rows_exactly(tiny_model, ours, cot_texts, m
     expected = alone.generate_until(_requests(cot_texts, until=until, max_gen_toks=20, do_sample=False))
     assert [[s.text for s in g] for g in groups] == [[text, text] for text in expected]
     assert len({len(g[0].tokens) for g in groups}) > 1  # rows really ended at different steps
+    for req, group in zip(reqs, groups, strict=True):  # log-probs of merged rows = a plain forward pass
+        ids, _ = ours.tok_batch_encode([req.args[0]])
+        full = torch.tensor([ids[0].tolist() + group[1].tokens])
+        with torch.no_grad():
+            lp = F.log_softmax(ours.model(full).logits[0, ids.shape[1] - 1 : -1].float(), dim=-1)
+        expected = lp.gather(1, torch.tensor(group[1].tokens).unsqueeze(-1)).mean().item()
+        assert group[1].mean_logprob == pytest.approx(expected, abs=1e-4)
 
 
 def test_mean_logprobs_equal_a_forward_pass(ours, cot_texts):
