@@ -14,7 +14,9 @@ Generation (``--part generation``): the first ``--gen-questions`` questions as C
 (``--samples`` at T=0.8), both backends' ``generate_until``, the SC-CoT list being each request repeated as lm-eval's
 ``repeats`` does. The model's EOS logit is given a text-dependent boost (``--eos-strength``, see ``build_model``) so
 outputs end at varied lengths as a trained model's do; ``--eos-strength 0`` gives outputs that always run to
-``--max-gen-toks``.
+``--max-gen-toks``. ``--gen-model DIR`` runs the generation part on an existing model folder instead (e.g. the real
+pretrained ``../shared/models/aidreams260K-hf``, whose outputs end on their own; its 128-token context left-truncates
+the prompts to ``128 - --max-gen-toks`` tokens in both backends).
 """
 
 from __future__ import annotations
@@ -148,7 +150,7 @@ def generation_rows(args: argparse.Namespace, model_dir: Path, bset) -> bool:
     }
     prompt_tokens = sum(len(stock.tok_encode(t)) for t in texts) // len(texts)
     print(
-        f"\n# generation: {len(items)} MedQA-4 questions, CoT prompt {prompt_tokens}"
+        f"\n# generation: {model_dir.name}, {len(items)} MedQA-4 questions, CoT prompt {prompt_tokens}"
         f" tokens/question, max_gen_toks {args.max_gen_toks}, eos_strength {args.eos_strength},"
         f" batch {args.batch_size},"
         f" {args.gen_rounds} rounds (median), torch threads {torch.get_num_threads()},"
@@ -194,6 +196,7 @@ def main() -> int:
     ap.add_argument("--max-gen-toks", type=int, default=128)
     ap.add_argument("--samples", type=int, default=5)
     ap.add_argument("--eos-strength", type=float, default=3.0)
+    ap.add_argument("--gen-model", type=Path, default=None, help="model folder for the generation part")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     args = ap.parse_args()
     if args.threads:
@@ -209,7 +212,9 @@ def main() -> int:
         if args.part in ("all", "top_token"):
             ok &= top_token_rows(args, build_model(Path(tmp) / "model", args.hidden, args.layers), bset)
         if args.part in ("all", "generation"):
-            gen_dir = build_model(Path(tmp) / "gen_model", args.hidden, args.layers, args.eos_strength)
+            gen_dir = args.gen_model or build_model(
+                Path(tmp) / "gen_model", args.hidden, args.layers, args.eos_strength
+            )
             ok &= generation_rows(args, gen_dir, bset)
     return 0 if ok else 1
 

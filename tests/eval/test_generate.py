@@ -97,6 +97,32 @@ def test_sampling_with_top_k_1_is_greedy(ours, cot_texts):
     assert ours.generate_until(sampled) == greedy
 
 
+def test_continuous_batching_refills_rows_exactly(tiny_model, ours, cot_texts, monkeypatch):
+    """Sampled rows decode with continuous batching: finished rows make room and the next questions' prefilled rows
+    join mid-stream (left-padded into the running cache). With top_k=1 every sample must be the question's greedy
+    output from the stock backend run one question at a time, so padding, merging and trimming change nothing."""
+    from meditron.eval import generation
+
+    merges = []
+    original = generation._Decoder.merge
+    monkeypatch.setattr(generation._Decoder, "merge", lambda self, o, rows: merges.append(rows) or original(self, o, rows))
+    alone = HFLM(pretrained=str(tiny_model), device="cpu", batch_size=1)
+    until = ["e", "\n"]
+    reqs = _requests(cot_texts, until=until, max_gen_toks=20, do_sample=True, temperature=0.7, top_k=1)
+    groups = ours.generate_samples(reqs, 2, seed=5)  # batch_size 3 → 2 questions x 2 samples = 4 rows at most
+    assert len(merges) >= 2 and all(len(rows) % 2 == 0 for rows in merges)
+    expected = alone.generate_until(_requests(cot_texts, until=until, max_gen_toks=20, do_sample=False))
+    assert [[s.text for s in g] for g in groups] == [[text, text] for text in expected]
+    assert len({len(g[0].tokens) for g in groups}) > 1  # rows really ended at different steps
+    for req, group in zip(reqs, groups, strict=True):  # log-probs of merged rows = a plain forward pass
+        ids, _ = ours.tok_batch_encode([req.args[0]])
+        full = torch.tensor([ids[0].tolist() + group[1].tokens])
+        with torch.no_grad():
+            lp = F.log_softmax(ours.model(full).logits[0, ids.shape[1] - 1 : -1].float(), dim=-1)
+        expected = lp.gather(1, torch.tensor(group[1].tokens).unsqueeze(-1)).mean().item()
+        assert group[1].mean_logprob == pytest.approx(expected, abs=1e-4)
+
+
 def test_mean_logprobs_equal_a_forward_pass(ours, cot_texts):
     reqs = _requests(cot_texts[:3], until=["\n\n"], max_gen_toks=10, do_sample=True, temperature=0.8)
     for req, group in zip(reqs, ours.generate_samples(reqs, 3, seed=7), strict=True):

@@ -24,7 +24,7 @@ from lm_eval.api.registry import register_model
 from lm_eval.models.huggingface import HFLM
 
 from meditron.errors import ConfigError
-from meditron.eval.generation import Sample, decode_batch, decode_settings
+from meditron.eval.generation import Sample, decode_batch, decode_settings, decode_stream, mergeable_cache
 
 #: Below this many shared tokens a separate prefix pass costs more than it saves.
 MIN_SHARED_PREFIX = 8
@@ -184,6 +184,11 @@ class PrefixSharingHFLM(HFLM):
         order = sorted(range(len(contexts)), key=lambda i: (-len(self.tok_encode(contexts[i])), contexts[i]))
         out: list[list[Sample]] = [[] for _ in contexts]
         step = self._batch_prompts(num_samples)
+        if settings.do_sample and mergeable_cache(self):  # greedy keeps HFLM's batches: bit-identical outputs
+            groups = decode_stream(self, [contexts[i] for i in order], num_samples, settings, seed, step * num_samples)
+            for i, group in zip(order, groups, strict=True):
+                out[i] = group
+            return out
         for start in range(0, len(order), step):
             idx = order[start : start + step]
             groups = decode_batch(self, [contexts[i] for i in idx], num_samples, settings, seed)
