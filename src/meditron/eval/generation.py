@@ -331,7 +331,6 @@ def decode_batch(
     lm: Any, contexts: list[str], num_samples: int, settings: DecodeSettings, seed: int
 ) -> list[list[Sample]]:
     """Decode ``num_samples`` continuations of each context in one batch: prefill once, expand, step until all stop."""
-    from lm_eval.models.utils import postprocess_generated_text
 
     dec = _Decoder(lm, contexts, num_samples, settings)
     generators = _row_generators(lm, contexts, num_samples, seed) if settings.do_sample else []
@@ -357,11 +356,20 @@ def decode_batch(
         if not running:
             break
         dec.step(dec.keep(running, nxt))
+    return _samples(lm, tokens, logprob_sums, len(contexts), num_samples, settings.until)
+
+
+def _samples(lm, tokens: list[list[int]], logprob_sums: list[float], num_contexts: int, num_samples: int,
+             until: list[str]) -> list[list[Sample]]:
+    """Rows back into per-question groups of samples: text cut at the first stop string (as lm-eval's ``hf`` does),
+    the generated ids, and the mean log-probability per token (the SC-CoT tie-break)."""
+    from lm_eval.models.utils import postprocess_generated_text
+
     out: list[list[Sample]] = []
-    for c in range(len(contexts)):
+    for c in range(num_contexts):
         group = []
         for r in range(c * num_samples, (c + 1) * num_samples):
-            text = postprocess_generated_text(lm.tok_decode(tokens[r]), settings.until, None)
+            text = postprocess_generated_text(lm.tok_decode(tokens[r]), until, None)
             group.append(Sample(text, tokens[r], logprob_sums[r] / max(len(tokens[r]), 1)))
         out.append(group)
     return out
@@ -410,7 +418,6 @@ def decode_stream(
     Contexts are admitted in the given order. A row's tokens depend only on its own logits and its own generator
     (seeded by seed, prompt, sample index), so which questions share the batch does not change the draws.
     """
-    from lm_eval.models.utils import postprocess_generated_text
 
     stream = _Stream(lm, contexts, num_samples, settings, capacity)
     generators = _row_generators(lm, contexts, num_samples, seed) if settings.do_sample else []
@@ -434,11 +441,4 @@ def decode_stream(
         finished = watch.done([tokens[r] for r in dec.active])
         capped = [len(tokens[r]) >= settings.max_gen_toks for r in dec.active]
         stream.advance([b for b, (f, c) in enumerate(zip(finished, capped, strict=True)) if not (f or c)], nxt)
-    out: list[list[Sample]] = []
-    for c in range(len(contexts)):
-        group = []
-        for r in range(c * num_samples, (c + 1) * num_samples):
-            text = postprocess_generated_text(lm.tok_decode(tokens[r]), settings.until, None)
-            group.append(Sample(text, tokens[r], logprob_sums[r] / max(len(tokens[r]), 1)))
-        out.append(group)
-    return out
+    return _samples(lm, tokens, logprob_sums, len(contexts), num_samples, settings.until)
