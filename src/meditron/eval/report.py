@@ -16,7 +16,7 @@ from typing import Any
 from meditron.errors import InputError
 from meditron.eval import paper
 from meditron.eval.metrics import accuracy, bootstrap_ci, expected_calibration_error, mean_std
-from meditron.eval.paper import paper_markdown
+from meditron.eval.paper import paper_comparison, paper_markdown  # paper_comparison: part of the report's API
 
 
 def _r(x: float) -> float:
@@ -137,19 +137,6 @@ def paper_reference() -> dict[str, Any]:
     """The MEDITRON paper's published rows with their settings (``reference/meditron_paper.yaml``)."""
     return paper.load_reference()
 
-
-def paper_comparison(
-    results: dict[str, dict[str, Any]],
-    config: dict[str, Any] | None = None,
-    data: dict[str, Any] | None = None,
-    run_stages: Any = None,
-) -> dict[str, Any]:
-    """Our accuracy (%) per benchmark, mode and shots next to the paper rows of the same setting only.
-
-    ``config`` (results.json's) gives ``finetuned`` and the limit, ``data`` the coverage of each benchmark, and
-    ``run_stages`` (run.json's ``stages``) says whether the run finetuned; without them the setting is "unknown".
-    """
-    return paper.paper_comparison(results, config=config, data=data, run_stages=run_stages)
 
 
 def write_jsonl(path: Path, records: list[dict[str, Any]]) -> None:
