@@ -87,7 +87,7 @@ def write_jsonl(docs: list[dict], path: Path) -> Path:
 
 
 def prepare_tokenizer(out: Path) -> Path:
-    from meditron.data.tokenizer import add_special_tokens, load_tokenizer, save_tokenizer
+    from meditron.tokenizer import add_special_tokens, load_tokenizer, save_tokenizer
 
     tok = load_tokenizer(SHARED / "tokenizers" / "tokenizer.model.v1")
     add_special_tokens(tok)

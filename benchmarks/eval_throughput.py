@@ -44,7 +44,7 @@ def build_model(out: Path, hidden: int, layers: int, eos_strength: float = 0.0) 
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from meditron.data.tokenizer import load_tokenizer
+    from meditron.tokenizer import load_tokenizer
 
     tok = load_tokenizer(SHARED / "tokenizers" / "tokenizer.model.v1")
     torch.manual_seed(0)
@@ -129,7 +129,7 @@ def generation_rows(args: argparse.Namespace, model_dir: Path, bset) -> bool:
     from lm_eval.api.instance import Instance
     from lm_eval.models.huggingface import HFLM
 
-    from meditron.eval import prompts
+    from meditron.benchmarks import prompts
     from meditron.eval.backends import PrefixSharingHFLM
     from meditron.eval.modes import STOP_SEQUENCES
 
@@ -204,7 +204,7 @@ def main() -> int:
 
         torch.set_num_threads(args.threads)
 
-    from meditron.eval.benchmarks import load_benchmark
+    from meditron.benchmarks import load_benchmark
 
     bset = load_benchmark("medqa4", SHARED / "benchmarks")
     ok = True

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from meditron.corpus.readers.jats import JatsReader
-from meditron.sample import resolve_path
+from meditron.sample import SAMPLE_DIR
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_JATS = REPO.parent / "shared" / "data" / "pubmed" / "jats"
@@ -30,7 +30,7 @@ SHARED_JATS = REPO.parent / "shared" / "data" / "pubmed" / "jats"
 
 def bench_files() -> list[Path]:
     files = sorted(SHARED_JATS.glob("*.nxml")) if SHARED_JATS.exists() else []
-    files += sorted(resolve_path("sample:pubmed/jats").glob("*.nxml"))
+    files += sorted((SAMPLE_DIR / "pubmed" / "jats").glob("*.nxml"))
     if not files:
         raise SystemExit("no JATS files found (../shared/data/pubmed/jats or the embedded sample)")
     return files

@@ -30,10 +30,10 @@ START, END = "<!-- sft_throughput:start -->", "<!-- sft_throughput:end -->"
 
 def load_examples(n: int):
     from meditron.data.sft import build_examples, install_chat_template, tokenize_examples
-    from meditron.data.tokenizer import add_special_tokens, load_tokenizer
-    from meditron.sample import resolve_path
+    from meditron.sample import SAMPLE_DIR
+    from meditron.tokenizer import add_special_tokens, load_tokenizer
 
-    tok = load_tokenizer(resolve_path("sample:tokenizer"))
+    tok = load_tokenizer(SAMPLE_DIR / "tokenizer")
     add_special_tokens(tok)
     install_chat_template(tok)
     if tok.pad_token is None:

@@ -151,7 +151,7 @@ def serve_and_chat(argv: list[str], root: Path, port: int) -> dict:
 def check_corpus(run: Path) -> None:
     """Documents start with BOS (the model's tokenizer adds one) and end with EOS: exactly one each per document."""
     from meditron.data.shards import TokenShards
-    from meditron.data.tokenizer import add_special_tokens, describe_tokenizer, load_tokenizer
+    from meditron.tokenizer import add_special_tokens, describe_tokenizer, load_tokenizer
 
     shards = TokenShards(run / "shards")
     tok = load_tokenizer(MODEL)
@@ -174,7 +174,7 @@ def check_corpus(run: Path) -> None:
 
 def check_pretrain(run: Path) -> None:
     metrics = json.loads((run / "run.json").read_text())["stages"]["pretrain"]["metrics"]
-    from meditron.data.tokenizer import ALL_SPECIAL_TOKENS
+    from meditron.tokenizer import ALL_SPECIAL_TOKENS
 
     assert metrics["vocabulary"] == {
         "embedding_rows_before": 512, "embedding_rows": 524, "rows_added": 12, "tokens_added": list(ALL_SPECIAL_TOKENS),

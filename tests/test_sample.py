@@ -16,7 +16,8 @@ import pytest
 from lxml import etree
 from lxml import html as lxml_html
 
-from meditron.sample import SAMPLE_DIR, resolve_path
+from meditron._base import ConfigPath, ConfigPathText, StrictModel
+from meditron.sample import SAMPLE_DIR
 
 S = SAMPLE_DIR
 MEDQA = S / "benchmarks/medqa/questions/US"
@@ -411,7 +412,7 @@ def test_tokenizer_loads_offline_and_round_trips(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     from transformers import AutoTokenizer
 
-    tok = AutoTokenizer.from_pretrained(str(resolve_path("sample:tokenizer")))
+    tok = AutoTokenizer.from_pretrained(str(S / "tokenizer"))
     assert len(tok) == 4096 and tok.model_max_length == 4096
     assert (tok.bos_token, tok.eos_token, tok.unk_token, tok.pad_token) == ("<s>", "</s>", "<unk>", "<pad>")
     assert [tok.convert_tokens_to_ids(t) for t in ("<unk>", "<s>", "</s>", "<pad>")] == [0, 1, 2, 3]
@@ -446,7 +447,14 @@ def test_generator_rebuilds_the_committed_files(tmp_path):
 
 
 def test_sample_paths_resolve_and_ship_as_package_data():
-    assert resolve_path("sample:benchmarks") == S / "benchmarks" and resolve_path("sample:benchmarks").is_dir()
+    class Paths(StrictModel):
+        folder: ConfigPath
+        text: ConfigPathText
+
+    paths = Paths(folder="sample:benchmarks", text="sample:tokenizer")
+    assert paths.folder == S / "benchmarks" and paths.folder.is_dir()
+    assert paths.text == str(S / "tokenizer")
+    assert Paths(folder="data/x", text="meta-llama/Llama-2-7b-hf").text == "meta-llama/Llama-2-7b-hf"
     pyproject = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
     assert '"sample/**/*"' in pyproject
     total = sum(p.stat().st_size for p in S.rglob("*") if p.is_file() and "__pycache__" not in p.parts)

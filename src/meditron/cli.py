@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from meditron import __version__
 from meditron.errors import MeditronError
+
+if TYPE_CHECKING:
+    from meditron.run import RunDir
 
 console = Console(stderr=True)
 
@@ -367,13 +370,15 @@ def eval_compare(
             console.print(f"wrote {p}")
 
 
-def _default_export_source(checkpoints: Path) -> Path:
+def _default_export_source(run: RunDir) -> Path:
     """The run's newest model: the finetuned one if the run has it, else the pretrained one (HF dir, else latest DCP)."""
-    for stage in ("finetune", "pretrain"):
-        for candidate in (checkpoints / stage / "hf", checkpoints / stage):
+    from meditron.run import TRAINING_STAGES
+
+    for stage in reversed(TRAINING_STAGES):
+        for candidate in (run.stage_hf(stage), run.stage_dir(stage)):
             if candidate.exists():
                 return candidate
-    return checkpoints / "pretrain"
+    return run.stage_dir(TRAINING_STAGES[0])
 
 
 @app.command()
@@ -409,7 +414,7 @@ def export(
         cfg = _load(config, set_)
         section = cfg.export
         run = _run_dir(cfg)
-        checkpoint = checkpoint or _default_export_source(run.checkpoints)
+        checkpoint = checkpoint or _default_export_source(run)
         out = out or section.out or (run.hf if (format or section.format) == "hf" else run.root / "gguf")
     if checkpoint is None or out is None:
         raise typer.BadParameter("pass --checkpoint and --out, or --config to take them from a run")

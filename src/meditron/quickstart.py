@@ -16,7 +16,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from meditron.config import load_config
-from meditron.run import RunDir
+from meditron.json_io import write_json_atomic
+from meditron.run import TRAINING_STAGES, RunDir
 
 console = Console(stderr=True)
 
@@ -78,7 +79,7 @@ def render_summary(summary: dict[str, Any]) -> Table:
     totals = summary.get("corpus_totals")
     if totals:
         table.add_row("corpus", "ledger", ", ".join(f"{k} {v}" for k, v in totals.items()))
-    for stage in ("pretrain", "finetune"):
+    for stage in TRAINING_STAGES:
         if stage in summary:
             s = summary[stage]
             table.add_row(stage, "loss first → last", f"{s['first_loss']:.3f} → {s['last_loss']:.3f} ({s['steps']} steps)")
@@ -118,14 +119,14 @@ def run_quickstart(out: Path, overrides: list[str] | None = None, small: bool = 
     stage("corpus", run_corpus, cfg, run)
     stage("pretrain", run_pretrain, cfg, run, resume=False)
     stage("finetune", run_finetune, cfg, run, resume=False)
-    finetuned = run.checkpoints / "finetune" / "hf"
+    finetuned = run.stage_hf("finetune")
     eval_cfg = cfg.eval.model_copy(update={"model": str(finetuned), "out": run.eval})
     stage("eval", run_eval, eval_cfg, run=run)
     stage("export", run_export, checkpoint=finetuned, out=run.hf, fmt="hf")
 
     summary = summarize(run)
     summary["seconds"] = timings
-    (run.root / "quickstart_summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    write_json_atomic(run.root / "quickstart_summary.json", summary, sort_keys=False)
     Console().print(render_summary(summary))
     console.print(f"stage times (s): {timings}")
     return summary

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from meditron.config import RunConfig, dump_config
+from meditron.json_io import write_json_atomic
 
 _TRACKED_PACKAGES = ("meditron", "torch", "transformers", "tokenizers", "datatrove", "lm_eval", "safetensors", "numpy")
 
@@ -39,10 +40,8 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def _atomic_write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+#: The training stages, in pipeline order; each owns ``checkpoints/<stage>/`` in a run.
+TRAINING_STAGES: tuple[str, ...] = ("pretrain", "finetune")
 
 
 def _is_rank_zero() -> bool:
@@ -65,6 +64,16 @@ class RunDir:
     @classmethod
     def from_config(cls, cfg: RunConfig) -> RunDir:
         return cls(cfg.run_dir)
+
+    def stage_dir(self, stage: str) -> Path:
+        """Where a training stage (``pretrain``, ``finetune``) keeps its checkpoints: ``checkpoints/<stage>``."""
+        if stage not in TRAINING_STAGES:
+            raise ValueError(f"unknown training stage {stage!r}; valid: {', '.join(TRAINING_STAGES)}")
+        return self.checkpoints / stage
+
+    def stage_hf(self, stage: str) -> Path:
+        """The consolidated Hugging Face model a training stage writes when it ends: ``checkpoints/<stage>/hf``."""
+        return self.stage_dir(stage) / "hf"
 
     def create(self) -> RunDir:
         for p in (self.root, self.logs):
@@ -89,7 +98,7 @@ class RunDir:
         m["versions"] = package_versions()
         m["seed"] = cfg.seed
         m.setdefault("commands", []).append({"time": now, "argv": sys.argv, "command": command})
-        _atomic_write_json(self.manifest_path, m)
+        write_json_atomic(self.manifest_path, m)
 
     def record_stage(
         self,
@@ -118,7 +127,7 @@ class RunDir:
                     hashes[str(p)] = sha256_file(p)
             entry["inputs"] = [str(p) for p in inputs]
         m.setdefault("stages", {})[stage] = entry
-        _atomic_write_json(self.manifest_path, m)
+        write_json_atomic(self.manifest_path, m)
 
     def _rel(self, p: str | Path) -> str:
         p = Path(p)

@@ -56,7 +56,7 @@ def test_rolling_hash_equals_direct_hash_of_each_window():
 @requires_shared_data
 @pytest.mark.parametrize("name", ["medqa4", "pubmedqa", "mmlu_medical", "medmcqa"])
 def test_real_benchmark_items_found(name):
-    from meditron.eval.benchmarks import load_benchmark
+    from meditron.benchmarks import load_benchmark
 
     index = build_benchmark_index(SHARED_DATA / "benchmarks", [name])
     items = load_benchmark(name, SHARED_DATA / "benchmarks").items

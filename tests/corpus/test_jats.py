@@ -223,9 +223,9 @@ def test_boxed_text_keeps_its_title(tmp_path):
 
 
 def test_embedded_sample_parses():
-    from meditron.sample import resolve_path
+    from meditron.sample import SAMPLE_DIR
 
-    folder = resolve_path("sample:pubmed/jats")
+    folder = SAMPLE_DIR / "pubmed" / "jats"
     if not folder.exists():
         pytest.skip("embedded sample has no pubmed/jats yet")
     docs = read([folder])

@@ -162,9 +162,9 @@ def test_pubmed_book_article(tmp_path):
 
 
 def test_embedded_sample_parses():
-    from meditron.sample import resolve_path
+    from meditron.sample import SAMPLE_DIR
 
-    folder = resolve_path("sample:pubmed/medline")
+    folder = SAMPLE_DIR / "pubmed" / "medline"
     if not folder.exists():
         pytest.skip("embedded sample has no pubmed/medline yet")
     docs = read([folder])

@@ -18,8 +18,8 @@ import pytest
 from meditron.config import load_config
 from meditron.corpus.pipeline import run_corpus
 from meditron.data.shards import TokenShards
-from meditron.data.tokenizer import load_tokenizer
 from meditron.run import RunDir
+from meditron.tokenizer import load_tokenizer
 from tests.corpus.pipeline_fixtures import (
     PLANTED_EMAIL,
     PLANTED_PHONE,

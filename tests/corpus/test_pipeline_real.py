@@ -12,8 +12,8 @@ from meditron.config import load_config
 from meditron.corpus.pipeline import run_corpus
 from meditron.data.blend import build_pretrain_datasets
 from meditron.data.shards import TokenShards
-from meditron.data.tokenizer import load_tokenizer
 from meditron.run import RunDir
+from meditron.tokenizer import load_tokenizer
 from tests.testing import SHARED_DATA, requires_shared_data
 
 

@@ -14,8 +14,8 @@ from meditron.corpus.config import CorpusConfig
 from meditron.corpus.pipeline import prepare_tokenizer
 from meditron.corpus.writers import ShardWriter
 from meditron.data.shards import TokenFile
-from meditron.data.tokenizer import load_tokenizer
 from meditron.errors import ConfigError
+from meditron.tokenizer import load_tokenizer
 from tests.testing import SHARED_DATA, requires_shared_data
 
 AIDREAMS = SHARED_DATA.parent / "models" / "aidreams260K-hf"

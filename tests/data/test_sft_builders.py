@@ -6,10 +6,10 @@ import json
 
 import pytest
 
+from meditron.benchmarks import BenchmarkItem
+from meditron.benchmarks.prompts import COT_TRIGGER, instruction, training_messages
 from meditron.data.sft import build_examples
 from meditron.errors import ConfigError, InputError
-from meditron.eval.benchmarks import BenchmarkItem
-from meditron.eval.prompts import COT_TRIGGER, instruction, training_messages
 from tests.testing import SHARED_DATA, requires_shared_data
 
 BENCH = SHARED_DATA / "benchmarks"

@@ -7,8 +7,8 @@ import pytest
 from transformers import AutoTokenizer
 
 from meditron.data.sft import IGNORE_INDEX, ChatExample, chatml_template, install_chat_template, tokenize_example
-from meditron.data.tokenizer import add_special_tokens, load_tokenizer
 from meditron.errors import ConfigError
+from meditron.tokenizer import add_special_tokens, load_tokenizer
 from tests.fixtures.synthetic_qa import build_tokenizer
 from tests.testing import SHARED_DATA, requires_shared_data
 
@@ -105,7 +105,7 @@ def test_every_example_starts_with_exactly_one_bos_when_the_tokenizer_adds_it(re
     example) starts with exactly one BOS, never learned; the quickstart's byte-level BPE adds none and gets none."""
     from meditron.data.sft import tokenize_examples
     from meditron.data.sft.packing import concat_examples
-    from meditron.data.tokenizer import adds_special_tokens
+    from meditron.tokenizer import adds_special_tokens
 
     seen = []
     for tok in _tokenizers(request):

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from meditron.data.tokenizer import (
+from meditron.errors import InputError
+from meditron.tokenizer import (
     ALL_SPECIAL_TOKENS,
     add_special_tokens,
     adds_special_tokens,
@@ -16,7 +17,6 @@ from meditron.data.tokenizer import (
     save_tokenizer,
     vocabulary_fingerprint,
 )
-from meditron.errors import InputError
 from tests.testing import SHARED_DATA, requires_shared_data
 
 SPM = SHARED_DATA / "tokenizers" / "tokenizer.model.v1"
@@ -231,7 +231,7 @@ def test_one_bos_exactly_when_the_tokenizer_adds_bos(tmp_path):
     from tokenizers.processors import TemplateProcessing
     from transformers import PreTrainedTokenizerFast
 
-    from meditron.data.tokenizer import one_bos, one_bos_text
+    from meditron.tokenizer import one_bos, one_bos_text
 
     path = train_bpe_json(tmp_path / "tokenizer.json")
     plain, backend = load_tokenizer(path), load_tokenizer(path).backend_tokenizer

@@ -7,8 +7,8 @@ import torch
 from lm_eval.api.instance import Instance
 from lm_eval.models.huggingface import HFLM
 
+from meditron.benchmarks import load_benchmark
 from meditron.eval.backends import PrefixSharingHFLM
-from meditron.eval.benchmarks import load_benchmark
 from meditron.eval.modes import FewshotPool, top_token
 from tests.testing import SHARED_DATA, requires_shared_data
 
@@ -78,7 +78,7 @@ def test_parity_without_logits_to_keep(tiny_model, small_benchmarks):
 
 
 def test_mmlu_demonstrations_come_from_the_question_subject(backends):
-    from meditron.eval.benchmarks import BenchmarkItem
+    from meditron.benchmarks import BenchmarkItem
 
     def item(subject: str, n: int, split: str = "") -> BenchmarkItem:
         opts = {k: f"{subject} option {k}" for k in "ABCD"}
@@ -105,7 +105,7 @@ def test_mmlu_demonstrations_come_from_the_question_subject(backends):
 
 def test_medmcqa_shares_one_prefix_across_subjects():
     """Only MMLU groups demonstrations by subject; MedMCQA (which has subjects too) uses one prefix per seed."""
-    from meditron.eval.benchmarks import BenchmarkItem
+    from meditron.benchmarks import BenchmarkItem
     from meditron.eval.modes import _group_key
 
     med = BenchmarkItem("medmcqa-x", "medmcqa", "q", {"A": "a", "B": "b", "C": "c", "D": "d"}, "A", subject="Anatomy")

@@ -11,15 +11,18 @@ from pathlib import Path
 
 import pytest
 
-from meditron.errors import ConfigError, InputError
-from meditron.eval.benchmarks import (
+from meditron.benchmarks import (
     BENCHMARKS,
     MMLU_MEDICAL_SUBJECTS,
     TRUTHFULQA_MED_CATEGORIES,
     find_benchmark_files,
     load_benchmark,
 )
+from meditron.errors import ConfigError, InputError
+from meditron.sample import SAMPLE_DIR
 from tests.testing import SHARED_DATA, requires_shared_data
+
+SAMPLE_BENCHMARKS = SAMPLE_DIR / "benchmarks"
 
 REAL = SHARED_DATA / "benchmarks"
 
@@ -255,12 +258,12 @@ def test_unknown_benchmark_and_ambiguous_files(tmp_path):
 
 def test_embedded_sample_loads_through_sample_prefix():
     """``sample:`` paths resolve inside the package; every benchmark and its few-shot source load, exact counts."""
-    found = find_benchmark_files("sample:benchmarks")
+    found = find_benchmark_files(SAMPLE_BENCHMARKS)
     assert set(found) == set(BENCHMARKS)
     counts = {}
     for name in found:
-        test = load_benchmark(name, "sample:benchmarks")
-        shots = load_benchmark(name, "sample:benchmarks", split="fewshot")
+        test = load_benchmark(name, SAMPLE_BENCHMARKS)
+        shots = load_benchmark(name, SAMPLE_BENCHMARKS, split="fewshot")
         counts[name] = (len(test.items), len(shots.items))
         assert test.missing == [] and shots.missing == []
         ids = [i.id for i in test.items]
@@ -276,8 +279,8 @@ def test_embedded_sample_loads_through_sample_prefix():
         "truthfulqa_med": (9, 3),
         "truthfulqa": (12, 0),  # every question is evaluated: no pool of its own, eval falls back to the test set
     }
-    assert {len(i.options) for i in load_benchmark("medqa5", "sample:benchmarks").items} == {5}
-    assert Counter(i.subject for i in load_benchmark("mmlu_medical", "sample:benchmarks", split="fewshot").items) == {
+    assert {len(i.options) for i in load_benchmark("medqa5", SAMPLE_BENCHMARKS).items} == {5}
+    assert Counter(i.subject for i in load_benchmark("mmlu_medical", SAMPLE_BENCHMARKS, split="fewshot").items) == {
         s: 3 for s in MMLU_MEDICAL_SUBJECTS
     }
 
@@ -349,7 +352,7 @@ def test_truthfulqa_needs_both_files(tmp_path):
 
 
 def test_truthfulqa_choice_order_is_stable_and_independent_of_file_order():
-    from meditron.eval.truthfulqa_data import choice_order
+    from meditron.benchmarks.truthfulqa import choice_order
 
     choices = [f"choice {k}" for k in range(6)]
     order = choice_order("Is it?", choices)
@@ -363,8 +366,8 @@ def test_truthfulqa_choice_order_is_stable_and_independent_of_file_order():
 def test_truthfulqa_order_does_not_depend_on_python_hash_seed():
     """The order must not come from ``hash()``, which Python salts per process (PYTHONHASHSEED)."""
     code = (
-        "from meditron.eval.benchmarks import load_benchmark as L;"
-        "print([(i.id, list(i.options.values()), i.answer) for i in L('truthfulqa', 'sample:benchmarks').items])"
+        "from meditron.benchmarks import load_benchmark as L;"
+        f"print([(i.id, list(i.options.values()), i.answer) for i in L('truthfulqa', '{SAMPLE_BENCHMARKS}').items])"
     )
     outs = set()
     for seed in ("1", "2"):
@@ -380,6 +383,6 @@ def test_truthfulqa_sample_gold_letters_are_spread():
 
     official = json.loads((SAMPLE_DIR / "benchmarks/truthfulqa/data/mc_task.json").read_text())
     assert all(list(e["mc1_targets"].values())[0] == 1 for e in official)
-    items = load_benchmark("truthfulqa", "sample:benchmarks").items
+    items = load_benchmark("truthfulqa", SAMPLE_BENCHMARKS).items
     assert "".join(i.answer for i in items) == "ACDBADBCCABC"
-    assert "".join(i.answer for i in load_benchmark("truthfulqa_med", "sample:benchmarks").items) == "ACDBADBCC"
+    assert "".join(i.answer for i in load_benchmark("truthfulqa_med", SAMPLE_BENCHMARKS).items) == "ACDBADBCC"

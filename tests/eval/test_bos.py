@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
+from meditron.benchmarks.prompts import render_chat
 from meditron.data.sft import CHATML_TEMPLATE
 from meditron.eval.backends import make_lm
-from meditron.eval.prompts import render_chat
 from tests.serve import sp_models
 
 MESSAGES = [{"role": "system", "content": "Answer A or B."}, {"role": "user", "content": " Naloxone reverses?"}]
@@ -50,7 +50,7 @@ def test_quickstart_tokenizer_prompts_have_no_bos(tiny_model):
 @sp_models.requires_aidreams
 def test_eval_backends_read_the_tokenizer_as_every_stage(backend):
     """The HF backends get meditron's tokenizer (rebuilt on tokenizer.model), not transformers' tokenizer.json."""
-    from meditron.data.tokenizer import load_tokenizer
+    from meditron.tokenizer import load_tokenizer
 
     lm = make_lm(backend, str(sp_models.AIDREAMS), base_url=None, batch_size=1, generative=False)
     assert lm.tok_encode(RAW) == load_tokenizer(sp_models.AIDREAMS).encode(RAW)

@@ -47,8 +47,8 @@ def _common(tiny_model, small_benchmarks, out, **kw) -> EvalConfig:
 def test_demonstrations_are_dropped_first_and_counted_once(
     tiny_model, tiny_tokenizer, small_benchmarks, tmp_path, capfd
 ):
-    from meditron.eval.benchmarks import load_benchmark
-    from meditron.eval.prompts import instruction, top_token_prompt
+    from meditron.benchmarks import load_benchmark
+    from meditron.benchmarks.prompts import instruction, top_token_prompt
 
     items = load_benchmark("medqa4", small_benchmarks).items
     zero = [instruction(it) + "\n\n" + top_token_prompt(it) + " A" for it in items]
@@ -74,7 +74,7 @@ def test_context_then_question_then_instruction_never_the_options(
     from dataclasses import replace
     from types import SimpleNamespace
 
-    from meditron.eval.benchmarks import load_benchmark
+    from meditron.benchmarks import load_benchmark
     from meditron.eval.runners import render_generative
 
     lm = SimpleNamespace(tokenizer=tiny_tokenizer)
@@ -172,7 +172,7 @@ def test_real_128_token_model_on_real_benchmarks(tmp_path, capfd):
 
 @functools.cache
 def _real_medqa() -> dict:
-    from meditron.eval.benchmarks import load_benchmark
+    from meditron.benchmarks import load_benchmark
 
     return {it.id: it for it in load_benchmark("medqa4", SHARED_DATA / "benchmarks").items}
 

@@ -11,9 +11,8 @@ import torch.nn.functional as F
 from lm_eval.api.instance import Instance
 from lm_eval.models.huggingface import HFLM
 
-from meditron.eval import prompts
+from meditron.benchmarks import load_benchmark, prompts
 from meditron.eval.backends import PrefixSharingHFLM
-from meditron.eval.benchmarks import load_benchmark
 from meditron.eval.metrics import majority_vote
 from meditron.eval.modes import STOP_SEQUENCES, generate
 from tests.testing import SHARED_DATA, requires_shared_data

@@ -10,8 +10,8 @@ import pytest
 from lm_eval.api.instance import Instance
 from lm_eval.models.huggingface import HFLM
 
+from meditron.benchmarks import BenchmarkItem, BenchmarkSet
 from meditron.eval.backends import PrefixSharingHFLM
-from meditron.eval.benchmarks import BenchmarkItem, BenchmarkSet
 from meditron.eval.config import EvalConfig
 from meditron.eval.modes import mc2, top_token
 from meditron.eval.run import run_eval
@@ -75,7 +75,7 @@ def test_top_token_not_an_option_scores_zero_but_options_scorer_does_not(
 
 def test_paper_top_token_agrees_across_backends_with_shots(tiny_model, small_benchmarks):
     """On a random model (top tokens mostly not options) stock hf and ours give the same paper predictions."""
-    from meditron.eval.benchmarks import load_benchmark
+    from meditron.benchmarks import load_benchmark
     from meditron.eval.modes import FewshotPool
 
     items = load_benchmark("medqa4", small_benchmarks).items

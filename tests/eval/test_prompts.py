@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from meditron.eval.benchmarks import BenchmarkItem
-from meditron.eval.prompts import (
+from meditron.benchmarks import BenchmarkItem
+from meditron.benchmarks.prompts import (
     chat_answer,
     chat_messages,
     cot_prompt,

@@ -7,10 +7,10 @@ from collections import Counter
 
 import pytest
 
+from meditron.benchmarks.prompts import chat_messages
 from meditron.errors import ConfigError, InputError
 from meditron.eval.config import EvalConfig
 from meditron.eval.metrics import chance_interval, permutation_chance_interval
-from meditron.eval.prompts import chat_messages
 from meditron.eval.run import run_eval
 from meditron.run import RunDir
 from tests.testing import SHARED_DATA, requires_shared_data
@@ -116,7 +116,7 @@ def test_all_modes_reports_and_byte_identical_results(tiny_model, tiny_tokenizer
 
 
 def _first_item(data_dir):
-    from meditron.eval.benchmarks import load_benchmark
+    from meditron.benchmarks import load_benchmark
 
     return load_benchmark("medqa4", data_dir).items[0]
 
@@ -168,7 +168,7 @@ def test_fewshot_source_train_file_elsewhere_or_test_set(small_benchmarks, tmp_p
     """Demonstrations come from eval.fewshot_file_dir when given, else from the test set minus the question."""
     import shutil
 
-    from meditron.eval.benchmarks import load_benchmark
+    from meditron.benchmarks import load_benchmark
     from meditron.eval.modes import top_token
     from meditron.eval.run import _fewshot_pool
 
@@ -192,7 +192,7 @@ def test_fewshot_source_train_file_elsewhere_or_test_set(small_benchmarks, tmp_p
 
 def test_fewshot_pool_never_holds_test_questions(small_benchmarks, tmp_path):
     """A PubMedQA few-shot folder without test_ground_truth.json would offer all labelled items: test ones are dropped."""
-    from meditron.eval.benchmarks import load_benchmark
+    from meditron.benchmarks import load_benchmark
     from meditron.eval.run import _fewshot_pool
 
     fs_dir = tmp_path / "fs"
@@ -207,7 +207,7 @@ def test_fewshot_pool_never_holds_test_questions(small_benchmarks, tmp_path):
 @requires_shared_data
 def test_mmlu_demonstrations_come_from_the_official_dev_files(tmp_path):
     """MMLU's dev/ folder (5 rows per subject) is the few-shot source; a folder without it falls back, flagged."""
-    from meditron.eval.benchmarks import load_benchmark
+    from meditron.benchmarks import load_benchmark
     from meditron.eval.run import _bench_run
 
     real = SHARED_DATA / "benchmarks"

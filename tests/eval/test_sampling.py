@@ -6,11 +6,14 @@ from collections import Counter
 
 import pytest
 
-from meditron.eval.benchmarks import load_benchmark
+from meditron.benchmarks import load_benchmark
 from meditron.eval.config import EvalConfig
 from meditron.eval.run import run_eval
 from meditron.eval.sampling import sample_record, stratified_sample
+from meditron.sample import SAMPLE_DIR
 from tests.testing import SHARED_DATA, requires_shared_data
+
+SAMPLE_BENCHMARKS = SAMPLE_DIR / "benchmarks"
 
 
 @requires_shared_data
@@ -43,7 +46,7 @@ def test_mmlu_sample_is_stratified_by_subject():
 
 
 def test_embedded_pubmedqa_limit_and_results_fields(tiny_model, tmp_path):
-    items = load_benchmark("pubmedqa", "sample:benchmarks").items
+    items = load_benchmark("pubmedqa", SAMPLE_BENCHMARKS).items
     assert len(stratified_sample(items, 50, 1234)) == 20  # fewer items than the limit: all of them
     small = stratified_sample(items, 10, 1234)
     # 10 yes / 5 no / 5 maybe → 5, 2.5, 2.5: the tie on the remainder goes to the stratum named first ("maybe")
@@ -52,7 +55,7 @@ def test_embedded_pubmedqa_limit_and_results_fields(tiny_model, tmp_path):
 
     cfg = dict(
         model=str(tiny_model),
-        data_dir="sample:benchmarks",
+        data_dir=SAMPLE_BENCHMARKS,
         benchmarks=["pubmedqa"],
         modes=["top_token"],
         num_fewshot=0,
@@ -70,7 +73,7 @@ def test_embedded_pubmedqa_limit_and_results_fields(tiny_model, tmp_path):
 
 @pytest.mark.parametrize("n", [1, 3, 7])
 def test_allocation_is_exact(n):
-    from meditron.eval.benchmarks import BenchmarkItem
+    from meditron.benchmarks import BenchmarkItem
 
     items = [BenchmarkItem(f"x{i}", "medqa4", "q", {"A": "a", "B": "b"}, "AB"[i % 5 == 0]) for i in range(20)]
     sample = stratified_sample(items, n, 0)

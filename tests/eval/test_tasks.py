@@ -10,9 +10,12 @@ from lm_eval import simple_evaluate
 from lm_eval.tasks import TaskManager
 
 import meditron.eval
+from meditron.benchmarks import load_benchmark
 from meditron.eval.backends import PrefixSharingHFLM
-from meditron.eval.benchmarks import load_benchmark
 from meditron.eval.modes import top_token
+from meditron.sample import SAMPLE_DIR
+
+SAMPLE_BENCHMARKS = SAMPLE_DIR / "benchmarks"
 
 TASKS = Path(meditron.eval.__file__).parent / "tasks"
 
@@ -45,13 +48,13 @@ def test_task_without_data_dir_is_a_clear_error(tiny_model):
 
 def test_truthfulqa_tasks_are_registered_and_carry_the_loaders_items():
     """meditron_truthfulqa(_med) score MC1 as letters over the loader's fixed choice order, gold = the loader's."""
-    from meditron.eval import prompts
+    from meditron.benchmarks import prompts
     from meditron.eval.task_data import make_loader
 
     tm = TaskManager(include_path=str(TASKS), include_defaults=False, metadata={"data_dir": "sample:benchmarks"})
     assert {"meditron_truthfulqa_med", "meditron_truthfulqa"} <= set(tm.all_tasks)
     for name, n in (("truthfulqa_med", 9), ("truthfulqa", 12)):
-        items = load_benchmark(name, "sample:benchmarks").items
+        items = load_benchmark(name, SAMPLE_BENCHMARKS).items
         try:
             prompts.instruction(items[0])
         except KeyError:

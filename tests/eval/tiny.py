@@ -16,7 +16,7 @@ CHATML = (
 
 
 def training_texts() -> list[str]:
-    from meditron.eval.prompts import INSTRUCTIONS
+    from meditron.benchmarks.prompts import INSTRUCTIONS
 
     # The five original benchmarks' instructions only: a new benchmark must not change this fixture (its merges, hence
     # the random model's numbers that the parity tests compare within 1e-4).

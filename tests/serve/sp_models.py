@@ -20,7 +20,7 @@ requires_sp32k = pytest.mark.skipif(not SP_32K.is_file(), reason=f"{SP_32K} is a
 def add_meditron_tokens(tok) -> None:
     """MEDITRON's 12 special tokens and the ChatML template (BOS first when ``tok`` adds BOS), as finetuning adds them."""
     from meditron.data.sft import install_chat_template
-    from meditron.data.tokenizer import add_special_tokens
+    from meditron.tokenizer import add_special_tokens
 
     add_special_tokens(tok)
     install_chat_template(tok)
@@ -48,7 +48,7 @@ def sp32k_meditron(out: Path, how: str = "meditron") -> Path:
     ``from_pretrained`` (transformers' ``LlamaTokenizer.from_pretrained`` of a folder with ``tokenizer.model``)."""
     from transformers import LlamaTokenizer
 
-    from meditron.data.tokenizer import load_tokenizer
+    from meditron.tokenizer import load_tokenizer
 
     if how == "meditron":
         tok = load_tokenizer(SP_32K)
@@ -68,7 +68,7 @@ def aidreams_meditron(out: Path) -> Path:
     """The real aidreams model with MEDITRON's tokens added (embedding rows appended), as finetuning leaves it."""
     from transformers import AutoModelForCausalLM
 
-    from meditron.data.tokenizer import load_tokenizer
+    from meditron.tokenizer import load_tokenizer
 
     tok = load_tokenizer(AIDREAMS)  # as pretraining and finetuning load it: rebuilt on tokenizer.model
     add_meditron_tokens(tok)

@@ -205,9 +205,9 @@ def test_aidreams_with_meditron_tokens_hf_export_and_gguf_agree(tmp_path: Path, 
     completion in llama.cpp evaluates exactly the HF export's ``apply_chat_template`` ids, starting with one BOS."""
     from transformers import AutoTokenizer
 
-    from meditron.data.tokenizer import load_tokenizer
     from meditron.serve.export import run_export
     from meditron.serve.gguf_check import main, prompt_set
+    from meditron.tokenizer import load_tokenizer
 
     src = sp_models.aidreams_meditron(tmp_path / "aidreams-meditron")
     hf = run_export(src, tmp_path / "hf", "hf")
@@ -243,8 +243,8 @@ def test_transformers5_first_scheme_folder_is_read_as_sentencepiece(tmp_path: Pa
     before a leading space) and on one merge order."""
     from transformers import AutoTokenizer
 
-    from meditron.data.tokenizer import load_tokenizer
     from meditron.serve.gguf_check import prompt_set
+    from meditron.tokenizer import load_tokenizer
 
     hf = sp_models.sp32k_meditron(tmp_path / "sp32k", "from_pretrained")
     rows = _token_rows(hf, _export_gguf(hf, tmp_path / "gguf"))

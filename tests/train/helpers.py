@@ -47,7 +47,7 @@ def _doc(rng: np.random.Generator, start: int) -> str:
 
 def make_shards(root: Path, num_docs: dict[str, int] | None = None, seed: int = 0, with_special: bool = False) -> Path:
     """Shards for sources ``a`` (2 files) and ``b``, plus a validation split of ``a``; tokenizer in ``root/tokenizer``."""
-    from meditron.data.tokenizer import add_special_tokens
+    from meditron.tokenizer import add_special_tokens
 
     num_docs = num_docs or {"a": 120, "b": 60}
     tok = make_tokenizer(root / "tokenizer")

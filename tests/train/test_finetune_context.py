@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from meditron.config import RunConfig
-from meditron.data.tokenizer import ALL_SPECIAL_TOKENS, add_special_tokens, load_tokenizer
 from meditron.errors import ConfigError
 from meditron.run import RunDir
+from meditron.tokenizer import ALL_SPECIAL_TOKENS, add_special_tokens, load_tokenizer
 from meditron.train.config import ModelConfig
 from meditron.train.model import load_full_model
 from meditron.train.sft import run_finetune

@@ -11,9 +11,9 @@ import pytest
 
 from meditron.config import RunConfig
 from meditron.data.shards import write_manifest
-from meditron.data.tokenizer import add_special_tokens, describe_tokenizer, load_tokenizer
 from meditron.errors import ConfigError, InputError
 from meditron.run import RunDir
+from meditron.tokenizer import add_special_tokens, describe_tokenizer, load_tokenizer
 from meditron.train.pretrain import run_pretrain
 from tests.corpus.test_shard_tokenization import AIDREAMS, SPM_32K, TEXTS, write_shard
 from tests.testing import requires_shared_data

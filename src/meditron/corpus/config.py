@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
 
-from meditron._base import StrictModel
+from meditron._base import ConfigPath, ConfigPathText, StrictModel
 
 SourceKind = Literal["jats", "medline", "guideline_jsonl", "guideline_html", "guideline_markdown", "jsonl", "parquet"]
 
@@ -17,12 +16,12 @@ class SourceConfig(StrictModel):
 
     name: str = Field(description="Source name used in shards, ledger and report: guidelines, abstracts, papers, replay...")
     kind: SourceKind
-    paths: list[str] = Field(description="Files, directories (read recursively) or glob patterns")
+    paths: list[ConfigPathText] = Field(description="Files, directories (read recursively) or glob patterns")
     site: str | None = Field(default=None, description="Guideline site rules to apply (e.g. 'cdc') for raw HTML/Markdown")
     weight: float = Field(default=1.0, ge=0.0, description="Mixture weight (MEDITRON: natural concatenation, 1.0)")
     validation_share: float = Field(default=0.03, ge=0.0, lt=1.0, description="Share of documents held out by id hash")
     replay: bool = Field(default=False, description="General-domain replay data, sampled to corpus.replay_share")
-    exclude_ids_file: str | None = Field(
+    exclude_ids_file: ConfigPath | None = Field(
         default=None,
         description="jats only: excluded.json written by `meditron corpus download pmc-oa` (retracted and superseded "
         "accessions); those articles are dropped with the file's reason (e.g. retracted) and counted in the ledger",
@@ -37,7 +36,7 @@ class LanguageConfig(StrictModel):
     languages: list[str] = ["en"]
     min_score: float = Field(default=0.5, ge=0.0, le=1.0, description="Minimum probability of the detected language")
     max_chars: int = Field(default=400, ge=100, description="Characters (from the start) the identifier looks at")
-    fasttext_model_path: str | None = Field(default=None, description="lid.176.bin path, needed by backend=fasttext")
+    fasttext_model_path: ConfigPath | None = Field(default=None, description="lid.176.bin path, needed by backend=fasttext")
 
 
 class QualityConfig(StrictModel):
@@ -71,7 +70,7 @@ class DedupConfig(StrictModel):
 
 class DecontaminationConfig(StrictModel):
     enabled: bool = True
-    benchmarks_dir: str | None = Field(default=None, description="Folder of the official benchmark test files")
+    benchmarks_dir: ConfigPath | None = Field(default=None, description="Folder of the official benchmark test files")
     benchmarks: list[str] = Field(
         default=["medqa4", "medqa5", "medmcqa", "pubmedqa", "mmlu_medical"],
         description="Benchmarks checked; those whose files are absent from benchmarks_dir are listed as skipped",
@@ -125,9 +124,9 @@ class CorpusConfig(StrictModel):
     """The ``corpus`` section: sources → filters → dedup → decontamination → PHI → mix → split → shards."""
 
     sources: list[SourceConfig] = []
-    output_dir: Path | None = Field(default=None, description="Default: <run>/corpus")
-    shards_dir: Path | None = Field(default=None, description="Default: <run>/shards")
-    tokenizer: str | None = Field(default=None, description="Local HF tokenizer dir, tokenizer.json or SentencePiece .model")
+    output_dir: ConfigPath | None = Field(default=None, description="Default: <run>/corpus")
+    shards_dir: ConfigPath | None = Field(default=None, description="Default: <run>/shards")
+    tokenizer: ConfigPathText | None = Field(default=None, description="Local HF tokenizer dir, tokenizer.json or SentencePiece .model")
     tokenization: TokenizationConfig = TokenizationConfig()
     language: LanguageConfig = LanguageConfig()
     quality: QualityConfig = QualityConfig()

@@ -6,18 +6,15 @@ A task that is rerun after a crash rewrites its file, so merged counts never dou
 from __future__ import annotations
 
 import json
-import os
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from meditron.json_io import write_json_atomic
+
 
 def write_task_counts(folder: str | Path, rank: int, data: dict[str, Any]) -> None:
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".{rank:05d}.json.tmp"
-    tmp.write_text(json.dumps(data, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, folder / f"{rank:05d}.json")
+    write_json_atomic(Path(folder) / f"{rank:05d}.json", data, indent=None)
 
 
 def read_task_counts(folder: str | Path) -> list[dict[str, Any]]:

@@ -31,7 +31,6 @@ from meditron.config import RunConfig
 from meditron.corpus.config import CorpusConfig, ExecutorConfig, ReadLimitsConfig, SourceConfig
 from meditron.errors import ConfigError
 from meditron.run import RunDir
-from meditron.sample import resolve_path
 
 #: Bump when a change in the pipeline code changes its output, so old intermediate files are not reused.
 PIPELINE_VERSION = "2"  # 2: documents start with BOS when the tokenizer adds one
@@ -103,7 +102,7 @@ class CorpusPaths:
 
 def _file_stats(path: str | Path) -> list[list[Any]]:
     """[path, size, mtime] of a file, or of every file under a folder (sorted); nothing for a missing path."""
-    root = resolve_path(path)
+    root = Path(path)
     files = sorted(f for f in root.rglob("*") if f.is_file()) if root.is_dir() else [root] if root.is_file() else []
     return [[str(f), f.stat().st_size, f.stat().st_mtime_ns] for f in files]
 
@@ -125,8 +124,8 @@ def config_fingerprint(corpus: CorpusConfig, seed: int, inputs: list[str]) -> st
 
 def corpus_paths(cfg: RunConfig, run: RunDir, inputs: list[str]) -> CorpusPaths:
     c = cfg.corpus
-    out = resolve_path(c.output_dir) if c.output_dir else run.corpus
-    shards = resolve_path(c.shards_dir) if c.shards_dir else run.shards
+    out = Path(c.output_dir) if c.output_dir else run.corpus
+    shards = Path(c.shards_dir) if c.shards_dir else run.shards
     return CorpusPaths(out, shards, out / "work" / config_fingerprint(c, cfg.seed, inputs))
 
 
@@ -184,7 +183,7 @@ class ShardTokenization:
 
 def _document_boundaries(c: CorpusConfig, tok) -> tuple[bool, bool]:
     """(BOS first, EOS last) for each document from ``corpus.tokenization``; ``auto`` follows the tokenizer."""
-    from meditron.data.tokenizer import adds_special_tokens
+    from meditron.tokenizer import adds_special_tokens
 
     t = c.tokenization
     adds_bos, _ = adds_special_tokens(tok)
@@ -208,11 +207,11 @@ def _document_boundaries(c: CorpusConfig, tok) -> tuple[bool, bool]:
 def prepare_tokenizer(c: CorpusConfig, shards: Path) -> ShardTokenization:
     """Load the configured tokenizer, add MEDITRON's special tokens, save it with the shards, and decide the
     document boundaries (``corpus.tokenization``) recorded in the manifest for the pretraining stage's check."""
-    from meditron.data.tokenizer import add_special_tokens, describe_tokenizer, load_tokenizer, save_tokenizer
+    from meditron.tokenizer import add_special_tokens, describe_tokenizer, load_tokenizer, save_tokenizer
 
     if not c.tokenizer:
         raise ConfigError("corpus.tokenizer is not set: give a local tokenizer dir, tokenizer.json or .model file")
-    tok = load_tokenizer(resolve_path(c.tokenizer))
+    tok = load_tokenizer(Path(c.tokenizer))
     add_special_tokens(tok)
     bos, eos = _document_boundaries(c, tok)
     path = save_tokenizer(tok, shards / "tokenizer")
@@ -290,7 +289,7 @@ def build_stages(
     index_summary: dict[str, Any] = {"enabled": False}
     if c.decontamination.enabled and c.decontamination.benchmarks_dir:
         d = c.decontamination
-        if not resolve_path(d.benchmarks_dir).is_dir():
+        if not Path(d.benchmarks_dir).is_dir():
             raise ConfigError(f"corpus.decontamination.benchmarks_dir {d.benchmarks_dir!r} is not a folder")
         index = build_benchmark_index(d.benchmarks_dir, list(d.benchmarks), d.ngram, d.min_item_words)
         index_summary = {

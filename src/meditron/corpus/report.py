@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from datatrove.data import DocumentsPipeline
@@ -18,6 +17,7 @@ from datatrove.pipeline.base import PipelineStep
 from meditron.corpus.counts import merge_nested, read_task_counts
 from meditron.corpus.ledger import ledger_files, summarize_ledger
 from meditron.data.shards import MANIFEST, write_manifest
+from meditron.json_io import write_json_atomic
 
 if TYPE_CHECKING:
     from meditron.corpus.pipeline import CorpusPaths
@@ -38,12 +38,6 @@ class CorpusFinalizer(PipelineStep):
         finalize_corpus(self.paths, self.run_dir, self.meta, self.inputs)
         return
         yield
-
-
-def _atomic_json(path: Path, data: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def _manifest_sources(paths: CorpusPaths) -> dict[str, dict[str, Any]]:
@@ -102,7 +96,7 @@ def _contamination(paths: CorpusPaths) -> dict[str, Any]:
         "unchecked_items": summary["unchecked_items"],
         "items": {k: sorted(v) for k, v in sorted(items.items())},
     }
-    _atomic_json(paths.contamination_index, index)
+    write_json_atomic(paths.contamination_index, index)
     return {
         "enabled": True,
         "index": str(paths.contamination_index),
@@ -171,7 +165,7 @@ def finalize_corpus(paths: CorpusPaths, run: RunDir, meta: dict[str, Any], input
         "seed": meta["seed"],
         "config": meta["config"],
     }
-    _atomic_json(paths.report, report)
+    write_json_atomic(paths.report, report)
     (paths.out / "corpus_report.md").write_text(render_markdown(report), encoding="utf-8")
     artifacts = {"report": paths.report, "ledger": paths.ledger, "shards": paths.shards,
                  "manifest": paths.shards / MANIFEST}

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from meditron.errors import ConfigError
+from meditron.special_tokens import IGNORE_INDEX
 
 
 class SampleSource(Protocol):
@@ -44,7 +45,7 @@ def rank_indices(step: int, global_batch: int, micro_batch: int, dp_rank: int, d
 
 #: Right-padding values: padded positions carry no loss and, being after every real token, are never attended to
 #: by one under the causal mask — so outputs at real positions are exactly those of the unpadded sample.
-PAD_VALUES = {"input_ids": 0, "labels": -100, "position_ids": 0, "seq_ids": -1, "attention_mask": 0}
+PAD_VALUES = {"input_ids": 0, "labels": IGNORE_INDEX, "position_ids": 0, "seq_ids": -1, "attention_mask": 0}
 
 
 def collate(samples: Sequence[dict[str, np.ndarray]]) -> dict[str, torch.Tensor]:

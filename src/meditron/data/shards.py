@@ -21,7 +21,6 @@ before the ``tokenization`` entry existed: EOS only); ``X.ds.index`` holds uint6
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from meditron.errors import InputError
+from meditron.json_io import write_json_atomic
 
 MANIFEST = "manifest.json"
 FORMAT = "datatrove-ds"
@@ -130,7 +130,4 @@ def write_manifest(root: str | Path, manifest: dict[str, Any]) -> Path:
     """Write ``manifest.json`` atomically (it is the commit point of a shard set)."""
     root = Path(root)
     manifest = {"format": FORMAT, **manifest}
-    tmp = root / f".{MANIFEST}.tmp"
-    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, root / MANIFEST)
-    return root / MANIFEST
+    return write_json_atomic(root / MANIFEST, manifest)

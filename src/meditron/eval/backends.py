@@ -272,7 +272,7 @@ def make_lm(
     if backend in ("meditron", "hf", "vllm") and not model:
         raise ConfigError("eval.model is required: a local Hugging Face model directory (config.json + weights)")
     if backend in ("meditron", "hf") and Path(model).is_dir():  # the tokenizer as every stage reads it (data/tokenizer)
-        from meditron.data.tokenizer import load_tokenizer
+        from meditron.tokenizer import load_tokenizer
 
         hf_kw["tokenizer"] = load_tokenizer(model)
     if backend == "meditron":

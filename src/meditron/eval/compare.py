@@ -25,6 +25,7 @@ import numpy as np
 from meditron.errors import InputError
 from meditron.eval.metrics import BOOTSTRAP_SEED
 from meditron.eval.paper import bench_name, our_settings, resolve_finetuned
+from meditron.json_io import write_json_atomic
 
 
 @dataclass
@@ -366,6 +367,6 @@ def plot(doc: dict[str, Any], path: Path) -> Path:
 
 def write_outputs(doc: dict[str, Any], out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
-    (out / "compare.json").write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    write_json_atomic(out / "compare.json", doc)
     (out / "compare.md").write_text(markdown(doc), encoding="utf-8")
     return [out / "compare.json", out / "compare.md", plot(doc, out / "compare.png")]

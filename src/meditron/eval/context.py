@@ -29,8 +29,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from meditron.benchmarks import BenchmarkItem
 from meditron.errors import ConfigError
-from meditron.eval.benchmarks import BenchmarkItem
 from meditron.model_info import read_model_context
 
 #: The order in which parts of a prompt are shortened (see the module docstring).
@@ -70,7 +70,7 @@ def token_counter(lm: Any, tokenizer_dir: str | None = None) -> Callable[[str], 
     if tokenizer is not None and hasattr(lm, "tok_encode"):
         return lambda text: len(lm.tok_encode(text))
     if tokenizer_dir:
-        from meditron.data.tokenizer import load_tokenizer
+        from meditron.tokenizer import load_tokenizer
 
         tok = load_tokenizer(tokenizer_dir)
         return lambda text: len(tok(text, add_special_tokens=True)["input_ids"])
@@ -139,7 +139,7 @@ class PromptFitter:
     @staticmethod
     def _part(item: BenchmarkItem, part: str) -> str:
         if part == "instruction":
-            from meditron.eval.prompts import instruction
+            from meditron.benchmarks.prompts import instruction
 
             return instruction(item)
         return (item.context if part == "context" else item.question) or ""

@@ -18,13 +18,13 @@ from typing import Any
 
 from lm_eval.api.instance import Instance
 
-from meditron.eval import prompts
-from meditron.eval.benchmarks import BenchmarkItem
+from meditron.benchmarks import BenchmarkItem, prompts
 from meditron.eval.context import PromptFitter
 from meditron.eval.metrics import majority_vote
 from meditron.eval.parse import parse_answer
+from meditron.special_tokens import IM_END
 
-STOP_SEQUENCES = ["<|im_end|>", "\n\nQuestion:", "\n\nContext:"]
+STOP_SEQUENCES = [IM_END, "\n\nQuestion:", "\n\nContext:"]
 
 
 @dataclass

@@ -12,14 +12,14 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from meditron.benchmarks import BenchmarkSet, load_benchmark
 from meditron.errors import ConfigError
 from meditron.eval import report as R
-from meditron.eval.benchmarks import BenchmarkSet, load_benchmark
 from meditron.eval.config import EvalConfig
 from meditron.eval.context import quiet_backend_truncation, resolve_max_context
 from meditron.eval.runners import LOGLIKELIHOOD_MODES, RUNNERS, BenchRun, Session, say
 from meditron.eval.sampling import sample_record, stratified_sample
-from meditron.sample import resolve_path
+from meditron.json_io import write_json_atomic
 
 if TYPE_CHECKING:
     from meditron.run import RunDir
@@ -34,7 +34,7 @@ _POOL_KINDS = {
 def _fewshot_pool(name: str, test: BenchmarkSet, cfg: EvalConfig, data_dir: Path):
     from meditron.eval.modes import FewshotPool
 
-    fs_dir = resolve_path(cfg.fewshot_file_dir) if cfg.fewshot_file_dir else data_dir
+    fs_dir = Path(cfg.fewshot_file_dir) if cfg.fewshot_file_dir else data_dir
     fs = load_benchmark(name, fs_dir, split="fewshot")
     # A demonstration must never be a test question: drop pool items sharing an id (PubMedQA PMIDs) or the exact
     # question text with the test set (e.g. a fewshot_file_dir whose PubMedQA folder lacks test_ground_truth.json).
@@ -96,7 +96,7 @@ def _open_session(cfg: EvalConfig, model: str | None) -> Session:
     """Load the models the modes need (one for log-likelihood, one for generation unless the same serves both)."""
     from meditron.eval.backends import make_lm
 
-    tok = str(resolve_path(cfg.tokenizer)) if cfg.tokenizer else (model if model and Path(model).is_dir() else None)
+    tok = str(cfg.tokenizer) if cfg.tokenizer else (model if model and Path(model).is_dir() else None)
     max_context, source = resolve_max_context(cfg.max_context, model if model and Path(model).is_dir() else tok)
     s = Session(cfg, max_context=max_context, max_context_source=source)
     common = dict(base_url=cfg.base_url, batch_size=cfg.batch_size, max_length=max_context)
@@ -179,10 +179,10 @@ def run_eval(cfg: EvalConfig, run: RunDir | None = None) -> dict[str, Any]:
     out = _output_dir(cfg, run)
     if not cfg.data_dir:
         raise ConfigError("eval.data_dir is required: a folder holding the official benchmark files (--data-dir)")
-    data_dir = resolve_path(cfg.data_dir)
-    model = str(resolve_path(cfg.model)) if cfg.model else None
+    data_dir = Path(cfg.data_dir)
+    model = str(cfg.model) if cfg.model else None
     contamination = (
-        R.load_contamination_index(resolve_path(cfg.contamination_index)) if cfg.contamination_index else None
+        R.load_contamination_index(Path(cfg.contamination_index)) if cfg.contamination_index else None
     )
     t0 = time.perf_counter()
     sets = {name: load_benchmark(name, data_dir) for name in cfg.benchmarks}  # fail on bad data before loading a model
@@ -231,10 +231,10 @@ def _write_outputs(cfg, out: Path, data, results, ece_bins, contamination, timin
             "unchecked_items": len(contamination.unchecked),
             "skipped_benchmarks": contamination.skipped,
         }
-    R.write_json(out / "results.json", doc)
+    write_json_atomic(out / "results.json", doc)
     (out / "report.md").write_text(R.markdown(doc), encoding="utf-8")
     plot_files = R.plots(doc, ece_bins, out / "plots")
     timing["total_seconds"] = time.perf_counter() - t0
-    R.write_json(out / "timing.json", {k: round(v, 3) for k, v in timing.items()})
+    write_json_atomic(out / "timing.json", {k: round(v, 3) for k, v in timing.items()})
     say(f"wrote {out / 'results.json'}, report.md, items/, plots/")
     return {**doc, "_plots": plot_files}

@@ -14,11 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from meditron.benchmarks import BenchmarkItem, BenchmarkSet, prompts
 from meditron.errors import ConfigError, MeditronError
 from meditron.eval import modes as M
-from meditron.eval import prompts
 from meditron.eval import report as R
-from meditron.eval.benchmarks import BenchmarkItem, BenchmarkSet
 from meditron.eval.config import EvalConfig
 from meditron.eval.context import PromptFitter, token_counter
 

@@ -13,7 +13,7 @@ import random
 from collections import defaultdict
 from typing import Any
 
-from meditron.eval.benchmarks import BenchmarkItem
+from meditron.benchmarks import BenchmarkItem
 
 
 def stratum_kind(benchmark: str) -> str:

@@ -14,9 +14,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from pydantic import TypeAdapter
+
+from meditron._base import ConfigPath
+from meditron.benchmarks import load_benchmark, prompts
 from meditron.errors import ConfigError
-from meditron.eval import prompts
-from meditron.eval.benchmarks import load_benchmark
 
 
 def make_loader(name: str) -> Callable[..., Any]:
@@ -27,7 +29,7 @@ def make_loader(name: str) -> Callable[..., Any]:
 
         if not data_dir:
             raise ConfigError(f'meditron_{name}: pass the benchmark folder, e.g. --metadata \'{{"data_dir": "DIR"}}\'')
-        items = load_benchmark(name, data_dir).items
+        items = load_benchmark(name, TypeAdapter(ConfigPath).validate_python(data_dir)).items  # `sample:` allowed
         rows = [
             {
                 "id": it.id,

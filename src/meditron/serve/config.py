@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
 
-from meditron._base import StrictModel
+from meditron._base import ConfigPath, ConfigPathText, StrictModel
 
 DEFAULT_SYSTEM_PROMPT = (
     "You are a medical AI assistant for healthcare professionals. Answer accurately and concisely, say when you are "
@@ -18,11 +17,11 @@ DEFAULT_SYSTEM_PROMPT = (
 class ExportConfig(StrictModel):
     format: Literal["hf", "gguf"] = "hf"
     gguf_types: list[Literal["f16", "q8_0", "f32"]] = ["f16", "q8_0"]
-    out: Path | None = Field(default=None, description="Default: <run>/hf (format hf) or <run>/gguf (format gguf)")
+    out: ConfigPath | None = Field(default=None, description="Default: <run>/hf (format hf) or <run>/gguf (format gguf)")
 
 
 class ServeConfig(StrictModel):
-    model: str | None = Field(default=None, description="Exported HF directory, or a hub id when online")
+    model: ConfigPathText | None = Field(default=None, description="Exported HF directory, or a hub id when online")
     model_name: str | None = Field(default=None, description="Name clients pass as `model`; default: the dir's name")
     host: str = "127.0.0.1"
     port: int = 8000

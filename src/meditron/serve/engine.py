@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from meditron.errors import ConfigError
+from meditron.special_tokens import IM_END
 
 FALLBACK_ROLES = {"system": "System", "developer": "System", "user": "User", "assistant": "Assistant"}
 
@@ -189,7 +190,7 @@ class TransformersEngine:
         gen = self.model.generation_config
         eos = gen.eos_token_id if gen.eos_token_id is not None else self.tokenizer.eos_token_id
         self.eos_ids = [e for e in (eos if isinstance(eos, list) else [eos]) if e is not None]
-        im_end = self.tokenizer.convert_tokens_to_ids("<|im_end|>") if "<|im_end|>" in self.tokenizer.get_vocab() else None
+        im_end = self.tokenizer.convert_tokens_to_ids(IM_END) if IM_END in self.tokenizer.get_vocab() else None
         if self.has_chat_template and im_end is not None and im_end not in self.eos_ids:
             self.eos_ids.append(im_end)
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else (self.eos_ids or [0])[0]
@@ -206,8 +207,8 @@ class TransformersEngine:
         return self._one_bos(self.tokenizer(text).input_ids)
 
     def _one_bos(self, ids: list[int]) -> list[int]:
-        """Exactly one BOS first when the tokenizer adds BOS (see :func:`meditron.data.tokenizer.one_bos`)."""
-        from meditron.data.tokenizer import adds_special_tokens, one_bos
+        """Exactly one BOS first when the tokenizer adds BOS (see :func:`meditron.tokenizer.one_bos`)."""
+        from meditron.tokenizer import adds_special_tokens, one_bos
 
         if not hasattr(self, "_adds_bos"):
             self._adds_bos = adds_special_tokens(self.tokenizer)[0]
@@ -413,10 +414,10 @@ _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
 def load_model_tokenizer(model_path: str) -> Any:
-    """A local folder's tokenizer as every stage reads it (:func:`meditron.data.tokenizer.load_tokenizer`: rebuilt on
+    """A local folder's tokenizer as every stage reads it (:func:`meditron.tokenizer.load_tokenizer`: rebuilt on
     a SentencePiece ``tokenizer.model``); a hub id's from the local cache only, like its weights."""
     if Path(model_path).expanduser().is_dir():
-        from meditron.data.tokenizer import load_tokenizer
+        from meditron.tokenizer import load_tokenizer
 
         return load_tokenizer(Path(model_path).expanduser())
     from transformers import AutoTokenizer

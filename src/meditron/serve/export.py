@@ -91,12 +91,12 @@ def _keep_sentencepiece_model(hf: Path, source: Path, run, dst: Path) -> Path | 
 
 def _write_sentencepiece_tokenizer(dst: Path) -> None:
     """Rewrite ``dst``'s tokenizer files from the tokenizer as every meditron stage loads it (rebuilt on
-    ``tokenizer.model``, :func:`meditron.data.tokenizer.load_tokenizer`), so that plain
+    ``tokenizer.model``, :func:`meditron.tokenizer.load_tokenizer`), so that plain
     ``AutoTokenizer.from_pretrained(export)`` encodes exactly like training, serving and the GGUF (a transformers-5
     ``tokenizer.json`` copied as it is would not put ``▁`` after special tokens nor before a leading space)."""
     if not (dst / "tokenizer.model").is_file():
         return
-    from meditron.data.tokenizer import load_tokenizer
+    from meditron.tokenizer import load_tokenizer
 
     load_tokenizer(dst).save_pretrained(str(dst))
 

@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from meditron.special_tokens import IM_END, IM_START
+
 #: The fixed prompt set: medical text, digits, whitespace and Unicode edge cases, MEDITRON markers, a raw ChatML turn.
 #: Chat turns rendered with the model's own chat template are added by :func:`prompt_set`.
 DEFAULT_PROMPTS: dict[str, str] = {
@@ -36,7 +38,7 @@ DEFAULT_PROMPTS: dict[str, str] = {
     "newlines": "Assessment:\n\n1. Pneumonia\n2. Sepsis\n",
     "leading newline": "\nPlan: start ceftriaxone 2 g IV",
     "markers": "Asthma [bib_ref] exacerbations [/bib_ref] are treated with salbutamol",
-    "chatml": "<|im_start|>user\nWhat causes pneumonia?<|im_end|>\n<|im_start|>assistant\n",
+    "chatml": f"{IM_START}user\nWhat causes pneumonia?{IM_END}\n{IM_START}assistant\n",
 }
 CHAT = [  # short enough for a 128-token model
     {"role": "system", "content": "Answer briefly."},

@@ -58,10 +58,10 @@ class GGUFVocab:
 
 
 def load_hf_tokenizer(model_dir: Path):
-    """The tokenizer of ``model_dir`` as every meditron stage loads it (:func:`meditron.data.tokenizer.load_tokenizer`:
+    """The tokenizer of ``model_dir`` as every meditron stage loads it (:func:`meditron.tokenizer.load_tokenizer`:
     rebuilt on ``tokenizer.model`` when there is one), or an error naming the folder (not transformers' "install
     sentencepiece")."""
-    from meditron.data.tokenizer import load_tokenizer
+    from meditron.tokenizer import load_tokenizer
 
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
@@ -100,7 +100,7 @@ def _id_to_text(tok, model_dir: Path, n_vocab: int) -> list[str | None]:
         raise InputError(
             f"the tokenizer has {size} tokens for {n_vocab} embedding rows: it is not this model's tokenizer. "
             "(transformers ≥ 5 ignores LlamaTokenizer(vocab_file=...) and builds an empty one: load a SentencePiece "
-            "file with meditron.data.tokenizer.load_tokenizer(path) or AutoTokenizer.from_pretrained(folder))",
+            "file with meditron.tokenizer.load_tokenizer(path) or AutoTokenizer.from_pretrained(folder))",
             path=str(model_dir))
     return [ids.get(i) for i in range(size)]
 

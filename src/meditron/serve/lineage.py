@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from meditron.json_io import write_json_atomic
 from meditron.run import RunDir, sha256_file
 
 LINEAGE_FILE = "lineage.json"
@@ -104,7 +105,7 @@ def _checkpoint_entry(checkpoint: Path, kind: str, run: RunDir | None) -> dict[s
 
 def write_lineage(lineage: dict[str, Any], out_dir: Path) -> Path:
     path = Path(out_dir) / LINEAGE_FILE
-    path.write_text(json.dumps(lineage, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    write_json_atomic(path, lineage)
     return path
 
 

@@ -37,6 +37,7 @@ from typing import Any
 import torch
 
 from meditron.errors import CheckpointError
+from meditron.json_io import write_json_atomic
 from meditron.train import checkpoint_manifest as manifest_io
 from meditron.train.safe_dcp import SafeFileSystemReader, SafeLoadPlanner, load_metadata
 
@@ -149,9 +150,9 @@ class CheckpointManager:
                 "world_size": self.env.world_size,
                 "tp": self.env.tp,
             }
-            _write_json(tmp / STATE_FILE, payload)
+            write_json_atomic(tmp / STATE_FILE, payload, fsync=True, default=str)
             if run_config is not None:
-                _write_json(tmp / CONFIG_FILE, run_config)
+                write_json_atomic(tmp / CONFIG_FILE, run_config, fsync=True, default=str)
             if hf_config is not None or tokenizer is not None:
                 meta = tmp / HF_META
                 meta.mkdir(exist_ok=True)
@@ -340,14 +341,6 @@ def _generation_config(hf_config: Any) -> Any:
         return GenerationConfig.from_model_config(hf_config)
     except Exception:
         return None
-
-
-def _write_json(path: Path, data: Any) -> None:
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2, sort_keys=True, default=str)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
 
 
 def _fsync_dir(path: Path) -> None:

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+
+from meditron.json_io import write_json_atomic
 
 MANIFEST_FILE = "manifest.json"
 SCHEMA = "meditron.checkpoint-manifest"
@@ -58,14 +59,7 @@ def write_manifest(root: Path, files: dict[str, dict[str, Any]], step: int) -> P
     """Write ``root/manifest.json`` atomically (temp file, fsync, rename): a reader sees all of it or none."""
     root = Path(root)
     payload = {"schema": SCHEMA, "version": VERSION, "step": step, "files": dict(sorted(files.items()))}
-    tmp = root / f".{MANIFEST_FILE}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(payload, f, indent=1, sort_keys=True)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, root / MANIFEST_FILE)
-    return root / MANIFEST_FILE
+    return write_json_atomic(root / MANIFEST_FILE, payload, indent=1, fsync=True)
 
 
 def read_manifest(root: Path) -> tuple[dict[str, Any] | None, str | None]:

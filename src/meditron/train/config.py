@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from meditron._base import StrictModel
+from meditron._base import ConfigPath, ConfigPathText, StrictModel
 
 
 class ModelConfig(StrictModel):
     """Where the base model comes from: a local HF directory (or hub id when online), or a fresh model from a preset."""
 
-    path: str | None = Field(default=None, description="Local HF directory or hub id of a causal LM")
+    path: ConfigPathText | None = Field(default=None, description="Local HF directory or hub id of a causal LM")
     preset: str | None = Field(default=None, description="Fresh random model from a named preset, e.g. 'tiny-llama'")
     overrides: dict[str, Any] = Field(default_factory=dict, description="HF config fields overriding the preset")
-    tokenizer: str | None = Field(default=None, description="Tokenizer path; default: the corpus shards' tokenizer")
+    tokenizer: ConfigPathText | None = Field(default=None, description="Tokenizer path; default: the corpus shards' tokenizer")
     trust_remote_code: bool = False
 
     @model_validator(mode="after")
@@ -46,7 +45,7 @@ class ParallelConfig(StrictModel):
 class CheckpointConfig(StrictModel):
     every_steps: int = Field(default=100, ge=1)
     keep_last: int = Field(default=2, ge=1)
-    dir: Path | None = Field(default=None, description="Default: <run>/checkpoints/<stage>")
+    dir: ConfigPath | None = Field(default=None, description="Default: <run>/checkpoints/<stage>")
     trust_unverified: bool = Field(default=False, description="Resume from a checkpoint without a valid manifest.json "
                                    "(damaged files load as wrong weights); set by --trust-checkpoint")
 
@@ -54,7 +53,7 @@ class CheckpointConfig(StrictModel):
 class TrainConfig(StrictModel):
     """The ``train`` section: continued pretraining. Optimiser fields are flat so ``--set train.lr=...`` works."""
 
-    shards_dir: Path | None = Field(default=None, description="Token shards of the corpus stage; default <run>/shards")
+    shards_dir: ConfigPath | None = Field(default=None, description="Token shards of the corpus stage; default <run>/shards")
     source_weights: dict[str, float] = Field(default_factory=dict, description="Blend weights; default: natural sizes")
     steps: int = Field(default=100, ge=1)
     seq_len: int = Field(default=2048, ge=8)
@@ -86,7 +85,7 @@ class SFTDataConfig(StrictModel):
     """One finetuning dataset: a benchmark training file in its official layout, or users' chat JSONL."""
 
     kind: Literal["medqa", "medmcqa", "pubmedqa", "chat"]
-    path: str
+    path: ConfigPath
     cot: bool = Field(default=False, description="Chain-of-thought variant: explanation before 'the answer is X'")
     limit: int | None = Field(default=None, ge=1, description="Keep the first N examples of the file")
 
@@ -100,7 +99,7 @@ class FinetuneConfig(TrainConfig):
     """
 
     datasets: list[SFTDataConfig] = []
-    init_from: str | None = Field(
+    init_from: ConfigPathText | None = Field(
         default=None, description="HF directory to start from; default: <run>/checkpoints/pretrain/hf"
     )
     epochs: float = Field(default=3, gt=0)
@@ -112,6 +111,6 @@ class FinetuneConfig(TrainConfig):
     warmup_ratio: float | None = 0.1
     global_batch_size: int = 64
     seq_len: int = 2048
-    guard_benchmarks_dir: str | None = Field(default=None, description="Benchmark test files to guard against")
+    guard_benchmarks_dir: ConfigPath | None = Field(default=None, description="Benchmark test files to guard against")
     guard_ngram: int = Field(default=8, ge=1)
     guard_threshold: float = Field(default=0.8, gt=0, le=1)

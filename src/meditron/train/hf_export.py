@@ -39,7 +39,7 @@ def load_checkpoint_model(checkpoint_dir: str | Path, dtype: torch.dtype = torch
     from accelerate import init_empty_weights
     from transformers import AutoConfig, AutoModelForCausalLM
 
-    from meditron.data.tokenizer import load_tokenizer
+    from meditron.tokenizer import load_tokenizer
 
     ckpt = find_latest_checkpoint(checkpoint_dir)
     if ckpt is None:

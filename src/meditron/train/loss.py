@@ -25,6 +25,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from meditron.special_tokens import IGNORE_INDEX
+
 #: CPU block size in bytes (one block of fp32 logits): about an L2 cache. Smaller blocks pay per-op overhead
 #: (15 small ops per block: 64 KiB blocks cost 1.7× 1 MiB ones at 2048 × 8192), larger ones leave the cache.
 _CPU_BLOCK_BYTES = 1024 * 1024
@@ -71,7 +73,7 @@ def _xent_grad_(x: torch.Tensor, targets: torch.Tensor, keep: torch.Tensor | Non
 class _InPlaceCrossEntropy(torch.autograd.Function):
     @staticmethod
     def forward(ctx, logits: torch.Tensor, labels: torch.Tensor, block_rows: int) -> torch.Tensor:
-        valid = labels != -100
+        valid = labels != IGNORE_INDEX
         total = _xent_grad_(logits, labels.clamp_min(0), valid.to(logits.dtype), block_rows)
         ctx.save_for_backward(logits)
         return total.to(logits.dtype)
@@ -83,7 +85,7 @@ class _InPlaceCrossEntropy(torch.autograd.Function):
 
 
 def cross_entropy_sum(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Sum of token cross-entropies of ``logits [N, V]`` (float32) against ``labels [N]``, ignoring -100.
+    """Sum of token cross-entropies of ``logits [N, V]`` (float32) against ``labels [N]``, ignoring IGNORE_INDEX.
 
     Overwrites ``logits`` with their gradient: callers pass logits nothing else reads (the LM head's backward needs
     its input and weight, not its output); if some autograd node had saved them, its backward would fail loudly on the
@@ -91,7 +93,7 @@ def cross_entropy_sum(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tenso
     ``F.cross_entropy``.
     """
     if type(logits) is not torch.Tensor or logits.dim() != 2 or not logits.requires_grad:
-        return F.cross_entropy(logits, labels, ignore_index=-100, reduction="sum")
+        return F.cross_entropy(logits, labels, ignore_index=IGNORE_INDEX, reduction="sum")
     return _InPlaceCrossEntropy.apply(logits, labels, _block_rows(logits.shape[1], logits.device))
 
 
@@ -115,7 +117,7 @@ class _LinearCrossEntropy(torch.autograd.Function):
     def forward(ctx, hidden: torch.Tensor, weight: torch.Tensor, labels: torch.Tensor, dtype: torch.dtype):
         rows, vocab = hidden.shape[0], weight.shape[0]
         w = weight.to(dtype)
-        index = (labels != -100).nonzero().squeeze(1)
+        index = (labels != IGNORE_INDEX).nonzero().squeeze(1)
         every_row = index.numel() == rows
         h = (hidden if every_row else hidden.index_select(0, index)).to(dtype)
         targets = labels if every_row else labels.index_select(0, index)
@@ -149,7 +151,7 @@ class _LinearCrossEntropy(torch.autograd.Function):
 
 
 def linear_cross_entropy_sum(hidden: torch.Tensor, weight: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Sum of token cross-entropies of the logits ``hidden [N, D] @ weight[V, D].T`` against ``labels [N]`` (-100 ignored).
+    """Sum of token cross-entropies of the logits ``hidden [N, D] @ weight[V, D].T`` against ``labels [N]`` (IGNORE_INDEX ignored).
 
     Equal to ``cross_entropy_sum(F.linear(hidden, weight).float(), labels)`` without the ``[N, V]`` logits (see the
     module docstring). The matmuls run in autocast's dtype when autocast is on (as ``F.linear`` would), else in
@@ -170,6 +172,6 @@ def linear_cross_entropy_sum(hidden: torch.Tensor, weight: torch.Tensor, labels:
         for start in range(0, h.shape[0], chunk):
             logits = (h[start : start + chunk] @ w.t()).float()
             total += F.cross_entropy(
-                logits, labels[start : start + chunk], ignore_index=-100, reduction="sum"
+                logits, labels[start : start + chunk], ignore_index=IGNORE_INDEX, reduction="sum"
             ).double()
         return total.to(torch.float32)

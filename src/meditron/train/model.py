@@ -79,9 +79,8 @@ def _is_local(path: str) -> bool:
 
 
 def _resolve(path: str) -> str:
-    from meditron.sample import resolve_path
 
-    return str(resolve_path(path))
+    return str(path)
 
 
 def build_config(model_cfg: ModelConfig, tokenizer: PreTrainedTokenizerBase) -> PretrainedConfig:

@@ -30,21 +30,20 @@ def resolve_tokenizer(cfg: RunConfig, shards_tokenizer_dir: Path | None):
     without a tokenizer) the shards' tokenizer. Returns ``(tokenizer, origin)``; the shards are checked against it by
     :func:`check_shards_tokenizer` instead of one silently replacing the other.
     """
-    from meditron.data.tokenizer import add_special_tokens, load_tokenizer
-    from meditron.sample import resolve_path
+    from meditron.tokenizer import add_special_tokens, load_tokenizer
 
     if cfg.model.tokenizer is not None:
-        source, origin = str(resolve_path(cfg.model.tokenizer)), f"{cfg.model.tokenizer} (model.tokenizer)"
-    elif cfg.model.path and _has_tokenizer(str(resolve_path(cfg.model.path))):
-        source, origin = str(resolve_path(cfg.model.path)), f"{cfg.model.path} (model.path)"
+        source, origin = str(cfg.model.tokenizer), f"{cfg.model.tokenizer} (model.tokenizer)"
+    elif cfg.model.path and _has_tokenizer(str(cfg.model.path)):
+        source, origin = str(cfg.model.path), f"{cfg.model.path} (model.path)"
     elif shards_tokenizer_dir is not None and shards_tokenizer_dir.exists():
         source, origin = str(shards_tokenizer_dir), f"{shards_tokenizer_dir} (the shards' own)"
     else:
         raise InputError("no tokenizer: set model.tokenizer or run the corpus stage (it saves <shards>/tokenizer)")
     tok = load_tokenizer(source)
     add_special_tokens(tok)
-    if cfg.model.tokenizer is not None and cfg.model.path and _has_tokenizer(str(resolve_path(cfg.model.path))):
-        own = load_tokenizer(resolve_path(cfg.model.path))
+    if cfg.model.tokenizer is not None and cfg.model.path and _has_tokenizer(str(cfg.model.path)):
+        own = load_tokenizer(Path(cfg.model.path))
         _check_extends_model_tokenizer(tok, cfg.model.tokenizer, own, cfg.model.path)
     return tok, origin
 
@@ -64,7 +63,7 @@ def _check_extends_model_tokenizer(tok, tokenizer_path: str, own, model_path: st
 
 def _shards_identity(shards):
     """The identity of the shards' tokenizer and their document framing (BOS first?, EOS last?)."""
-    from meditron.data.tokenizer import TokenizerIdentity, describe_tokenizer, load_tokenizer
+    from meditron.tokenizer import TokenizerIdentity, describe_tokenizer, load_tokenizer
 
     record = shards.tokenization
     if record is not None:
@@ -81,7 +80,7 @@ def check_shards_tokenizer(shards, tokenizer, origin: str) -> dict:
     whose documents are framed differently from what the model's tokenizer does at inference (BOS), in one line.
 
     Returns the shards' tokenization record (what run.json keeps)."""
-    from meditron.data.tokenizer import describe_tokenizer
+    from meditron.tokenizer import describe_tokenizer
 
     mine = describe_tokenizer(tokenizer)
     theirs, source, record = _shards_identity(shards)
@@ -112,7 +111,6 @@ def run_pretrain(cfg: RunConfig, run: RunDir, resume: bool) -> dict[str, Any]:
     """Train, checkpoint, consolidate to HF, record the stage. Every rank calls this; rank 0 writes the records."""
     from meditron.data.blend import build_pretrain_datasets
     from meditron.data.shards import TokenShards
-    from meditron.sample import resolve_path
     from meditron.train.hf_export import consolidate_checkpoint
     from meditron.train.model import (
         build_config,
@@ -125,7 +123,7 @@ def run_pretrain(cfg: RunConfig, run: RunDir, resume: bool) -> dict[str, Any]:
     from meditron.train.trainer import Trainer
 
     tc = cfg.train
-    shards_dir = Path(resolve_path(tc.shards_dir)) if tc.shards_dir else run.shards
+    shards_dir = Path(tc.shards_dir) if tc.shards_dir else run.shards
     shards = TokenShards(shards_dir)
     tokenizer, origin = resolve_tokenizer(cfg, shards.tokenizer_dir)
     shards_tokenization = check_shards_tokenizer(shards, tokenizer, origin)
@@ -134,7 +132,7 @@ def run_pretrain(cfg: RunConfig, run: RunDir, resume: bool) -> dict[str, Any]:
     train_data, val_data, shards = build_pretrain_datasets(
         shards_dir, tc.seq_len, seed=tc.seed, weights=tc.source_weights or None
     )
-    ckpt_dir = Path(tc.checkpoint.dir) if tc.checkpoint.dir else run.checkpoints / "pretrain"
+    ckpt_dir = Path(tc.checkpoint.dir) if tc.checkpoint.dir else run.stage_dir("pretrain")
     env = init_distributed(tc.parallel)
     try:
         if env.is_main:
@@ -158,7 +156,7 @@ def run_pretrain(cfg: RunConfig, run: RunDir, resume: bool) -> dict[str, Any]:
         summary["vocabulary"] = vocabulary
         summary["tokenization"] = shards_tokenization
         summary["max_context"] = {"tokens": context.max_context, "source": context.source}
-        hf_dir = run.checkpoints / "pretrain" / "hf"
+        hf_dir = run.stage_hf("pretrain")
         if summary["stopped"] == "completed":
             env.barrier()
             if env.is_main:

@@ -19,14 +19,14 @@ with the error naming the setting to change), checkpoints in
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from meditron.config import RunConfig, dump_config
 from meditron.errors import ConfigError, InputError, MeditronError
+from meditron.json_io import write_json_atomic
 from meditron.run import RunDir
+from meditron.special_tokens import IM_END
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
@@ -41,14 +41,12 @@ CACHE_DIR = "sft_data"
 
 def init_dir(cfg: RunConfig, run: RunDir) -> Path:
     """The HF directory finetuning starts from: ``finetune.init_from`` or ``<run>/checkpoints/pretrain/hf``."""
-    from meditron.sample import resolve_path
-
     if cfg.finetune.init_from:
-        path = Path(resolve_path(cfg.finetune.init_from))
+        path = Path(cfg.finetune.init_from)
         if not (path / "config.json").exists():
             raise InputError("finetune.init_from is not an HF model directory (no config.json)", path=str(path))
         return path
-    path = run.checkpoints / "pretrain" / "hf"
+    path = run.stage_hf("pretrain")
     if not (path / "config.json").exists():
         raise InputError(
             "no model to finetune: run `meditron pretrain` first (it writes this directory) or set finetune.init_from",
@@ -60,14 +58,13 @@ def init_dir(cfg: RunConfig, run: RunDir) -> Path:
 def chat_tokenizer(cfg: RunConfig, model_dir: Path):
     """The model's tokenizer (else ``model.tokenizer``) with MEDITRON's special tokens and the ChatML template."""
     from meditron.data.sft import install_chat_template
-    from meditron.data.tokenizer import add_special_tokens, load_tokenizer
-    from meditron.sample import resolve_path
+    from meditron.tokenizer import add_special_tokens, load_tokenizer
 
     has_own = any((model_dir / f).exists() for f in ("tokenizer.json", "tokenizer_config.json", "tokenizer.model"))
     if has_own:
         source = model_dir
     elif cfg.model.tokenizer:
-        source = Path(resolve_path(cfg.model.tokenizer))
+        source = Path(cfg.model.tokenizer)
     else:
         raise InputError("the model directory has no tokenizer; set model.tokenizer", path=str(model_dir))
     tok = load_tokenizer(source)
@@ -104,19 +101,12 @@ def finalize_generation_config(hf_dir: Path, tok) -> None:
     except OSError:
         gen = GenerationConfig()
     eos = gen.eos_token_id if isinstance(gen.eos_token_id, list) else [gen.eos_token_id]
-    im_end = tok.convert_tokens_to_ids("<|im_end|>")
+    im_end = tok.convert_tokens_to_ids(IM_END)
     ids = [i for i in [*eos, tok.eos_token_id, im_end] if i is not None]
     gen.eos_token_id = list(dict.fromkeys(ids))
     if gen.pad_token_id is None:
         gen.pad_token_id = tok.pad_token_id if tok.pad_token_id is not None else gen.eos_token_id[0]
     gen.save_pretrained(hf_dir)
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def _prepare_data(
@@ -138,7 +128,7 @@ def _prepare_data(
         try:
             prepared = prepare_sft_data(fc, tok, seed=fc.seed, cache_dir=cache_dir, max_context=max_context)
         except NoExampleLeft as e:
-            _write_json(report_path, e.report)
+            write_json_atomic(report_path, e.report, sort_keys=False)
             failure = ConfigError(f"{e}; data report: {report_path}")
         except Exception as e:  # tell the other ranks instead of leaving them at a barrier
             failure = e
@@ -154,7 +144,6 @@ def _prepare_data(
 
 def run_finetune(cfg: RunConfig, run: RunDir, resume: bool) -> dict[str, Any]:
     """Build the SFT data, train, consolidate to HF, record the stage. Every rank calls this; rank 0 writes."""
-    from meditron.sample import resolve_path
     from meditron.train.config import ModelConfig
     from meditron.train.hf_export import consolidate_checkpoint
     from meditron.train.model import check_seq_len, vocabulary_growth, vocabulary_note
@@ -167,7 +156,7 @@ def run_finetune(cfg: RunConfig, run: RunDir, resume: bool) -> dict[str, Any]:
     context = check_seq_len(fc.seq_len, "finetune.seq_len", model_dir, tok)
     model_cfg = ModelConfig(path=str(model_dir), trust_remote_code=cfg.model.trust_remote_code)
     vocabulary = vocabulary_growth(model_cfg, tok)
-    ckpt_dir = Path(resolve_path(fc.checkpoint.dir)) if fc.checkpoint.dir else run.checkpoints / "finetune"
+    ckpt_dir = Path(fc.checkpoint.dir) if fc.checkpoint.dir else run.stage_dir("finetune")
     log_path = run.logs / "finetune.jsonl"
     env = init_distributed(fc.parallel)
     try:
@@ -190,7 +179,7 @@ def run_finetune(cfg: RunConfig, run: RunDir, resume: bool) -> dict[str, Any]:
         }
         train_cfg = fc.model_copy(update={"steps": steps})
         if env.is_main:
-            _write_json(run.logs / DATA_REPORT, data_report)
+            write_json_atomic(run.logs / DATA_REPORT, data_report, sort_keys=False)
             g = data_report["guard"]
             guard_note = f", guard dropped {g['num_dropped']}" if g else ", no contamination guard"
             cached = " (tokenized data from the cache)" if data_report.get("cache", {}).get("hit") else ""
@@ -217,7 +206,7 @@ def run_finetune(cfg: RunConfig, run: RunDir, resume: bool) -> dict[str, Any]:
         summary["vocabulary"] = vocabulary
         summary["max_context"] = {"tokens": context.max_context, "source": context.source}
         if summary["stopped"] == "completed":
-            hf_dir = run.checkpoints / "finetune" / "hf"
+            hf_dir = run.stage_hf("finetune")
             env.barrier()
             if env.is_main:
                 consolidate_checkpoint(summary["checkpoint"], hf_dir)
@@ -227,7 +216,7 @@ def run_finetune(cfg: RunConfig, run: RunDir, resume: bool) -> dict[str, Any]:
                     "finetune",
                     {"checkpoints": ckpt_dir, "hf": hf_dir, "log": log_path, "data_report": run.logs / DATA_REPORT},
                     metrics={k: v for k, v in summary.items() if k not in ("checkpoint", "data")},
-                    inputs=[resolve_path(d.path) for d in fc.datasets],
+                    inputs=[Path(d.path) for d in fc.datasets],
                 )
             env.barrier()
         return summary

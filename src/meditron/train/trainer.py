@@ -25,6 +25,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from meditron.data.loader import PrefetchLoader, SampleSource, accumulation_steps, collate, rank_indices
 from meditron.errors import MeditronError
+from meditron.special_tokens import IGNORE_INDEX
 from meditron.train.checkpoint import CheckpointManager, TrainerState, find_latest_checkpoint
 from meditron.train.config import TrainConfig
 from meditron.train.cpu_memory import keep_freed_memory
@@ -280,7 +281,7 @@ class Trainer:
         }
 
     def _forward_loss(self, mb: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Sum of next-token cross-entropies of one micro-batch (fp32), ignoring labels of -100."""
+        """Sum of next-token cross-entropies of one micro-batch (fp32), ignoring labels of IGNORE_INDEX."""
         inputs = {"input_ids": mb["input_ids"].to(self.env.device, non_blocking=True)}
         if "position_ids" in mb:
             inputs["position_ids"] = mb["position_ids"].to(self.env.device)
@@ -295,7 +296,7 @@ class Trainer:
         elif "attention_mask" in mb:
             inputs["attention_mask"] = mb["attention_mask"].to(self.env.device)
         # Shift the labels, not the logits: slicing the [B, L, V] logits would copy the largest tensor of the step.
-        labels = F.pad(mb["labels"], (0, 1), value=-100)[:, 1:].to(self.env.device)
+        labels = F.pad(mb["labels"], (0, 1), value=IGNORE_INDEX)[:, 1:].to(self.env.device)
         head = self.fused_head
         if head is None:
             with self.env.autocast():
@@ -405,7 +406,7 @@ def _checksum(input_ids: torch.Tensor) -> int:
 
 
 def _num_label_tokens(labels: torch.Tensor) -> int:
-    return int((labels[:, 1:] != -100).sum().item())
+    return int((labels[:, 1:] != IGNORE_INDEX).sum().item())
 
 
 def _num_params(model: torch.nn.Module) -> int:

@@ -80,7 +80,7 @@ def test_missing_text_field_names_the_row_and_the_fields(tmp_path):
 
 @requires_shared_data
 def test_token_budget_counted_with_a_real_tokenizer(tmp_path):
-    from meditron.data.tokenizer import load_tokenizer
+    from meditron.tokenizer import load_tokenizer
 
     tokenizer = SHARED_DATA / "tokenizers" / "tokenizer.model.v1"
     src = tmp_path / "replay.parquet"

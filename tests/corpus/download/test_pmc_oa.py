@@ -114,7 +114,7 @@ def test_a_retracted_article_never_reaches_the_shards(downloaded, tmp_path):
     assert [(r["state"], r["reason"]) for r in ledger if r["id"] == "pmc9227431"] == [("dropped", "retracted")]
     assert sorted(r["state"] for r in ledger if r["id"] == "pmc6533919") == ["dropped", "kept"]
     from meditron.data.shards import TokenShards
-    from meditron.data.tokenizer import load_tokenizer
+    from meditron.tokenizer import load_tokenizer
 
     shards = TokenShards(next(p.parent for p in runs.rglob("manifest.json") if (p.parent / "tokenizer").exists()))
     tok = load_tokenizer(shards.tokenizer_dir)

@@ -164,7 +164,7 @@ def build_benchmark_index(
     A benchmark whose files are absent is reported in ``summary["skipped"]`` (the run goes on, and the report says
     which benchmarks were not checked); a malformed file raises the loader's ``InputError``.
     """
-    from meditron.eval.benchmarks import BENCHMARKS, find_benchmark_files, load_benchmark
+    from meditron.benchmarks import BENCHMARKS, find_benchmark_files, load_benchmark
 
     found = find_benchmark_files(benchmarks_dir)
     item_ids: list[str] = []

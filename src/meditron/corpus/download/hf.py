@@ -94,7 +94,7 @@ def word_counter(tokenizer: str | None) -> Callable[[str], int]:
     """Tokens per text with the given local tokenizer, else whitespace-separated words."""
     if tokenizer is None:
         return lambda text: len(text.split())
-    from meditron.data.tokenizer import load_tokenizer
+    from meditron.tokenizer import load_tokenizer
 
     tok = load_tokenizer(tokenizer)
     return lambda text: len(tok(text, add_special_tokens=False)["input_ids"])

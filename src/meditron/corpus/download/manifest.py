@@ -10,8 +10,6 @@ md5 still matches the server's.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,6 +17,7 @@ from typing import Any
 
 from meditron.corpus.download.http import FetchResult
 from meditron.errors import InputError
+from meditron.json_io import write_json_atomic
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_VERSION = 1
@@ -26,22 +25,6 @@ MANIFEST_VERSION = 1
 
 def utc_now() -> str:
     return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-
-
-def write_json_atomic(path: Path, payload: Any) -> None:
-    """Write JSON to a temp file in the same folder, fsync, then rename over ``path`` (never a half-written file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(payload, fh, indent=1, sort_keys=False, ensure_ascii=False)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class Manifest:
@@ -121,4 +104,4 @@ class Manifest:
             "updated_at": utc_now(),
             "files": [self.files[k] for k in sorted(self.files)],
         }
-        write_json_atomic(self.path, payload)
+        write_json_atomic(self.path, payload, indent=1, sort_keys=False, fsync=True)

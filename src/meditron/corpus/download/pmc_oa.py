@@ -24,8 +24,9 @@ from pathlib import Path
 
 from meditron.corpus.download.batch import DownloadReport, RemoteFile, download_all, ensure_dir_url, list_links
 from meditron.corpus.download.http import DownloadError, FetchResult, PoliteClient
-from meditron.corpus.download.manifest import Manifest, utc_now, write_json_atomic
+from meditron.corpus.download.manifest import Manifest, utc_now
 from meditron.errors import ConfigError, InputError
+from meditron.json_io import write_json_atomic
 
 PMC_OA_BASE_URL = "https://ftp.ncbi.nlm.nih.gov/pub/pmc/oa_bulk/"
 LICENSE_GROUPS = ("comm", "noncomm", "other")
@@ -131,5 +132,5 @@ def download_pmc_oa(
     exclusions = build_exclusions(out, complete)
     if not exclude_retracted:
         exclusions["ids"] = {}
-    write_json_atomic(out / EXCLUDED_NAME, exclusions)
+    write_json_atomic(out / EXCLUDED_NAME, exclusions, indent=1, sort_keys=False, fsync=True)
     return report

@@ -20,7 +20,6 @@ from datatrove.pipeline.readers.base import BaseReader
 
 from meditron.corpus.config import ReadLimitsConfig
 from meditron.errors import InputError
-from meditron.sample import resolve_path
 
 _GLOB_CHARS = set("*?[")
 
@@ -34,7 +33,7 @@ def resolve_files(paths: Iterable[str | Path], suffixes: tuple[str, ...]) -> lis
     """
     found: dict[str, Path] = {}
     for raw in paths:
-        path = resolve_path(raw)
+        path = Path(raw)
         text = str(path)
         if any(c in text for c in _GLOB_CHARS):
             matches = [Path(m) for m in glob.glob(text, recursive=True)]

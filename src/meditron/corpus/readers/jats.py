@@ -150,11 +150,9 @@ class Exclusions:
 
     @classmethod
     def load(cls, path: str | Path) -> Exclusions:
-        from meditron.sample import resolve_path
-
-        file = resolve_path(str(path))
+        file = Path(path)
         try:
-            data = json.loads(Path(file).read_text(encoding="utf-8"))
+            data = json.loads(file.read_text(encoding="utf-8"))
             return cls(data.get("ids") or {}, data.get("by_file") or {})
         except (OSError, ValueError, AttributeError) as err:
             raise InputError(f"exclude_ids_file is not a readable excluded.json ({err})", path=str(file)) from None

@@ -20,10 +20,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from meditron.benchmarks import LETTERS, PUBMEDQA_LABELS, BenchmarkItem
 from meditron.errors import ConfigError, InputError
-from meditron.eval.benchmarks import LETTERS, PUBMEDQA_LABELS, BenchmarkItem
-from meditron.jsonl import read_json_lines, require_text
-from meditron.sample import resolve_path
+from meditron.json_io import read_json_lines, require_text
 
 from .format import guard_text, to_messages
 from .records import BuildReport, ChatExample
@@ -170,7 +169,7 @@ def build_examples(
     """
     if kind not in BUILDERS:
         raise ConfigError(f"unknown finetune dataset kind {kind!r}; valid: {', '.join(BUILDERS)}")
-    p = resolve_path(path)
+    p = Path(path)
     if not p.is_file():
         raise InputError("finetune dataset file does not exist", path=str(p))
     report = BuildReport(source=name or kind + ("-cot" if cot else ""), path=str(p), kind=kind, cot=cot)

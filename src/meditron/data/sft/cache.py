@@ -4,7 +4,7 @@ Rendering and tokenizing is the slow part of SFT data preparation (PubMedQA-A: ~
 of CPU). The result is saved once as flat arrays under ``<cache_dir>/<key>/`` and reloaded in seconds. The key hashes
 everything the arrays depend on: each input file (path, size, modification time), the dataset options, the guard
 settings and benchmark files, ``seq_len``, the tokenizer (vocabulary, merges, added tokens) and its chat template, and
-the source of the code that builds the prompts (``meditron.data.sft`` and ``meditron.eval.prompts``). A directory is
+the source of the code that builds the prompts (``meditron.data.sft`` and ``meditron.benchmarks.prompts``). A directory is
 written under a temporary name and renamed when complete, so a crash mid-write never leaves a half cache.
 """
 
@@ -20,8 +20,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from transformers import PreTrainedTokenizerBase
 
-from meditron.sample import resolve_path
-
 from .chat_template import TokenizedExample
 
 if TYPE_CHECKING:
@@ -36,7 +34,7 @@ def _stat(path: Path) -> dict[str, Any]:
 
 
 def _code_digest() -> str:
-    import meditron.eval.prompts as prompts
+    import meditron.benchmarks.prompts as prompts
 
     h = hashlib.sha256()
     files = sorted(Path(__file__).parent.glob("*.py")) + [Path(prompts.__file__)]
@@ -49,7 +47,7 @@ def cache_key(cfg: FinetuneConfig, tok: PreTrainedTokenizerBase) -> str:
     """A hex digest of everything the tokenized examples depend on."""
     parts: dict[str, Any] = {
         "version": CACHE_VERSION,
-        "datasets": [{**d.model_dump(mode="json"), "file": _stat(resolve_path(d.path))} for d in cfg.datasets],
+        "datasets": [{**d.model_dump(mode="json"), "file": _stat(Path(d.path))} for d in cfg.datasets],
         "seq_len": cfg.seq_len,
         "tokenizer": hashlib.sha256(tok.backend_tokenizer.to_str().encode()).hexdigest(),
         "chat_template": tok.chat_template,
@@ -57,7 +55,7 @@ def cache_key(cfg: FinetuneConfig, tok: PreTrainedTokenizerBase) -> str:
         "guard": None,
     }
     if cfg.guard_benchmarks_dir:
-        root = resolve_path(cfg.guard_benchmarks_dir)
+        root = Path(cfg.guard_benchmarks_dir)
         files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else []
         parts["guard"] = {
             "dir": str(root),

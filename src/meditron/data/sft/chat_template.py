@@ -22,11 +22,9 @@ import numpy as np
 from transformers import PreTrainedTokenizerBase
 
 from meditron.errors import ConfigError, InputError
+from meditron.special_tokens import IGNORE_INDEX, IM_END, IM_START
 
 from .records import ChatExample
-
-IM_START, IM_END = "<|im_start|>", "<|im_end|>"
-IGNORE_INDEX = -100
 
 CHATML_TEMPLATE = (
     "{%- for message in messages %}"
@@ -46,7 +44,7 @@ CHATML_TEMPLATE_BOS = "{{- bos_token }}" + CHATML_TEMPLATE
 
 def chatml_template(tok: PreTrainedTokenizerBase) -> str:
     """The ChatML template for ``tok``: with BOS first when ``tok`` adds BOS to plain text, else without."""
-    from meditron.data.tokenizer import adds_special_tokens
+    from meditron.tokenizer import adds_special_tokens
 
     return CHATML_TEMPLATE_BOS if adds_special_tokens(tok)[0] else CHATML_TEMPLATE
 
@@ -60,7 +58,7 @@ def install_chat_template(tok: PreTrainedTokenizerBase) -> PreTrainedTokenizerBa
         if t not in vocab or len(ids) != 1:
             raise ConfigError(
                 f"tokenizer has no single token for {t!r}; add MEDITRON's special tokens first "
-                "(meditron.data.tokenizer.add_special_tokens) and resize the model's embeddings"
+                "(meditron.tokenizer.add_special_tokens) and resize the model's embeddings"
             )
     if not tok.is_fast:
         raise ConfigError("finetuning needs a fast tokenizer (the assistant-token mask uses character offsets)")

@@ -16,6 +16,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from meditron.special_tokens import IGNORE_INDEX
+
 from .chat_template import TokenizedExample
 from .packing import concat_examples, pack_best_fit
 
@@ -77,7 +79,7 @@ class SFTSource:
 
     def stats(self) -> dict[str, float | int]:
         lengths = np.array([len(e) for e in self.examples])
-        label_tokens = int(sum(int((e.labels != -100).sum()) for e in self.examples))
+        label_tokens = int(sum(int((e.labels != IGNORE_INDEX).sum()) for e in self.examples))
         out: dict[str, float | int] = {
             "num_examples": len(self.examples),
             "num_units": self.num_units,

@@ -1,14 +1,14 @@
 """Turn a benchmark-style item into chat messages, with the evaluation stage's own prompt functions.
 
-``meditron.eval.prompts`` owns MEDITRON's per-task instructions and the chat layout; using it here means the model is
+``meditron.benchmarks.prompts`` owns MEDITRON's per-task instructions and the chat layout; using it here means the model is
 trained on exactly the system and user messages that chat-mode evaluation later renders (the CoT variant adds the
 same "Let's think step by step." trigger the CoT chat mode uses, and puts the explanation before "the answer is X").
 """
 
 from __future__ import annotations
 
-from meditron.eval.benchmarks import BenchmarkItem
-from meditron.eval.prompts import training_messages
+from meditron.benchmarks import BenchmarkItem
+from meditron.benchmarks.prompts import training_messages
 
 
 def to_messages(item: BenchmarkItem, explanation: str | None = None) -> list[dict[str, str]]:

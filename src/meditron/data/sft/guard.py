@@ -20,8 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from meditron.eval.benchmarks import BENCHMARKS, find_benchmark_files, load_benchmark
-from meditron.sample import resolve_path
+from meditron.benchmarks import BENCHMARKS, find_benchmark_files, load_benchmark
 
 from .format import guard_text
 from .records import ChatExample
@@ -103,7 +102,7 @@ class ContaminationGuard:
         cls, data_dir: str | Path, *, n: int = 8, threshold: float = 0.8
     ) -> tuple[ContaminationGuard, dict[str, int]]:
         """Index the test split of every benchmark whose official files are under ``data_dir``."""
-        found = find_benchmark_files(resolve_path(data_dir))
+        found = find_benchmark_files(Path(data_dir))
         texts: dict[str, str] = {}
         counts: dict[str, int] = {}
         for name in BENCHMARKS:

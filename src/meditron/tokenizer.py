@@ -28,6 +28,7 @@ from types import SimpleNamespace
 from transformers import AutoTokenizer, PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
 from meditron.errors import InputError
+from meditron.special_tokens import CHATML_TOKENS
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +45,6 @@ MEDITRON_SPECIAL_TOKENS: tuple[str, ...] = (
     "[formula]",
     "[/formula]",
 )
-#: ChatML turn markers used by finetuning and serving.
-CHATML_TOKENS: tuple[str, ...] = ("<|im_start|>", "<|im_end|>")
 ALL_SPECIAL_TOKENS: tuple[str, ...] = MEDITRON_SPECIAL_TOKENS + CHATML_TOKENS
 
 # End-of-document tokens of common families, tried in order when a bare tokenizer.json does not say which it uses.

@@ -20,36 +20,20 @@ from __future__ import annotations
 import csv
 import json
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from meditron.benchmarks.items import (
+    BENCHMARKS,
+    LETTERS,
+    MMLU_MEDICAL_SUBJECTS,
+    PUBMEDQA_LABELS,
+    TRUTHFULQA_MED_CATEGORIES,
+    BenchmarkItem,
+    BenchmarkSet,
+)
 from meditron.errors import ConfigError, InputError
-from meditron.jsonl import read_json_lines, require_text
-from meditron.sample import resolve_path
-
-BENCHMARKS: tuple[str, ...] = (
-    "medqa4", "medqa5", "medmcqa", "pubmedqa", "mmlu_medical", "truthfulqa_med", "truthfulqa",
-)
-
-#: MEDITRON's MMLU-Medical: the nine medical subjects of MMLU (paper, section 5.1).
-MMLU_MEDICAL_SUBJECTS: tuple[str, ...] = (
-    "anatomy",
-    "clinical_knowledge",
-    "college_biology",
-    "college_medicine",
-    "high_school_biology",
-    "medical_genetics",
-    "nutrition",
-    "professional_medicine",
-    "virology",
-)
-
-#: MEDITRON's "TruthfulQA medical" (Table 13): Health 55, Nutrition 16, Psychology 19, Science 9 = 99 questions in v1.
-TRUTHFULQA_MED_CATEGORIES: tuple[str, ...] = ("Health", "Nutrition", "Psychology", "Science")
-
-PUBMEDQA_LABELS: tuple[str, ...] = ("yes", "no", "maybe")
-LETTERS: tuple[str, ...] = ("A", "B", "C", "D", "E")
+from meditron.json_io import read_json_lines, require_text
 
 # Official file names (matched on the trailing path parts, so `US/test.jsonl` does not match `Mainland/test.jsonl`).
 _MEDQA4 = {"test": ("phrases_no_exclude_test.jsonl",), "fewshot": ("phrases_no_exclude_train.jsonl",)}
@@ -57,40 +41,6 @@ _MEDQA5 = {"test": ("US", "test.jsonl"), "fewshot": ("US", "train.jsonl")}
 _MEDMCQA = {"test": ("dev.json",), "fewshot": ("train.json",)}
 _PUBMEDQA = {"labelled": ("ori_pqal.json",), "test": ("test_ground_truth.json",)}
 _TRUTHFULQA = {"test": ("mc_task.json",), "categories": ("TruthfulQA.csv",)}
-
-
-@dataclass(frozen=True)
-class BenchmarkItem:
-    """One question. ``options`` maps letters (or yes/no/maybe) to text; ``answer`` is the gold key of ``options``."""
-
-    id: str
-    benchmark: str
-    question: str
-    options: dict[str, str]
-    answer: str
-    context: str | None = None
-    subject: str | None = None
-    meta: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class BenchmarkSet:
-    """The items of one benchmark split, the files they came from and the MMLU subjects that were not found.
-
-    ``excluded`` (few-shot split only) maps each training/dev item left out to the test item it repeats: MMLU's
-    official dev files hold five test questions of a neighbouring subject, and a demonstration must never be a test
-    question with its answer.
-    """
-
-    items: list[BenchmarkItem]
-    missing: list[str] = field(default_factory=list)
-    source_files: list[Path] = field(default_factory=list)
-    name: str = ""
-    split: str = "test"
-    excluded: dict[str, str] = field(default_factory=dict)
-
-    def __len__(self) -> int:
-        return len(self.items)
 
 
 def _walk(root: Path) -> list[Path]:
@@ -119,7 +69,7 @@ def find_benchmark_files(data_dir: str | Path) -> dict[str, dict[str, Path]]:
     matched by its own name (``phrases_no_exclude_test.jsonl``), the 5-option one only as ``US/test.jsonl``, so the
     two never swap.
     """
-    root = resolve_path(data_dir)
+    root = Path(data_dir)
     if not root.is_dir():
         raise ConfigError(f"eval.data_dir {str(data_dir)!r} is not a folder")
     files = _walk(root)
@@ -358,7 +308,7 @@ def _load_mmlu_set(found: dict[str, Path], root: Path, split: str) -> BenchmarkS
 
 def _load_truthfulqa_set(name: str, found: dict[str, Path], root: Path, split: str) -> BenchmarkSet:
     """``truthfulqa``: every question; ``truthfulqa_med``: MEDITRON's four categories, few-shot = the other ones."""
-    from meditron.eval.truthfulqa_data import load_truthfulqa
+    from meditron.benchmarks.truthfulqa import load_truthfulqa
 
     mc_task, categories = found.get("test"), found.get("categories")
     if mc_task is None or categories is None:
@@ -392,7 +342,7 @@ def load_benchmark(name: str, data_dir: str | Path, split: str = "test") -> Benc
     if split not in ("test", "fewshot"):
         raise ConfigError(f"unknown split {split!r}; valid: test, fewshot")
     found = find_benchmark_files(data_dir).get(name, {})
-    root = resolve_path(data_dir)
+    root = Path(data_dir)
     if name in ("medqa4", "medqa5", "medmcqa"):
         bset = _load_qa_file(name, found, root, split)
     elif name == "pubmedqa":

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from meditron.eval.benchmarks import BenchmarkItem
+from meditron.benchmarks.items import BenchmarkItem
 
 _MC_EXAM = (
     "You are a medical doctor answering realworld medical entrance exam questions. Based on your understanding of "
@@ -168,6 +168,6 @@ def render_chat(tokenizer: Any, messages: list[dict[str, str]]) -> str:
             "chat mode needs a tokenizer with a chat_template (finetuned models store ChatML); "
             "use modes top_token/cot for pretrained models"
         )
-    from meditron.data.tokenizer import one_bos_text
+    from meditron.tokenizer import one_bos_text
 
     return one_bos_text(tokenizer, tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True))

@@ -20,8 +20,8 @@ import string
 from pathlib import Path
 from typing import Any
 
+from meditron.benchmarks.items import BenchmarkItem
 from meditron.errors import InputError
-from meditron.eval.benchmarks import BenchmarkItem
 
 CSV_COLUMNS: tuple[str, ...] = (
     "Type", "Category", "Question", "Best Answer", "Correct Answers", "Incorrect Answers", "Source",
