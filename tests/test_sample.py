@@ -428,14 +428,14 @@ def test_tokenizer_loads_offline_and_round_trips(monkeypatch):
 
 
 def test_tokenizer_training_is_deterministic():
-    from meditron.sample.build_tokenizer import sample_texts, train
+    from tools.sample_generator.build_tokenizer import sample_texts, train
 
     saved = json.loads((S / "tokenizer/tokenizer.json").read_text(encoding="utf-8"))
     assert json.loads(train(sample_texts()).to_str()) == saved
 
 
 def test_generator_rebuilds_the_committed_files(tmp_path):
-    from meditron.sample._generate import Sample
+    from tools.sample_generator.generate import Sample
 
     Sample(out=tmp_path).build()
     built = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())

@@ -1,7 +1,7 @@
-"""Rebuild the embedded sample from the hand-written content in ``meditron.sample._gen``.
+"""Rebuild the embedded sample from the hand-written facts in ``facts/`` and the renderers in ``gen/``.
 
-    python -m meditron.sample._generate            # rewrite every sample file in place
-    python -m meditron.sample.build_tokenizer      # then retrain the tokenizer on the result
+    python -m tools.sample_generator [--out DIR]        # rewrite every sample file (default: in the package)
+    python -m tools.sample_generator.build_tokenizer   # then retrain the tokenizer on the result
 
 Deterministic: the same code gives byte-identical files. The planted items that the tests and docs/SAMPLE.md rely on
 are chosen here (see ``PLANTS``); change them in both places.
@@ -9,6 +9,7 @@ are chosen here (see ``PLANTS``); change them in both places.
 
 from __future__ import annotations
 
+import argparse
 import csv
 import gzip
 import hashlib
@@ -20,9 +21,19 @@ import shutil
 from pathlib import Path
 
 from meditron.sample import SAMPLE_DIR
-from meditron.sample._gen import guidelines, medmcqa, medqa, mmlu, pubmed, pubmedqa, replay, studies, truthfulqa
-from meditron.sample._gen.clinical import CONDITIONS
-from meditron.sample._gen.html_pages import render_page
+from tools.sample_generator.gen import (
+    guidelines,
+    medmcqa,
+    medqa,
+    mmlu,
+    pubmed,
+    pubmedqa,
+    replay,
+    studies,
+    truthfulqa,
+)
+from tools.sample_generator.gen.clinical import CONDITIONS
+from tools.sample_generator.gen.html_pages import render_page
 
 SEED = 20231116
 MMLU_SUBJECTS = ("anatomy", "clinical_knowledge", "college_biology", "college_medicine", "high_school_biology",
@@ -389,11 +400,14 @@ class Sample:
             getattr(self, part)()
 
 
-def main() -> None:
-    sample = Sample()
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Rebuild the embedded sample (byte-identical for the same facts).")
+    parser.add_argument("--out", type=Path, default=SAMPLE_DIR, help="where to write it (default: %(default)s)")
+    args = parser.parse_args(argv)
+    sample = Sample(out=args.out)
     sample.build()
     print(json.dumps(sample.planted(), indent=2))
-    print(f"sample written to {SAMPLE_DIR}")
+    print(f"sample written to {args.out}")
 
 
 if __name__ == "__main__":

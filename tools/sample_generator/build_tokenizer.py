@@ -1,6 +1,6 @@
 """Train the sample's tokenizer: a byte-level BPE (vocabulary 4,096) on every text in the embedded sample.
 
-    python -m meditron.sample.build_tokenizer [--out DIR]
+    python -m tools.sample_generator.build_tokenizer [--out DIR]
 
 The result is an HF fast-tokenizer directory (``tokenizer.json`` + ``tokenizer_config.json``) that
 ``AutoTokenizer.from_pretrained(dir)`` loads offline. It carries only the Llama-style special tokens ``<unk> <s> </s>
