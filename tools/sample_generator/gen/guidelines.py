@@ -12,21 +12,15 @@ import random
 import re
 
 from .clinical import Condition
+from .facts import load
 from .medqa import metamap_phrases
 
-SOURCES = ("who", "nice", "cdc", "icrc", "spor", "cco", "aafp", "rch", "magic", "wikidoc")
-SURNAMES = ("Okafor", "Lindqvist", "Moreau", "Tanaka", "Silva", "Novak", "Haddad", "Kowalski", "Brennan", "Iyer",
-            "Mensah", "Fischer", "Castillo", "Nakamura", "O'Neill", "Petrov", "Achterberg", "Rahman", "Duarte",
-            "Whitfield", "Osei", "Bianchi", "Karlsson", "Ferreira", "Zhou", "Abdi", "Lefebvre", "Hughes")
-JOURNALS = ("BMJ Open", "Lancet Glob Health", "J Emerg Med", "Fam Pract", "Ann Intern Med", "Clin Med (Lond)",
-            "Emerg Med J", "Arch Dis Child", "J Gen Intern Med", "Int J Clin Pract", "Eur J Intern Med")
-AUDIENCE = {
-    "ed": "emergency department clinicians, paramedics and acute medical teams",
-    "office": "general practitioners, nurse practitioners and specialists working in outpatient care",
-    "hospital": "ward doctors, nurses and pharmacists caring for inpatients",
-}
-POPULATION = {"child": "children and young people", "adult": "adults aged 16 years and over",
-              "older": "adults, including older people with frailty"}
+_FACTS = load("guidelines")
+SOURCES: list[str] = _FACTS["sources"]
+SURNAMES: list[str] = _FACTS["surnames"]
+JOURNALS: list[str] = _FACTS["journals"]
+AUDIENCE: dict[str, str] = _FACTS["audience"]
+POPULATION: dict[str, str] = _FACTS["population"]
 
 
 def population(cond: Condition) -> str:
@@ -39,8 +33,7 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
-EPONYMS = ("Hashimoto", "Graves", "Lyme", "Parkinson", "Kawasaki", "Clostridioides", "Streptococcus", "Neisseria",
-           "Escherichia", "Borrelia", "Epstein")
+EPONYMS = tuple(_FACTS["eponyms"])  # a tuple: str.startswith takes no list
 
 
 def lower_first(text: str) -> str:
@@ -329,9 +322,7 @@ def render_plain(cond: Condition, source: str, rng: random.Random) -> dict:
             "url": f"https://www.{source}-guidance.example.org/patients/{slug(dx)}", "raw_text": raw}
 
 
-SYNONYMS = {"people": "patients", "treatment": "therapy", "recommended": "advised", "assessment": "evaluation",
-            "services": "providers", "clinician": "doctor", "person": "patient", "review": "reassessment",
-            "symptoms": "complaints", "written": "printed"}
+SYNONYMS: dict[str, str] = _FACTS["synonyms"]  # in order: reword() swaps the first ``count`` that occur
 
 
 def reword(text: str, count: int = 4) -> str:

@@ -11,50 +11,20 @@ from __future__ import annotations
 import random
 from xml.sax.saxutils import escape
 
+from .facts import load
 from .guidelines import SURNAMES
 from .studies import Study, background, conclusion, methods, results
 
-FORENAMES = ("Amara", "Lukas", "Priya", "Tomasz", "Ingrid", "Kwame", "Sofia", "Hiroshi", "Elena", "Mateo", "Nadia",
-             "Oliver", "Fatima", "Jonas", "Chiara", "Daniel", "Aisha", "Pieter", "Mei", "Rafael")
-JOURNALS = (
-    ("Journal of Applied Clinical Studies", "J Appl Clin Stud", "2190-4471", "101731552"),
-    ("Northfield Medical Journal", "Northfield Med J", "1873-2206", "7906142"),
-    ("Clinical Outcomes Review", "Clin Outcomes Rev", "2045-8813", "101580377"),
-    ("International Journal of Hospital Practice", "Int J Hosp Pract", "1552-6930", "9215841"),
-    ("Community Health Research", "Community Health Res", "2398-1157", "101653290"),
-)
-CITIES = ("Leeds, United Kingdom", "Lyon, France", "Utrecht, the Netherlands", "Accra, Ghana", "Pune, India",
-          "Porto Alegre, Brazil", "Osaka, Japan", "Gothenburg, Sweden", "Toronto, Ontario, Canada", "Cork, Ireland")
-DEPARTMENTS = ("Department of Medicine", "Department of Public Health", "Institute of Health Services Research",
-               "Department of Nursing Science", "Clinical Trials Unit", "Department of Epidemiology")
-UNIVERSITIES = ("Westbrook University", "University of the Lowlands", "Riverside University Hospital",
-                "Eastgate Medical School", "Harbour City University")
-MESH_UI = {
-    "Humans": "D006801", "Female": "D005260", "Male": "D008297", "Aged": "D000368", "Middle Aged": "D008875",
-    "Adult": "D000328", "Treatment Outcome": "D016896", "Prospective Studies": "D011446",
-    "Retrospective Studies": "D012189", "Randomized Controlled Trials as Topic": "D016032",
-    "Heart Failure": "D006333", "Diabetes Mellitus, Type 2": "D003924", "Pregnancy": "D011247",
-    "Stroke": "D020521", "Depression": "D003863", "Neoplasms": "D009369", "Asthma": "D001249",
-    "Pulmonary Disease, Chronic Obstructive": "D029424", "Acute Kidney Injury": "D058186",
-    "Anti-Bacterial Agents": "D000900", "Patient Readmission": "D010359", "Glycated Hemoglobin": "D006442",
-    "Blood Glucose": "D001786", "Postoperative Complications": "D011183", "Length of Stay": "D007902",
-    "Perioperative Care": "D019990", "Premature Birth": "D047928", "Prenatal Care": "D011295",
-    "Cross Infection": "D003428", "Anxiety": "D001007", "Primary Health Care": "D011320",
-    "Early Detection of Cancer": "D055088", "Renal Insufficiency, Chronic": "D051436",
-    "Glomerular Filtration Rate": "D005919",
-}
-PUBTYPES = {
-    "randomised controlled trial": (("D016428", "Journal Article"), ("D016449", "Randomized Controlled Trial")),
-    "cluster randomised trial": (("D016428", "Journal Article"), ("D016449", "Randomized Controlled Trial"),
-                                 ("D016448", "Multicenter Study")),
-    "prospective cohort study": (("D016428", "Journal Article"), ("D064888", "Observational Study")),
-    "retrospective cohort study": (("D016428", "Journal Article"), ("D064888", "Observational Study")),
-}
-NLM_CATEGORY = {
-    "PURPOSE": "OBJECTIVE", "DESIGN": "METHODS", "SETTING": "METHODS", "PATIENTS AND METHODS": "METHODS",
-    "CONCLUSION": "CONCLUSIONS", "OBJECTIF": "OBJECTIVE", "MÉTHODES": "METHODS", "RÉSULTATS": "RESULTS",
-}
-MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_FACTS = load("pubmed")
+FORENAMES: list[str] = _FACTS["forenames"]
+JOURNALS = [(j["title"], j["iso"], j["issn"], j["nlm_id"]) for j in _FACTS["journals"]]
+CITIES: list[str] = _FACTS["cities"]
+DEPARTMENTS: list[str] = _FACTS["departments"]
+UNIVERSITIES: list[str] = _FACTS["universities"]
+MESH_UI: dict[str, str] = _FACTS["mesh_ui"]
+PUBTYPES = {design: tuple(tuple(p) for p in types) for design, types in _FACTS["pubtypes"].items()}
+NLM_CATEGORY: dict[str, str] = _FACTS["nlm_category"]
+MONTHS: list[str] = _FACTS["months"]
 
 
 _SCRUB = [lambda text: text]
@@ -187,26 +157,7 @@ def medline_file(citations: list[str], delete: list[str] = ()) -> str:
     return head + "".join(citations) + tail + "</PubmedArticleSet>\n"
 
 
-FRENCH = {
-    "title": "[Early mobilisation after hip fracture surgery in older adults: a multicentre observational study].",
-    "vernacular": "Mobilisation précoce après chirurgie de fracture de hanche chez le sujet âgé : étude "
-                  "observationnelle multicentrique.",
-    "sections": [
-        ("OBJECTIF", "Évaluer l'association entre une mobilisation dans les 24 heures suivant l'intervention et la "
-                     "durée de séjour chez les patients âgés opérés d'une fracture de l'extrémité supérieure du "
-                     "fémur."),
-        ("MÉTHODES", "Étude observationnelle menée dans six centres hospitaliers entre 2017 et 2020. Les patients "
-                     "de 75 ans et plus ont été inclus. Le critère principal était la durée de séjour ; les "
-                     "critères secondaires comprenaient le délirium postopératoire et le retour à domicile."),
-        ("RÉSULTATS", "Au total, 812 patients ont été inclus, dont 447 mobilisés précocement. La durée médiane de "
-                      "séjour était de 9 jours contre 12 jours (p < 0,001). Le délirium postopératoire était moins "
-                      "fréquent dans le groupe mobilisé précocement (14 % contre 21 %)."),
-        ("CONCLUSION", "La mobilisation précoce est associée à une réduction de la durée de séjour et du délirium. "
-                       "Ces résultats soutiennent son intégration dans les protocoles de soins gériatriques."),
-    ],
-    "mesh": ["Aged", "Aged, 80 and over", "Delirium", "Early Ambulation", "Female", "Hip Fractures", "Humans",
-             "Length of Stay", "Male"],
-}
+FRENCH = {**_FACTS["french"], "sections": [tuple(s) for s in _FACTS["french"]["sections"]]}
 
 
 # ------------------------------------------------------------------------------------------------ JATS

@@ -4,21 +4,13 @@ from __future__ import annotations
 
 import random
 
+from .facts import load
 from .studies import Study, background, conclusion, methods, results
 
-LABEL_SETS = (
-    ("BACKGROUND", "METHODS", "RESULTS"),
-    ("OBJECTIVE", "METHODS", "RESULTS"),
-    ("BACKGROUND", "PATIENTS AND METHODS", "RESULTS"),
-    ("PURPOSE", "DESIGN", "SETTING", "RESULTS"),
-)
-COMMON_MESH = ("Aged", "Female", "Male", "Middle Aged", "Adult", "Treatment Outcome")
-DESIGN_MESH = {
-    "randomised controlled trial": "Randomized Controlled Trials as Topic",
-    "cluster randomised trial": "Randomized Controlled Trials as Topic",
-    "prospective cohort study": "Prospective Studies",
-    "retrospective cohort study": "Retrospective Studies",
-}
+_FACTS = load("studies")
+LABEL_SETS: list[list[str]] = _FACTS["label_sets"]
+COMMON_MESH: list[str] = _FACTS["common_mesh"]
+DESIGN_MESH: dict[str, str] = _FACTS["design_mesh"]
 
 
 def contexts(s: Study, rng: random.Random) -> tuple[list[str], list[str]]:
