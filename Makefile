@@ -18,7 +18,7 @@ else
 LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 endif
 
-.PHONY: install install-dev quickstart test test-fast lint clean
+.PHONY: install install-dev quickstart test test-fast lint sample sample-tokenizer clean
 
 $(VENV)/.torch:
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -52,7 +52,15 @@ test-fast: $(VENV)/.dev
 	$(PY) -m pytest -q -n 2 -m "not slow" $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev
-	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks tools
+
+# Rebuild the embedded sample (src/meditron/sample/) from tools/sample_generator/facts/*.yaml; byte-identical unless
+# the facts or renderers changed (tests/test_sample.py checks). Retraining the tokenizer changes pinned token ids.
+sample: $(VENV)/.base
+	$(PY) -m tools.sample_generator
+
+sample-tokenizer: $(VENV)/.base
+	$(PY) -m tools.sample_generator.build_tokenizer
 
 clean:
 	rm -rf $(VENV) runs build src/*.egg-info

@@ -457,5 +457,8 @@ def test_sample_paths_resolve_and_ship_as_package_data():
     assert Paths(folder="data/x", text="meta-llama/Llama-2-7b-hf").text == "meta-llama/Llama-2-7b-hf"
     pyproject = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
     assert '"sample/**/*"' in pyproject
+    # data only: the generator is the dev tool tools/sample_generator, and no .py may ship below the sample again
+    assert '"sample/**/*.py"' in pyproject and '"meditron.sample.*"' in pyproject
+    assert sorted(p.relative_to(S).as_posix() for p in S.rglob("*.py")) == ["__init__.py"]
     total = sum(p.stat().st_size for p in S.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
     assert total < 3_000_000
