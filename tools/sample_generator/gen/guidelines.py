@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import random
 import re
+from dataclasses import dataclass
 
 from .clinical import Condition
 from .facts import load
@@ -99,6 +100,26 @@ def _answers(cond: Condition) -> dict[str, str]:
     return {name: kind.answer for name, kind in cond.kinds.items()}
 
 
+@dataclass
+class _Page:
+    """What the sections of one guideline page share: the facts, the header levels, the wording generator (whose
+    draws must stay in page order for byte-identical output) and the reference list that ``cite`` fills."""
+
+    cond: Condition
+    rng: random.Random
+    h: tuple[str, str, str]
+    site: str
+    dxl: str
+    pop: str
+    ans: dict[str, str]
+    refs: list[str]
+    compact: bool = False
+
+    def cite(self) -> str:
+        self.refs.append(reference(self.rng, self.cond.dx, len(self.refs) + 1))
+        return f"[{len(self.refs)}]"
+
+
 def render(cond: Condition, source: str, rng: random.Random, extra_case: str = "", contact: bool = False) -> dict:
     """One guideline row: ``{id, source, title, url, raw_text}`` (+ ``clean_text``/``overview`` for some sources).
 
@@ -115,16 +136,27 @@ def render(cond: Condition, source: str, rng: random.Random, extra_case: str = "
                   f"{dx}: diagnosis and treatment"))
     h = pick((("#", "##", "###"), ("##", "###", "####"), ("#", "###", "#####")))
     refs: list[str] = []
-
-    def cite() -> str:
-        refs.append(reference(rng, dx, len(refs) + 1))
-        return f"[{len(refs)}]"
-
     site = f"https://www.{source}-guidance.example.org"
     url = f"{site}/{slug(dx)}"
     lines = [f"{h[0]} {title}", ""]
     lines += [pick(("Published", "Last updated", "Issued", "Review date")) + f": {rng.randint(1, 28)} "
               f"{pick(('January', 'March', 'May', 'July', 'September', 'November'))} {year}", ""]
+    pg = _Page(cond, rng, h, site, dxl, pop, ans, refs)
+    lines += _scope(pg, source, year)
+    lines += _assessment(pg)
+    lines += _investigations(pg)
+    lines += _management(pg)
+    lines += _end_matter(pg, extra_case, contact)
+    raw = "\n".join(lines).strip() + "\n"
+    return {"id": hashlib.sha1(f"{source}:{title}:{year}".encode()).hexdigest(), "source": source, "title": title,
+            "url": url, "raw_text": raw}
+
+
+def _scope(pg: _Page, source: str, year: int) -> list[str]:
+    """Scope paragraph and the links to the evidence (decides whether the page is compact)."""
+    cond, rng, h, dx, dxl, pick, cite = pg.cond, pg.rng, pg.h, pg.cond.dx, pg.dxl, pg.rng.choice, pg.cite
+    pop, site = pg.pop, pg.site
+    lines: list[str] = []
     lines += [f"{h[1]} {pick(('Scope', 'About this guideline', 'Purpose and scope', 'Introduction'))}", ""]
     lines += [pick((
         f"This guideline covers the recognition, assessment and early management of {dxl} in {pop}. It is "
@@ -134,7 +166,7 @@ def render(cond: Condition, source: str, rng: random.Random, extra_case: str = "
         f"We developed this guidance because care for {dxl} differs widely between services. It addresses {pop} "
         f"and is aimed at {AUDIENCE[cond.setting]} {cite()}.",
     )), ""]
-    compact = rng.random() < 0.3
+    pg.compact = compact = rng.random() < 0.3
     if compact:
         lines += [f"See also the [{source.upper()} summary for patients]({site}/{slug(dx)}/public).", ""]
     else:
@@ -147,6 +179,13 @@ def render(cond: Condition, source: str, rng: random.Random, extra_case: str = "
             f"For the evidence behind each recommendation, see {site}/{slug(dx)}/evidence. Patient leaflets can be "
             f"ordered from [our publications page]({site}/publications).",
         )), ""]
+    return lines
+
+
+def _assessment(pg: _Page) -> list[str]:
+    """Recognition and assessment: features, history, examination, observations."""
+    cond, rng, h, dxl, pick, cite = pg.cond, pg.rng, pg.h, pg.dxl, pg.rng.choice, pg.cite
+    lines: list[str] = []
     lines += [f"{h[1]} {pick(('Recognition and assessment', 'Key recommendations', 'Recommendations', 'Assessment'))}",
               ""]
     lines += [f"{h[2]} {pick(('Clinical features', 'Symptoms and signs', 'When to suspect it'))}", ""]
@@ -187,6 +226,14 @@ def render(cond: Condition, source: str, rng: random.Random, extra_case: str = "
             f"often more than one visit is needed before {dxl} is recognised. Review the history again if the "
             f"person returns {cite()}.",
         )), ""]
+    return lines
+
+
+def _investigations(pg: _Page) -> list[str]:
+    """Investigations, with the preferred first test where the facts name one."""
+    cond, rng, h, dxl, pick, cite = pg.cond, pg.rng, pg.h, pg.dxl, pg.rng.choice, pg.cite
+    ans = pg.ans
+    lines: list[str] = []
     lines += [f"{h[2]} {pick(('Investigations', 'Diagnostic tests', 'Confirming the diagnosis'))}", ""]
     if not cond.labs and "test" not in ans:
         lines += [pick((
@@ -205,6 +252,14 @@ def render(cond: Condition, source: str, rng: random.Random, extra_case: str = "
         )), pick(("Do not delay treatment while waiting for results if the person is unwell.",
                   "Start treatment before results are available when the person is seriously ill."))])
         lines.append("")
+    return lines
+
+
+def _management(pg: _Page) -> list[str]:
+    """Management (first step, drug), safety-netting, and microbiology or background."""
+    rng, h, pick, cite = pg.rng, pg.h, pg.rng.choice, pg.cite
+    ans, compact = pg.ans, pg.compact
+    lines: list[str] = []
     lines += [f"{h[1]} {pick(('Management', 'Treatment', 'Initial management', 'What to do'))}", ""]
     for name in ("next", "pharm"):
         if name in ans:
@@ -237,6 +292,14 @@ def render(cond: Condition, source: str, rng: random.Random, extra_case: str = "
             f"The point most relevant to practice is: {lower_first(ans['cause'])} {cite()}.",
             f"Key teaching point — {lower_first(ans['cause'])} {cite()}.",
         )), ""]
+    return lines
+
+
+def _end_matter(pg: _Page, extra_case: str, contact: bool) -> list[str]:
+    """Case example, special populations, follow-up, contact, references, disclaimer."""
+    rng, h, dx, dxl, pick, cite = pg.rng, pg.h, pg.cond.dx, pg.dxl, pg.rng.choice, pg.cite
+    refs, compact = pg.refs, pg.compact
+    lines: list[str] = []
     if extra_case:
         lines += [f"{h[2]} Case example used in training sessions", "", extra_case, "",
                   f"Answer: {dx} pathway, as described above.", ""]
@@ -271,9 +334,8 @@ def render(cond: Condition, source: str, rng: random.Random, extra_case: str = "
         "This material is provided for educational purposes. Local policies and the product information of each "
         "medicine should be consulted before prescribing.",
     ))]
-    raw = "\n".join(lines).strip() + "\n"
-    return {"id": hashlib.sha1(f"{source}:{title}:{year}".encode()).hexdigest(), "source": source, "title": title,
-            "url": url, "raw_text": raw}
+    return lines
+
 
 
 def render_plain(cond: Condition, source: str, rng: random.Random) -> dict:
