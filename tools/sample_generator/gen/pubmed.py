@@ -96,21 +96,8 @@ def medline_citation(pmid: str, title: str, sections: list[tuple[str, str]] | No
             f"{t*4}</Pagination>\n",
             f"{t*4}<ELocationID EIdType=\"doi\" ValidYN=\"Y\">{e(doi)}</ELocationID>\n"]
     if sections:
-        out.append(f"{t*4}<Abstract>\n")
-        if structured:
-            for label, text in sections:
-                category = NLM_CATEGORY.get(label, label)
-                out.append(f"{t*5}<AbstractText Label=\"{e(label)}\" NlmCategory=\"{category}\">{e(text)}</AbstractText>\n")
-        else:
-            out.append(f"{t*5}<AbstractText>{e(' '.join(text for _, text in sections))}</AbstractText>\n")
-        out.append(f"{t*5}<CopyrightInformation>© {year} The Authors.</CopyrightInformation>\n")
-        out.append(f"{t*4}</Abstract>\n")
-    out.append(f"{t*4}<AuthorList CompleteYN=\"Y\">\n")
-    for surname, fore in authors(rng, rng.randint(2, 6)):
-        out += [f"{t*5}<Author ValidYN=\"Y\">\n", f"{t*6}<LastName>{e(surname)}</LastName>\n",
-                f"{t*6}<ForeName>{fore}</ForeName>\n", f"{t*6}<Initials>{fore[0]}</Initials>\n",
-                f"{t*6}<AffiliationInfo>\n{t*7}<Affiliation>{e(affiliation(rng))}</Affiliation>\n"
-                f"{t*6}</AffiliationInfo>\n", f"{t*5}</Author>\n"]
+        out += _medline_abstract(sections, structured, year)
+    out += _medline_authors(rng)
     out += [f"{t*4}</AuthorList>\n", f"{t*4}<Language>{language}</Language>\n",
             f"{t*4}<PublicationTypeList>\n"]
     for ui, name in pubtypes or (PUBTYPES[s.design] if s else (("D016428", "Journal Article"),)):
@@ -146,6 +133,34 @@ def medline_citation(pmid: str, title: str, sections: list[tuple[str, str]] | No
         out.append(f"{t*4}<ArticleId IdType=\"pmc\">{pmc}</ArticleId>\n")
     out += [f"{t*3}</ArticleIdList>\n{t*2}</PubmedData>\n", f"{t}</PubmedArticle>\n"]
     return "".join(out)
+
+
+def _medline_abstract(sections: list[tuple[str, str]], structured: bool, year: int) -> list[str]:
+    """``<Abstract>``: labelled ``AbstractText`` parts (with NLM categories) or one plain paragraph."""
+    t = "\t"
+    out: list[str] = []
+    out.append(f"{t*4}<Abstract>\n")
+    if structured:
+        for label, text in sections:
+            category = NLM_CATEGORY.get(label, label)
+            out.append(f"{t*5}<AbstractText Label=\"{e(label)}\" NlmCategory=\"{category}\">{e(text)}</AbstractText>\n")
+    else:
+        out.append(f"{t*5}<AbstractText>{e(' '.join(text for _, text in sections))}</AbstractText>\n")
+    out.append(f"{t*5}<CopyrightInformation>© {year} The Authors.</CopyrightInformation>\n")
+    out.append(f"{t*4}</Abstract>\n")
+    return out
+
+
+def _medline_authors(rng: random.Random) -> list[str]:
+    """The opening ``<AuthorList>`` and 2-6 invented authors with their affiliations."""
+    t = "\t"
+    out = [f"{t*4}<AuthorList CompleteYN=\"Y\">\n"]
+    for surname, fore in authors(rng, rng.randint(2, 6)):
+        out += [f"{t*5}<Author ValidYN=\"Y\">\n", f"{t*6}<LastName>{e(surname)}</LastName>\n",
+                f"{t*6}<ForeName>{fore}</ForeName>\n", f"{t*6}<Initials>{fore[0]}</Initials>\n",
+                f"{t*6}<AffiliationInfo>\n{t*7}<Affiliation>{e(affiliation(rng))}</Affiliation>\n"
+                f"{t*6}</AffiliationInfo>\n", f"{t*5}</Author>\n"]
+    return out
 
 
 def medline_file(citations: list[str], delete: list[str] = ()) -> str:
@@ -409,7 +424,23 @@ def jats_article(s: Study, pmid: str, pmcid: str, doi: str, rng: random.Random, 
              f'</pub-date><pub-date pub-type="collection"><year>{year}</year></pub-date>')
     x.append(f"<volume>{rng.randint(3, 40)}</volume><issue>{rng.randint(1, 12)}</issue>"
              f"<elocation-id>e{rng.randint(1000, 9999)}</elocation-id>")
-    holder = f"{names[0][0]} et al."
+    x.append(_permissions(licence, old, year, journal, holder=f"{names[0][0]} et al."))
+    x.append("<abstract>")
+    for label, text in sections:
+        x.append(f"<sec><title>{label.title()}</title><p>{e(text)}</p></sec>")
+    x.append("</abstract>")
+    x.append('<kwd-group kwd-group-type="author"><kwd>' + "</kwd><kwd>".join(e(k) for k in s.mesh[:3]) + "</kwd></kwd-group>")
+    x.append("</article-meta></front><body>")
+
+    x += _jats_body(s, rng, cite)
+    x.append("</body><back>")
+    x += _jats_back(titles, rng, ref_style)
+    return "".join(x)
+
+
+def _permissions(licence: str, old: bool, year: int, journal: tuple[str, ...], holder: str) -> str:
+    """The article's copyright and licence: a publisher's "all rights reserved", a bare NLM 2.3 statement, or a
+    ``<permissions>`` block with the licence markup of ``LICENCES``."""
     if licence == "all-rights-reserved":
         perm = (f"<permissions><copyright-statement>© {year} {e(journal[0].split()[-1])} Press. All rights reserved."
                 f"</copyright-statement><copyright-year>{year}</copyright-year><copyright-holder>"
@@ -422,14 +453,12 @@ def jats_article(s: Study, pmid: str, pmcid: str, doi: str, rng: random.Random, 
     else:
         perm = (f"<permissions><copyright-statement>© {year} {e(holder)}</copyright-statement>"
                 f"<copyright-year>{year}</copyright-year>{LICENCES[licence]}</permissions>")
-    x.append(perm)
-    x.append("<abstract>")
-    for label, text in sections:
-        x.append(f"<sec><title>{label.title()}</title><p>{e(text)}</p></sec>")
-    x.append("</abstract>")
-    x.append('<kwd-group kwd-group-type="author"><kwd>' + "</kwd><kwd>".join(e(k) for k in s.mesh[:3]) + "</kwd></kwd-group>")
-    x.append("</article-meta></front><body>")
+    return perm
 
+
+def _jats_body(s: Study, rng: random.Random, cite) -> list[str]:
+    """Introduction, Methods (with the formulas), Results (with a figure and a table), Discussion, Conclusions."""
+    x: list[str] = []
     x.append('<sec id="s1"><title>Introduction</title>')
     x += [f"<p>{scrub(p)}</p>" for p in _intro(s, rng, cite)]
     x.append("</sec>")
@@ -457,7 +486,12 @@ def jats_article(s: Study, pmid: str, pmcid: str, doi: str, rng: random.Random, 
              f'<p>{_limitations(rng, cite)}</p></sec>')
     x.append("</sec>")
     x.append(f'<sec id="s5" sec-type="conclusions"><title>Conclusions</title><p>{e(scrub(conclusion(s, rng)))}</p></sec>')
-    x.append("</body><back>")
+    return x
+
+
+def _jats_back(titles: list[str], rng: random.Random, ref_style: str) -> list[str]:
+    """Acknowledgements, funding footnote and the reference list, closing the article."""
+    x: list[str] = []
     x.append("<ack><p>" + rng.choice((
         "We thank the participants and the staff of the participating sites, and the members of the trial "
         "steering committee.",
@@ -471,7 +505,7 @@ def jats_article(s: Study, pmid: str, pmcid: str, doi: str, rng: random.Random, 
     for i, t in enumerate(titles, start=1):
         x.append(_ref_xml(i, t, rng, ref_style))
     x.append("</ref-list></back></article>")
-    return "".join(x)
+    return x
 
 
 def _formulas(s: Study, rng: random.Random) -> str:
