@@ -361,10 +361,12 @@ def eval_compare(
 
     Example: `meditron eval compare runs/a runs/b/eval runs/c/eval/results.json --out runs/compare`
     """
-    from meditron.eval.compare import compare, print_tables, write_outputs
+    from meditron.eval.compare import compare, tables, write_outputs
 
     doc = compare(results, bootstrap=bootstrap, seed=seed)
-    print_tables(doc)
+    stdout = Console()
+    for renderable in tables(doc):
+        stdout.print(renderable)
     if out is not None:
         for p in write_outputs(doc, out):
             console.print(f"wrote {p}")

@@ -45,8 +45,9 @@ def _common(tiny_model, small_benchmarks, out, **kw) -> EvalConfig:
 
 
 def test_demonstrations_are_dropped_first_and_counted_once(
-    tiny_model, tiny_tokenizer, small_benchmarks, tmp_path, capfd
+    tiny_model, tiny_tokenizer, small_benchmarks, tmp_path, caplog
 ):
+    caplog.set_level(logging.INFO)
     from meditron.benchmarks import load_benchmark
     from meditron.benchmarks.prompts import instruction, top_token_prompt
 
@@ -63,7 +64,7 @@ def test_demonstrations_are_dropped_first_and_counted_once(
     for r in [r for rows in seeds for r in rows] + _rows(tmp_path / "items/medqa4/top_token_zero_shot.jsonl"):
         assert len(tiny_tokenizer(r["prompt"] + " A")["input_ids"]) <= budget
         assert r["prompt"].endswith(top_token_prompt(next(it for it in items if it.id == r["id"])))
-    err = capfd.readouterr().err
+    err = caplog.text
     assert err.count("prompts exceeded max_context") == 1 and "Truncat" not in err
     assert f"36 prompts exceeded max_context {budget} and were cut: medqa4 36 (shots 36)" in err
 
@@ -75,12 +76,12 @@ def test_context_then_question_then_instruction_never_the_options(
     from types import SimpleNamespace
 
     from meditron.benchmarks import load_benchmark
-    from meditron.eval.runners import render_generative
+    from meditron.eval.modes import generative_prompt
 
     lm = SimpleNamespace(tokenizer=tiny_tokenizer)
     for bench, rule, kept in (("medqa4", "question", "Which drug is indicated?"), ("pubmedqa", "context", "recorded.")):
         items = load_benchmark(bench, small_benchmarks).items
-        full = [len(tiny_tokenizer(render_generative(lm, it, "cot", False))["input_ids"]) for it in items]
+        full = [len(tiny_tokenizer(generative_prompt(lm, it, "cot", False))["input_ids"]) for it in items]
         budget = min(full) - 2 + 8  # every prompt 2+ tokens too long: a few words of its question/context go
         out = tmp_path / bench
         cfg = _common(tiny_model, small_benchmarks, out, benchmarks=[bench], modes=["cot"], max_new_tokens=8)
@@ -95,7 +96,7 @@ def test_context_then_question_then_instruction_never_the_options(
     # A budget below instruction + options: the question goes whole, then the instruction from the left.
     items = load_benchmark("medqa4", small_benchmarks).items
     bare = [replace(it, question="", meta={**it.meta, "instruction": ""}) for it in items]
-    sizes = [len(tiny_tokenizer(render_generative(lm, it, "cot", False))["input_ids"]) for it in bare]
+    sizes = [len(tiny_tokenizer(generative_prompt(lm, it, "cot", False))["input_ids"]) for it in bare]
     floor = max(sizes)
     tight = _common(tiny_model, small_benchmarks, tmp_path / "t", modes=["cot"], max_new_tokens=8)
     doc = run_eval(tight.model_copy(update={"max_context": floor + 10 + 8}))
@@ -132,8 +133,9 @@ def test_lm_eval_truncation_warnings_are_counted_not_printed(tiny_model, caplog)
 
 @requires_shared_data
 @pytest.mark.slow
-def test_real_128_token_model_on_real_benchmarks(tmp_path, capfd):
+def test_real_128_token_model_on_real_benchmarks(tmp_path, caplog):
     """aidreams260K-hf (max_position_embeddings 128, SentencePiece): every prompt fits, options intact, one line."""
+    caplog.set_level(logging.INFO)
     from transformers import AutoTokenizer
 
     model = SHARED_MODELS / "aidreams260K-hf"
@@ -166,7 +168,7 @@ def test_real_128_token_model_on_real_benchmarks(tmp_path, capfd):
         assert d["truncation"].get("over_budget", 0) == over
         assert (d["backend_truncations"] > 0) == (over > 0)  # lm-eval cut only what our rule could not
     assert doc["data"]["pubmedqa"]["backend_truncations"] == 0
-    err = capfd.readouterr().err
+    err = caplog.text
     assert err.count("exceeded max_context 128") == 1 and "Truncating" not in err
 
 

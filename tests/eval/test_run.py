@@ -56,8 +56,16 @@ def test_all_modes_reports_and_byte_identical_results(tiny_model, tiny_tokenizer
     assert opt["scoring"] == "best of the option keys (lm-eval)" and "top_token_basis" not in opt
     # ... the paper's top token is wrong whenever the model's argmax is not an option (a random model: mostly).
     top = res["medqa4"]["top_token"]
-    first_seed = [json.loads(x) for x in (tmp_path / "a/items/medqa4/top_token_2shot_seed1234.jsonl").read_text().splitlines()]
-    assert top["unparsed"] == top["not_an_option"] == sum(r["parsed"] is None for r in first_seed)
+    per_seed = {
+        seed: [json.loads(x) for x in (tmp_path / f"a/items/medqa4/top_token_2shot_seed{seed}.jsonl").read_text().splitlines()]
+        for seed in ("1234", "432", "32")
+    }
+    counts = {seed: sum(r["parsed"] is None for r in recs) for seed, recs in per_seed.items()}
+    assert {seed: s["unparsed"] for seed, s in top["seeds"].items()} == counts
+    # Like the accuracy, the headline unparsed count is the mean over the seeds (not the first seed's).
+    mean = sum(counts.values()) / 3
+    assert top["unparsed"] == top["not_an_option"] == (int(mean) if mean.is_integer() else round(mean, 2))
+    first_seed = per_seed["1234"]
     assert all(r["correct"] is False for r in first_seed if r["parsed"] is None)
     assert top["n"] == 12 and set(top["seeds"]) == {"1234", "432", "32"}
     assert top["num_fewshot"] == 2 and 0 <= top["ci95"][0] <= top["accuracy"] <= top["ci95"][1] <= 1

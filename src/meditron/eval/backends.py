@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 from typing import Any
@@ -253,6 +254,16 @@ class PrefixSharingHFLM(HFLM):
         return results
 
 
+#: ``eval.backend`` → the factory that builds its lm-eval ``LM`` (``meditron.registry.resolve``). Each factory takes
+#: make_lm's arguments and imports its heavy or optional dependency (vLLM, the HTTP clients) only when called.
+BACKENDS: dict[str, str] = {
+    "meditron": "meditron.eval.backends:_meditron_lm",
+    "hf": "meditron.eval.backends:_hf_lm",
+    "vllm": "meditron.eval.backends:_vllm_lm",
+    "openai": "meditron.eval.backends:_openai_lm",
+}
+
+
 def make_lm(
     backend: str,
     model: str | None,
@@ -268,51 +279,82 @@ def make_lm(
     ``max_length`` (the resolved ``eval.max_context``) is handed to the HF backends so lm-eval's own limit agrees
     with the budget our prompts were fitted to.
     """
-    hf_kw: dict[str, Any] = {"max_length": max_length} if max_length else {}
-    if backend in ("meditron", "hf", "vllm") and not model:
+    from meditron.registry import resolve
+
+    factory = resolve(BACKENDS, backend, "eval.backend")
+    return factory(
+        model,
+        base_url=base_url,
+        batch_size=batch_size,
+        generative=generative,
+        tokenizer=tokenizer,
+        max_length=max_length,
+    )
+
+
+def _local_model(model: str | None) -> str:
+    if not model:
         raise ConfigError("eval.model is required: a local Hugging Face model directory (config.json + weights)")
-    if backend in ("meditron", "hf") and Path(model).is_dir():  # the tokenizer as every stage reads it (data/tokenizer)
+    return model
+
+
+def _hf_kwargs(model: str, batch_size: int, max_length: int | None) -> dict[str, Any]:
+    """HFLM's arguments: device, batch size, the context limit, and the tokenizer as every stage reads it."""
+    kw: dict[str, Any] = {
+        "pretrained": model,
+        "device": "cpu" if not torch.cuda.is_available() else "cuda",
+        "batch_size": batch_size,
+    }
+    if max_length:
+        kw["max_length"] = max_length
+    if Path(model).is_dir():
         from meditron.tokenizer import load_tokenizer
 
-        hf_kw["tokenizer"] = load_tokenizer(model)
-    if backend == "meditron":
-        return PrefixSharingHFLM(
-            pretrained=model, device="cpu" if not torch.cuda.is_available() else "cuda", batch_size=batch_size, **hf_kw
-        )
-    if backend == "hf":
-        return HFLM(
-            pretrained=model, device="cpu" if not torch.cuda.is_available() else "cuda", batch_size=batch_size, **hf_kw
-        )
-    if backend == "vllm":
-        try:
-            import vllm  # noqa: F401
-        except ImportError:
-            raise ConfigError(
-                "eval.backend=vllm needs vLLM (GPU only): pip install 'lm-eval[vllm]' on a CUDA machine, "
-                "or use backend=meditron"
-            ) from None
-        from lm_eval.models.vllm_causallms import VLLM
+        kw["tokenizer"] = load_tokenizer(model)
+    return kw
 
-        return VLLM(pretrained=model, batch_size="auto")
-    if backend == "openai":
-        if not base_url:
-            raise ConfigError("eval.backend=openai needs eval.base_url, e.g. http://127.0.0.1:8000/v1")
-        from lm_eval.api.registry import get_model
 
-        root = base_url.rstrip("/")
-        if generative:
-            return get_model("local-chat-completions")(
-                model=model or "default", base_url=f"{root}/chat/completions", tokenized_requests=False
-            )
-        if not tokenizer:
-            raise ConfigError(
-                "top_token over HTTP scores prompt tokens locally: set eval.tokenizer to the served model's "
-                "tokenizer directory (or use modes cot/sc_cot/chat, which need no local tokenizer)"
-            )
-        return get_model("local-completions")(
-            model=model or "default",
-            base_url=f"{root}/completions",
-            tokenizer_backend="huggingface",
-            tokenizer=tokenizer,
+def _meditron_lm(model: str | None, *, batch_size: int, max_length: int | None, **_: Any) -> PrefixSharingHFLM:
+    return PrefixSharingHFLM(**_hf_kwargs(_local_model(model), batch_size, max_length))
+
+
+def _hf_lm(model: str | None, *, batch_size: int, max_length: int | None, **_: Any) -> HFLM:
+    return HFLM(**_hf_kwargs(_local_model(model), batch_size, max_length))
+
+
+def _vllm_lm(model: str | None, **_: Any) -> Any:
+    model = _local_model(model)
+    if importlib.util.find_spec("vllm") is None:
+        raise ConfigError(
+            "eval.backend=vllm needs vLLM (GPU only): pip install 'lm-eval[vllm]' on a CUDA machine, "
+            "or use backend=meditron"
         )
-    raise ConfigError(f"unknown eval.backend {backend!r}; valid: meditron, hf, vllm, openai")
+    from lm_eval.models.vllm_causallms import VLLM
+
+    return VLLM(pretrained=model, batch_size="auto")
+
+
+def _openai_lm(
+    model: str | None, *, base_url: str | None, generative: bool, tokenizer: str | None, **_: Any
+) -> Any:
+    """lm-eval's HTTP clients: chat completions for generation, completions (local tokenizer) for log-likelihoods."""
+    if not base_url:
+        raise ConfigError("eval.backend=openai needs eval.base_url, e.g. http://127.0.0.1:8000/v1")
+    from lm_eval.api.registry import get_model
+
+    root = base_url.rstrip("/")
+    if generative:
+        return get_model("local-chat-completions")(
+            model=model or "default", base_url=f"{root}/chat/completions", tokenized_requests=False
+        )
+    if not tokenizer:
+        raise ConfigError(
+            "top_token over HTTP scores prompt tokens locally: set eval.tokenizer to the served model's "
+            "tokenizer directory (or use modes cot/sc_cot/chat, which need no local tokenizer)"
+        )
+    return get_model("local-completions")(
+        model=model or "default",
+        base_url=f"{root}/completions",
+        tokenizer_backend="huggingface",
+        tokenizer=tokenizer,
+    )

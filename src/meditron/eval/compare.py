@@ -321,27 +321,28 @@ def markdown(doc: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def print_tables(doc: dict[str, Any]) -> None:
-    from rich.console import Console
+def tables(doc: dict[str, Any]) -> list[Any]:
+    """The comparison as rich renderables (one table per setting, then the footnote) for the CLI to print."""
     from rich.markup import escape
     from rich.table import Table
 
-    console = Console()
+    out: list[Any] = []
     for title, header, rows in text_tables(doc):
         table = Table(title=escape(title), title_justify="left")
         for h in header:
             table.add_column(escape(h), overflow="fold")
         for r in rows:
             table.add_row(*map(escape, r))
-        console.print(table)
+        out.append(table)
     b = doc["bootstrap"]
-    console.print(
+    out.append(
         escape(
             f"Differences: first model − second, on the items both evaluated; paired bootstrap {b['samples']} "
             f"resamples (seed {b['seed']}); McNemar exact p on the discordant items. † = limited sample or missing "
             "subjects."
         )
     )
+    return out
 
 
 def plot(doc: dict[str, Any], path: Path) -> Path:

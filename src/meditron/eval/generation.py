@@ -327,6 +327,23 @@ def _sample(scores: torch.Tensor, warpers: list[Any], top_k: int | None, generat
     return top_i.gather(1, choice).squeeze(-1)
 
 
+def _next_tokens(
+    dec: _Decoder, settings: DecodeSettings, warpers: list, generators: list, tokens: list[list[int]], logprob_sums: list[float]
+) -> torch.Tensor:
+    """One decoding step's token for every active row (sampled, or HF greedy: argmax of the float32 logits), appended
+    to that row's tokens with its log-probability added to the row's sum; returns the picked ids (batch order)."""
+    scores = dec.logits.to(torch.float32)
+    if settings.do_sample:
+        nxt = _sample(scores, warpers, settings.top_k, [generators[r] for r in dec.active])
+    else:
+        nxt = scores.argmax(dim=-1)
+    picked = F.log_softmax(scores, dim=-1).gather(1, nxt.unsqueeze(-1)).squeeze(-1).tolist()
+    for b, (r, tok) in enumerate(zip(dec.active, nxt.tolist(), strict=True)):
+        tokens[r].append(tok)
+        logprob_sums[r] += picked[b]
+    return nxt
+
+
 def decode_batch(
     lm: Any, contexts: list[str], num_samples: int, settings: DecodeSettings, seed: int
 ) -> list[list[Sample]]:
@@ -340,15 +357,7 @@ def decode_batch(
     tokens: list[list[int]] = [[] for _ in range(rows)]
     logprob_sums = [0.0] * rows
     for step in range(settings.max_gen_toks):
-        scores = dec.logits.to(torch.float32)
-        if settings.do_sample:
-            nxt = _sample(scores, warpers, settings.top_k, [generators[r] for r in dec.active])
-        else:
-            nxt = scores.argmax(dim=-1)  # HF greedy: argmax of the float32 logits
-        picked = F.log_softmax(scores, dim=-1).gather(1, nxt.unsqueeze(-1)).squeeze(-1).tolist()
-        for b, (r, tok) in enumerate(zip(dec.active, nxt.tolist(), strict=True)):
-            tokens[r].append(tok)
-            logprob_sums[r] += picked[b]
+        nxt = _next_tokens(dec, settings, warpers, generators, tokens, logprob_sums)
         if step == settings.max_gen_toks - 1:
             break
         finished = watch.done([tokens[r] for r in dec.active])
@@ -429,15 +438,7 @@ def decode_stream(
     stream.admit()
     while stream.dec is not None:
         dec = stream.dec
-        scores = dec.logits.to(torch.float32)
-        if settings.do_sample:
-            nxt = _sample(scores, warpers, settings.top_k, [generators[r] for r in dec.active])
-        else:
-            nxt = scores.argmax(dim=-1)
-        picked = F.log_softmax(scores, dim=-1).gather(1, nxt.unsqueeze(-1)).squeeze(-1).tolist()
-        for b, (r, tok) in enumerate(zip(dec.active, nxt.tolist(), strict=True)):
-            tokens[r].append(tok)
-            logprob_sums[r] += picked[b]
+        nxt = _next_tokens(dec, settings, warpers, generators, tokens, logprob_sums)
         finished = watch.done([tokens[r] for r in dec.active])
         capped = [len(tokens[r]) >= settings.max_gen_toks for r in dec.active]
         stream.advance([b for b, (f, c) in enumerate(zip(finished, capped, strict=True)) if not (f or c)], nxt)

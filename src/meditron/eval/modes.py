@@ -13,7 +13,7 @@ import json
 import math
 import random
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from lm_eval.api.instance import Instance
@@ -34,15 +34,6 @@ class FewshotPool:
     items: list[BenchmarkItem]
     source: str  # "train/dev file <name>" or "test set (other items, excluding the question itself)"
     from_test: bool
-
-
-@dataclass
-class ModeOutput:
-    """Per-item records of one mode; ``runs`` holds per-seed records for few-shot top_token."""
-
-    records: list[dict[str, Any]]
-    runs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    info: dict[str, Any] = field(default_factory=dict)
 
 
 def _softmax(values: list[float]) -> list[float]:
@@ -285,25 +276,30 @@ def _logsumexp(values: list[float]) -> float:
     return top + math.log(sum(math.exp(v - top) for v in values))
 
 
+def generative_prompt(lm: Any, item: BenchmarkItem, mode: str, chat_api: bool) -> str:
+    """The text a generative mode sends for ``item``: the chat messages as JSON over a chat API, the model's chat
+    template for ``chat`` (and for CoT when the tokenizer has one), else the plain CoT prompt. The context rule
+    counts the tokens of this same text (``eval.runners``)."""
+    cot = mode in ("cot", "sc_cot")
+    if chat_api:
+        return json.dumps(prompts.chat_messages(item, cot=cot), ensure_ascii=False)
+    tokenizer = getattr(lm, "tokenizer", None)
+    if mode == "chat" or (cot and tokenizer is not None and getattr(tokenizer, "chat_template", None)):
+        return prompts.render_chat(tokenizer, prompts.chat_messages(item, cot=cot))
+    return prompts.cot_prompt(item)
+
+
 def _gen_request(
     lm: Any, item: BenchmarkItem, idx: int, *, mode: str, chat_api: bool, gen: dict
 ) -> tuple[Instance, str]:
-    cot = mode in ("cot", "sc_cot")
-    gen = dict(gen)  # one dict per request: backends may normalise it in place
-    tokenizer = getattr(lm, "tokenizer", None)
+    text = generative_prompt(lm, item, mode, chat_api)
+    arg: Any = text
     if chat_api:
         from lm_eval.models.api_models import JsonChatStr
 
-        messages = prompts.chat_messages(item, cot=cot)
-        text = json.dumps(messages, ensure_ascii=False)
-        return Instance(
-            "generate_until", {"id": item.id}, (JsonChatStr(text), gen), idx, (item.benchmark, idx, 1)
-        ), text
-    if mode == "chat" or (cot and tokenizer is not None and getattr(tokenizer, "chat_template", None)):
-        text = prompts.render_chat(tokenizer, prompts.chat_messages(item, cot=cot))
-    else:
-        text = prompts.cot_prompt(item)
-    return Instance("generate_until", {"id": item.id}, (text, gen), idx, (item.benchmark, idx, 1)), text
+        arg = JsonChatStr(text)
+    gen = dict(gen)  # one dict per request: backends may normalise it in place
+    return Instance("generate_until", {"id": item.id}, (arg, gen), idx, (item.benchmark, idx, 1)), text
 
 
 def _gen_kwargs(max_new_tokens: int, temperature: float) -> dict[str, Any]:

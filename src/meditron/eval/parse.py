@@ -244,7 +244,7 @@ def parse_answer_explained(
     """
     try:
         return _parse(text, choices)
-    except Exception:  # noqa: BLE001 - the contract is "never raises"; an odd input is an unparsed answer
+    except Exception:  # the contract is "never raises": an odd input is an unparsed answer
         return None, "unparsed"
 
 

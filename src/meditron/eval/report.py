@@ -35,7 +35,8 @@ def summarize(records: list[dict[str, Any]], *, bootstrap_samples: int) -> dict[
 
 
 def breakdowns(records: list[dict[str, Any]], benchmark: str) -> dict[str, dict[str, Any]]:
-    """Accuracy per MMLU subject, MedMCQA subject, MedQA step or TruthfulQA category (the groups the paper compares)."""
+    """Accuracy per MMLU subject, MedMCQA subject, MedQA step or TruthfulQA category (the groups the paper compares);
+    TruthfulQA also gets the macro ``average`` over its categories."""
     key = {
         "mmlu_medical": "subject",
         "medmcqa": "subject",
@@ -49,7 +50,10 @@ def breakdowns(records: list[dict[str, Any]], benchmark: str) -> dict[str, dict[
     groups: dict[str, list[float]] = defaultdict(list)
     for r in records:
         groups[str(r.get(key))].append(float(r["correct"]))
-    return {g: {"accuracy": _r(accuracy(v)), "n": len(v)} for g, v in sorted(groups.items())}
+    out: dict[str, dict[str, Any]] = {g: {"accuracy": _r(accuracy(v)), "n": len(v)} for g, v in sorted(groups.items())}
+    if benchmark.startswith("truthfulqa") and out:  # the paper's Table 13 "Avg": the macro average over categories
+        out["average"] = {"accuracy": _r(sum(v["accuracy"] for v in out.values()) / len(out)), "n": len(records)}
+    return out
 
 
 @dataclass
@@ -120,6 +124,8 @@ def top_token_summary(
         head = summarize(merged, bootstrap_samples=bootstrap_samples)
         pooled = [r for recs in runs.values() for r in recs]
         head.update(
+            # Like the accuracy, the headline count is over all seeds (mean); each seed's own is under ``seeds``.
+            unparsed=_mean_count([s["unparsed"] for s in per_seed.values()]),
             mean=_r(mean),
             std=_r(std),
             seeds=per_seed,
@@ -133,9 +139,10 @@ def top_token_summary(
     return head
 
 
-def paper_reference() -> dict[str, Any]:
-    """The MEDITRON paper's published rows with their settings (``reference/meditron_paper.yaml``)."""
-    return paper.load_reference()
+def _mean_count(counts: list[int]) -> int | float:
+    """The mean of per-seed counts: an int when whole (one seed, or seeds that agree), else to 2 decimals."""
+    mean = sum(counts) / len(counts)
+    return int(mean) if mean.is_integer() else round(mean, 2)
 
 
 def write_jsonl(path: Path, records: list[dict[str, Any]]) -> None:

@@ -2,12 +2,13 @@
 
 Outputs in ``<out>/``: ``results.json`` (byte-identical for the same config), ``report.md``, ``items/<bench>/<mode>.jsonl``
 (prompt, output, parsed answer, gold per item; per seed for few-shot top_token), ``plots/*.png`` and ``timing.json``.
-Each mode runs through its runner in ``eval.runners.RUNNERS``; this module loads data and models, draws the ``--limit``
-sample, and writes what the runners return.
+Each mode runs through its runner in the ``eval.runners.RUNNERS`` registry; this module loads data and models, draws the
+``--limit`` sample, and writes what the runners return. Progress goes to the ``meditron.eval`` loggers.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,13 +18,22 @@ from meditron.errors import ConfigError
 from meditron.eval import report as R
 from meditron.eval.config import EvalConfig
 from meditron.eval.context import quiet_backend_truncation, resolve_max_context
-from meditron.eval.runners import LOGLIKELIHOOD_MODES, RUNNERS, BenchRun, Session, say
+from meditron.eval.runners import (
+    BenchRun,
+    Session,
+    modes_for,
+    needs_generation,
+    needs_loglikelihood,
+    runner,
+    wants_fewshot_pool,
+)
 from meditron.eval.sampling import sample_record, stratified_sample
 from meditron.json_io import write_json_atomic
 
 if TYPE_CHECKING:
     from meditron.run import RunDir
 
+log = logging.getLogger(__name__)
 
 _POOL_KINDS = {
     "pubmedqa": "labelled PubMedQA items outside the test split",
@@ -100,26 +110,17 @@ def _open_session(cfg: EvalConfig, model: str | None) -> Session:
     max_context, source = resolve_max_context(cfg.max_context, model if model and Path(model).is_dir() else tok)
     s = Session(cfg, max_context=max_context, max_context_source=source)
     common = dict(base_url=cfg.base_url, batch_size=cfg.batch_size, max_length=max_context)
-    if any(m in LOGLIKELIHOOD_MODES for m in cfg.modes):
+    if needs_loglikelihood(cfg):
         s.lm_ll = make_lm(cfg.backend, model, generative=False, tokenizer=tok, **common)
-    if any(m not in LOGLIKELIHOOD_MODES for m in cfg.modes):
+    if needs_generation(cfg):
         reuse = s.lm_ll is not None and not s.chat_api
         s.lm_gen = s.lm_ll if reuse else make_lm(cfg.backend, model, generative=True, **common)
     return s
 
 
-def _modes_for(cfg: EvalConfig, items: list) -> list[str]:
-    """The configured modes, plus ``mc2`` for TruthfulQA items (MC2 targets) when a log-likelihood mode is asked."""
-    modes = list(cfg.modes)
-    if items and "mc2_choices" in items[0].meta and any(m in ("top_token", "top_token_options") for m in modes):
-        modes.append("mc2")
-    return modes
-
-
 def _bench_run(name: str, bset: BenchmarkSet, cfg: EvalConfig, data_dir: Path, out: Path) -> BenchRun:
     items = stratified_sample(bset.items, cfg.limit, cfg.sample_seed) if cfg.limit else list(bset.items)
-    wants_pool = cfg.num_fewshot and any(m in ("top_token", "top_token_options") for m in cfg.modes)
-    pool = _fewshot_pool(name, bset, cfg, data_dir) if wants_pool else None
+    pool = _fewshot_pool(name, bset, cfg, data_dir) if wants_fewshot_pool(cfg) else None
     return BenchRun(name, bset, items, pool, out / "items" / name)
 
 
@@ -127,12 +128,12 @@ def _run_modes(session: Session, bench: BenchRun, timing: dict, contamination) -
     """Every mode of one benchmark through its runner; returns {mode: summary} and the reliability bins."""
     results: dict[str, Any] = {}
     bins = None
-    for mode in _modes_for(session.cfg, bench.items):
+    for mode in modes_for(session.cfg, bench.items):
         tm = time.perf_counter()
-        say(f"{bench.name} {mode}: {len(bench.items)} questions ({bench.bset.source_files[0].parent})")
-        res = RUNNERS[mode](session, bench, mode)
+        log.info("%s %s: %d questions (%s)", bench.name, mode, len(bench.items), bench.bset.source_files[0].parent)
+        res = runner(mode).run(session, bench, mode)
         summary = res.summary
-        summary["breakdown"] = _breakdown(res.records, bench.name)
+        summary["breakdown"] = R.breakdowns(res.records, bench.name)
         if contamination is not None:
             summary["contamination"] = R.contamination_split(res.records, contamination, bench.name)
         if res.ece_bins is not None and bins is None:
@@ -140,27 +141,14 @@ def _run_modes(session: Session, bench: BenchRun, timing: dict, contamination) -
         results[mode] = summary
         timing[f"{bench.name}/{mode}_seconds"] = seconds = time.perf_counter() - tm
         lo, hi = summary["ci95"]
-        say(
-            f"{bench.name} {mode}: accuracy {summary['accuracy']:.4f} [{lo:.4f}, {hi:.4f}] n={summary['n']} "
-            f"unparsed={summary['unparsed']} ({seconds:.1f} s)"
+        log.info(
+            "%s %s: accuracy %.4f [%.4f, %.4f] n=%d unparsed=%s (%.1f s)",
+            bench.name, mode, summary["accuracy"], lo, hi, summary["n"], summary["unparsed"], seconds,
         )
     return results, bins
 
 
-def _breakdown(records: list[dict], bench: str) -> dict[str, Any]:
-    """The report's breakdown; TruthfulQA per category with the macro average (the paper's Table 13 "Avg")."""
-    if not bench.startswith("truthfulqa"):
-        return R.breakdowns(records, bench)
-    groups: dict[str, list[float]] = {}
-    for r in records:
-        groups.setdefault(str(r.get("subject")), []).append(float(r["correct"]))
-    out: dict[str, Any] = {g: {"accuracy": round(sum(v) / len(v), 6), "n": len(v)} for g, v in sorted(groups.items())}
-    if out:
-        out["average"] = {"accuracy": round(sum(v["accuracy"] for v in out.values()) / len(out), 6), "n": len(records)}
-    return out
-
-
-def _say_truncation(data: dict[str, Any]) -> None:
+def _log_truncation(data: dict[str, Any]) -> None:
     """The one line that says how many prompts the context rule cut (docs/EVALUATION.md, "Context length")."""
     cut = {b: d for b, d in data.items() if d["truncated_prompts"] or d["backend_truncations"]}
     if not cut:
@@ -171,7 +159,8 @@ def _say_truncation(data: dict[str, Any]) -> None:
         + (f", {d['backend_truncations']} more cut by the backend" if d["backend_truncations"] else "")
         for b, d in cut.items()
     )
-    say(f"{sum(d['truncated_prompts'] for d in cut.values())} prompts exceeded max_context {budget} and were cut: {parts}")
+    total = sum(d["truncated_prompts"] for d in cut.values())
+    log.info("%d prompts exceeded max_context %s and were cut: %s", total, budget, parts)
 
 
 def run_eval(cfg: EvalConfig, run: RunDir | None = None) -> dict[str, Any]:
@@ -201,7 +190,7 @@ def run_eval(cfg: EvalConfig, run: RunDir | None = None) -> dict[str, Any]:
         data[name].update(_context_entry(session, bench, backend_cuts.count))
         if bins is not None:
             ece_bins[name] = bins
-    _say_truncation(data)
+    _log_truncation(data)
     stages = run.read_manifest().get("stages") if run is not None else None
     doc = _write_outputs(cfg, out, data, results, ece_bins, contamination, timing, t0, stages)
     if run is not None:
@@ -236,5 +225,5 @@ def _write_outputs(cfg, out: Path, data, results, ece_bins, contamination, timin
     plot_files = R.plots(doc, ece_bins, out / "plots")
     timing["total_seconds"] = time.perf_counter() - t0
     write_json_atomic(out / "timing.json", {k: round(v, 3) for k, v in timing.items()})
-    say(f"wrote {out / 'results.json'}, report.md, items/, plots/")
+    log.info("wrote %s, report.md, items/, plots/", out / "results.json")
     return {**doc, "_plots": plot_files}

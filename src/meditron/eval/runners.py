@@ -2,27 +2,28 @@
 
 A runner takes the shared :class:`Session` (config, models, context budget) and one :class:`BenchRun` (a benchmark's
 evaluated items, few-shot pool, prompt fitters) and returns a :class:`ModeResult`: the summary that goes to
-``results.json`` and the per-item records written to ``items/<bench>/``. Adding a mode = one function + one entry.
+``results.json`` and the per-item records written to ``items/<bench>/``. A :class:`Runner` also says what the mode
+needs (a log-likelihood model or a generating one, a few-shot pool), so ``run_eval`` asks it instead of testing mode
+names. Adding a mode = one function + one :class:`Runner` + one ``RUNNERS`` entry.
 """
 
 from __future__ import annotations
 
-import json
-import sys
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from meditron.benchmarks import BenchmarkItem, BenchmarkSet, prompts
+from meditron.benchmarks import BenchmarkItem, BenchmarkSet
 from meditron.errors import ConfigError, MeditronError
 from meditron.eval import modes as M
 from meditron.eval import report as R
 from meditron.eval.config import EvalConfig
 from meditron.eval.context import PromptFitter, token_counter
+from meditron.registry import resolve
 
-#: Modes scored by log-likelihood (one model load serves them all); the rest generate text.
-LOGLIKELIHOOD_MODES = ("top_token", "top_token_options", "mc2")
+log = logging.getLogger(__name__)
 
 #: How ``top_token`` finds the full-vocabulary argmax on each backend (results.json ``top_token_basis``).
 TOP_TOKEN_BASIS = {
@@ -90,11 +91,6 @@ class ModeResult:
     ece_bins: list[dict] | None = None
 
 
-def say(text: str) -> None:
-    """One progress line per pass on stderr (evaluations run for hours on real models)."""
-    print(f"eval: {text}", file=sys.stderr, flush=True)
-
-
 def _scored(fn: Callable, lm: Any, items: list, cfg: EvalConfig, **kw: Any) -> list[dict]:
     """Run a log-likelihood pass; an HTTP server without prompt log-probabilities gets a clear error, not a KeyError."""
     if cfg.backend != "openai":
@@ -121,14 +117,14 @@ def run_top_token(s: Session, b: BenchRun, mode: str) -> ModeResult:
     runs: dict[str, list[dict]] = {}
     if cfg.num_fewshot and b.pool is not None:
         for seed in cfg.seeds:
-            say(f"{b.name} {mode} {cfg.num_fewshot}-shot, seed {seed}")
+            log.info("%s %s %d-shot, seed %d", b.name, mode, cfg.num_fewshot, seed)
             runs[str(seed)] = score(cfg.num_fewshot, seed, b.pool)
     merged = M.per_item_mean(runs) if runs else zero
     summary = R.top_token_summary(zero, runs, merged, bootstrap_samples=cfg.bootstrap_samples)
     summary["scoring"] = "full vocabulary (paper)" if scoring == "full_vocab" else "best of the option keys (lm-eval)"
     if scoring == "full_vocab":
         summary["top_token_basis"] = TOP_TOKEN_BASIS[cfg.backend]
-        summary["not_an_option"] = sum(1 for r in merged if r["parsed"] is None)
+        summary["not_an_option"] = summary["unparsed"]  # the paper's scorer leaves an item unparsed only then
     R.write_jsonl(b.items_dir / f"{mode}_zero_shot.jsonl", zero)
     for seed, recs in runs.items():
         R.write_jsonl(b.items_dir / f"{mode}_{cfg.num_fewshot}shot_seed{seed}.jsonl", recs)
@@ -144,25 +140,13 @@ def run_mc2(s: Session, b: BenchRun, mode: str) -> ModeResult:
     return ModeResult(summary, records)
 
 
-def render_generative(lm: Any, item: BenchmarkItem, mode: str, chat_api: bool) -> str:
-    """The text a generative mode sends for ``item`` (as ``modes.generate`` renders it), for counting its tokens."""
-    cot = mode in ("cot", "sc_cot")
-    tokenizer = getattr(lm, "tokenizer", None)
-    messages = prompts.chat_messages(item, cot=cot)
-    if chat_api:
-        return json.dumps(messages, ensure_ascii=False)
-    if mode == "chat" or (cot and tokenizer is not None and getattr(tokenizer, "chat_template", None)):
-        return prompts.render_chat(tokenizer, messages)
-    return prompts.cot_prompt(item)
-
-
 def run_generative(s: Session, b: BenchRun, mode: str) -> ModeResult:
     """cot / chat (greedy) and sc_cot (sampled, majority vote), on prompts fitted to the context budget."""
     cfg, sc = s.cfg, mode == "sc_cot"
     fitter = b.fitter(s, generative=True)
     items, cut_of = [], {}
     for item in b.items:
-        fitted, rules = fitter.fit_item(item, lambda it: render_generative(s.lm_gen, it, mode, s.chat_api))
+        fitted, rules = fitter.fit_item(item, lambda it: M.generative_prompt(s.lm_gen, it, mode, s.chat_api))
         fitter.record(rules)
         if rules:
             cut_of[item.id] = rules
@@ -187,12 +171,55 @@ def run_generative(s: Session, b: BenchRun, mode: str) -> ModeResult:
     return ModeResult(summary, records)
 
 
-#: Mode name → runner. ``mc2`` is added by ``run_eval`` for benchmarks whose items carry MC2 targets (TruthfulQA).
-RUNNERS: dict[str, Callable[[Session, BenchRun, str], ModeResult]] = {
-    "top_token": run_top_token,
-    "top_token_options": run_top_token,
-    "mc2": run_mc2,
-    "cot": run_generative,
-    "sc_cot": run_generative,
-    "chat": run_generative,
+@dataclass(frozen=True)
+class Runner:
+    """A mode's runner and what it needs, so ``run_eval`` loads models and pools without testing mode names."""
+
+    run: Callable[[Session, BenchRun, str], ModeResult]
+    #: Scored by log-likelihood (one model load serves every such mode); otherwise the mode generates text.
+    loglikelihood: bool
+    #: Draws k-shot demonstrations from the few-shot pool; on items carrying MC2 targets (TruthfulQA) it brings
+    #: ``mc2`` along, which scores the same way.
+    fewshot: bool = False
+
+
+TOP_TOKEN = Runner(run_top_token, loglikelihood=True, fewshot=True)
+MC2 = Runner(run_mc2, loglikelihood=True)
+GENERATIVE = Runner(run_generative, loglikelihood=False)
+
+#: Mode name → its :class:`Runner` (resolved with ``meditron.registry.resolve``). ``mc2`` is not a configurable mode:
+#: :func:`modes_for` adds it for benchmarks whose items carry MC2 targets (TruthfulQA).
+RUNNERS: dict[str, str] = {
+    "top_token": "meditron.eval.runners:TOP_TOKEN",
+    "top_token_options": "meditron.eval.runners:TOP_TOKEN",
+    "mc2": "meditron.eval.runners:MC2",
+    "cot": "meditron.eval.runners:GENERATIVE",
+    "sc_cot": "meditron.eval.runners:GENERATIVE",
+    "chat": "meditron.eval.runners:GENERATIVE",
 }
+
+
+def runner(mode: str) -> Runner:
+    """The registered runner of ``mode``; an unknown name is a ConfigError listing the valid ones."""
+    return resolve(RUNNERS, mode, "eval.modes entry")
+
+
+def modes_for(cfg: EvalConfig, items: list[BenchmarkItem]) -> list[str]:
+    """The configured modes, plus ``mc2`` for TruthfulQA items (MC2 targets) when a few-shot top-token mode is asked."""
+    modes = list(cfg.modes)
+    if items and "mc2_choices" in items[0].meta and any(runner(m).fewshot for m in modes):
+        modes.append("mc2")
+    return modes
+
+
+def wants_fewshot_pool(cfg: EvalConfig) -> bool:
+    """Whether any configured mode draws demonstrations (and ``eval.num_fewshot`` asks for some)."""
+    return bool(cfg.num_fewshot) and any(runner(m).fewshot for m in cfg.modes)
+
+
+def needs_loglikelihood(cfg: EvalConfig) -> bool:
+    return any(runner(m).loglikelihood for m in cfg.modes)
+
+
+def needs_generation(cfg: EvalConfig) -> bool:
+    return any(not runner(m).loglikelihood for m in cfg.modes)
