@@ -125,6 +125,19 @@ class BenchmarkNgramIndex:
         self.lengths = lengths
         self.summary = summary or {}
 
+    def save(self, path: Path) -> None:
+        """The arrays as ``.npz`` (no pickled objects), for the decontamination tasks of later stages to load."""
+        np.savez(path, keys=self.keys, items=self.items, item_ids=np.asarray(self.item_ids, dtype=str),
+                 item_benchmarks=np.asarray(self.item_benchmarks, dtype=str),
+                 meta=np.asarray([self.ngram, *self.lengths], dtype=np.int64))
+
+    @classmethod
+    def load(cls, path: Path) -> BenchmarkNgramIndex:
+        with np.load(path, allow_pickle=False) as f:
+            ngram, *lengths = (int(x) for x in f["meta"])
+            return cls(ngram, f["item_ids"].tolist(), f["item_benchmarks"].tolist(), f["keys"], f["items"],
+                       tuple(lengths))
+
     def __repr__(self) -> str:  # datatrove logs the pipeline as JSON: keep it short
         return f"BenchmarkNgramIndex(ngram={self.ngram}, items={len(self.item_ids)}, grams={len(self.keys)})"
 
