@@ -11,7 +11,7 @@ import pytest
 from datatrove.data import Document
 
 from meditron.corpus.config import CorpusConfig
-from meditron.corpus.tokenization import prepare_tokenizer
+from meditron.corpus.tokenization import ShardTokenization, prepare_tokenizer
 from meditron.corpus.writers import ShardWriter
 from meditron.data.shards import TokenFile
 from meditron.errors import ConfigError
@@ -77,6 +77,10 @@ def test_quickstart_tokenizer_adds_bos_so_documents_do_too(tmp_path):
     f, prep = write_shard(tmp_path, "sample:tokenizer")
     assert_framed(f, load_tokenizer(tmp_path / "shards" / "tokenizer"), bos=True, eos=True)
     assert prep.record["adds_bos"] is True and prep.record["vocab_size"] == 4108
+    # what the preparation stage saves is what the shard writer, replay selector and report read back
+    assert ShardTokenization.load(prep.save(tmp_path / "tokenization.json")) == prep
+    assert prep.manifest_fields() == {"token_size": 2, "tokenizer": "tokenizer", "eos_id": prep.record["eos_id"],
+                                      "tokenization": prep.record, "vocab_size": 4108}
 
 
 def test_tokenizer_without_bos_template_gives_eos_only(tmp_path):

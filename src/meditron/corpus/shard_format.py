@@ -1,4 +1,4 @@
-"""The on-disk token-shard format, owned by its writer (the corpus stage); ``meditron.data.shards`` reads it.
+"""The on-disk token-shard format, owned by its writer (the corpus stage); the data stage's ``TokenShards`` reads it.
 
 ``<shards>/manifest.json`` (written last, atomically: the commit point of a shard set) lists per source and split the
 ``.ds`` files (little-endian tokens, uint16 when ``token_size`` is 2, uint32 when 4, documents concatenated) and their

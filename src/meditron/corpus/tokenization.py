@@ -57,7 +57,7 @@ class ShardTokenization:
                 "bos_setting": self.bos_setting, "eos_setting": self.eos_setting}
 
     def manifest_fields(self) -> dict[str, Any]:
-        """The tokenizer entries of ``manifest.json`` (keys read by ``meditron.data.shards.TokenShards``)."""
+        """The tokenizer entries of ``manifest.json`` (keys the data stage's ``TokenShards`` reads)."""
         return {"token_size": self.token_size, "tokenizer": TOKENIZER_DIR, "eos_id": self.identity.eos_id,
                 "tokenization": self.record, "vocab_size": self.vocab_size}
 

@@ -169,6 +169,19 @@ class BenchmarkNgramIndex:
         return sorted(self.item_ids[i] for i in hits)
 
 
+def _item_grams(parts: tuple[str, ...], ngram: int, min_item_words: int, lengths: set[int]) -> list[np.ndarray]:
+    """The n-gram hashes of each part of an item (question, context); a part shorter than ``ngram`` words counts
+    whole when it has ``min_item_words``. The n-gram sizes used are added to ``lengths``."""
+    grams = []
+    for part in parts:
+        hashes = _word_hashes_of(part)
+        n = ngram if len(hashes) >= ngram else len(hashes) if len(hashes) >= min_item_words else 0
+        if n:
+            grams.append(ngram_hashes(hashes, n))
+            lengths.add(n)
+    return grams
+
+
 def build_benchmark_index(
     benchmarks_dir: str | Path, names: list[str], ngram: int = 13, min_item_words: int = 8
 ) -> BenchmarkNgramIndex:
@@ -204,15 +217,7 @@ def build_benchmark_index(
             idx = len(item_ids)
             item_ids.append(item.id)
             item_benchmarks.append(name)
-            item_grams = []
-            for part in (item.question, item.context or ""):
-                hashes = _word_hashes_of(part)
-                if len(hashes) >= ngram:
-                    item_grams.append(ngram_hashes(hashes, ngram))
-                    lengths.add(ngram)
-                elif len(hashes) >= min_item_words:
-                    item_grams.append(ngram_hashes(hashes, len(hashes)))
-                    lengths.add(len(hashes))
+            item_grams = _item_grams((item.question, item.context or ""), ngram, min_item_words, lengths)
             if not item_grams:
                 summary["unchecked_items"].append(item.id)
                 continue
