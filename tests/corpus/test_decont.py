@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from meditron.corpus.decont import build_benchmark_index, normalize_words
+from meditron.corpus.decont import BenchmarkNgramIndex, build_benchmark_index, normalize_words
 from meditron.corpus.decont.index import ngram_hashes
 from tests.corpus.pipeline_fixtures import OTHER_QUESTIONS, PLANTED_QUESTION, write_benchmarks
 from tests.testing import SHARED_DATA, requires_shared_data
@@ -25,6 +25,12 @@ def test_planted_question_found_with_its_id(tmp_path):
     assert index.lookup(" ".join(normalize_words(PLANTED_QUESTION)[:12])) == []
     assert index.lookup(" ".join(normalize_words(PLANTED_QUESTION)[3:16])) == ["medqa4-0001"]
     assert index.lookup("An unrelated text about diabetes and insulin dosing in adults.") == []
+    # the contamination-index stage saves it; each decontamination task loads the same index
+    index.save(tmp_path / "index.npz")
+    loaded = BenchmarkNgramIndex.load(tmp_path / "index.npz")
+    assert (loaded.ngram, loaded.item_ids, loaded.item_benchmarks, loaded.lengths) == (
+        index.ngram, index.item_ids, index.item_benchmarks, index.lengths)
+    assert loaded.lookup(both) == ["medqa4-0001", "medqa4-0003"]
 
 
 def test_short_items_matched_whole_or_listed_unchecked(tmp_path):

@@ -63,8 +63,17 @@ def test_guideline_kind_picks_reader_per_suffix_and_source_selects_site():
 
 
 def test_unknown_kind_is_a_config_error():
+    """Also: the reader registry is the one map of source kinds, and the config's Literal lists exactly its names."""
+    from typing import get_args
+
+    from meditron.corpus.config import SourceKind
+    from meditron.corpus.readers import READERS, reader_class
+
     with pytest.raises(ConfigError, match="unknown --kind 'pdf'"):
         run("pdf", [FIXTURES / "jats"])
+    assert set(get_args(SourceKind)) == set(READERS)
+    with pytest.raises(ConfigError, match=r"unknown corpus source kind 'pdf'; valid: guideline_html, .*parquet"):
+        reader_class("pdf")
 
 
 def test_cli_command():

@@ -50,7 +50,8 @@ def test_replay_selector_copies_selected_documents(tmp_path):
         f.write(d, f"r{i}")
     f.close()
     total = sum(map(len, docs))
-    selector = ReplaySelector(0.1, 7, counts, cands, shards, 2, str(tmp_path / "ledger"), tmp_path / "rc")
+    selector = ReplaySelector(share=0.1, seed=7, shard_counts_dir=counts, candidates_dir=cands, shards_dir=shards,
+                              token_size=2, ledger_dir=str(tmp_path / "ledger"), counts_dir=tmp_path / "rc")
     list(selector.run(None, 0, 1) or [])
     summary = json.loads((tmp_path / "rc" / "00000.json").read_text())
     assert summary["probability"] == 0.1 / 0.9 * 9000 / total

@@ -192,23 +192,33 @@ def test_ray_executor_gives_the_same_shards_as_local(first_run, corpus):
 
 
 def test_slurm_stages_chain_as_dependent_arrays(corpus, tmp_path):
-    """Built, not submitted (no Slurm here): six stages, each depending on the previous, with the right task counts."""
-    from meditron.corpus.pipeline import _executor, build_source_reader, build_stages, corpus_paths, input_files
+    """Built, not submitted (no Slurm here): seven stages, each depending on the previous, with the right task counts;
+    building them touches no file (tokenizer preparation and the benchmark index are the first stage's steps)."""
+    from meditron.corpus.pipeline import build_stages, corpus_paths, input_files
 
     root, _, tok, bench = corpus
     cfg = load_config(write_config(root / "data", tmp_path / "slurm", tok, bench, tasks=4,
                                    executor={"kind": "slurm", "tasks": 4, "workers": 2, "slurm_partition": "cpu"}))
     run_dir = RunDir.from_config(cfg).create()
-    readers = [build_source_reader(s) for s in cfg.corpus.sources]
+    readers = [s.build() for s in cfg.corpus.sources]
     paths = corpus_paths(cfg, run_dir, input_files(readers))
     stages = build_stages(cfg, run_dir, paths, readers)
-    assert [(name, tasks) for name, _, tasks in stages] == [
-        ("filter", 4), ("dedup-buckets", 15), ("dedup-clusters", 1), ("shards", 4), ("replay", 1), ("finalize", 1)]
+    assert [(s.name, s.tasks) for s in stages] == [("prepare", 1), ("filter", 4), ("dedup-buckets", 15),
+                                                    ("dedup-clusters", 1), ("shards", 4), ("replay", 1),
+                                                    ("finalize", 1)]
+    assert not [p for p in paths.out.rglob("*") if p.is_file()] and not paths.shards.exists()
     previous = None
-    for name, steps, tasks in stages:
-        ex = _executor(cfg.corpus.executor, steps, tasks, paths.logs(name), name, depends=previous)
-        assert ex.depends is previous and ex.tasks == tasks and ex.partition == "cpu"
+    for stage in stages:
+        ex = cfg.corpus.executor.build(steps=stage.steps, tasks=stage.tasks, logs=paths.logs(stage.name),
+                                       name=stage.name, depends=previous)
+        assert ex.depends is previous and ex.tasks == stage.tasks and ex.partition == "cpu"
         previous = ex
+    from typing import get_args
+
+    from meditron.corpus.config import ExecutorConfig
+    from meditron.corpus.executors import EXECUTORS
+
+    assert set(get_args(ExecutorConfig.model_fields["kind"].annotation)) == set(EXECUTORS)
 
 
 def test_config_errors_name_the_key(corpus, tmp_path):
@@ -239,7 +249,7 @@ def test_everything_dropped_still_gives_a_consistent_report(corpus, tmp_path):
 
 def test_fingerprint_follows_the_files_the_stage_reads(tmp_path):
     """Replacing a benchmark file or the tokenizer in place must not resume onto stale work (a new fingerprint)."""
-    from meditron.corpus.pipeline import config_fingerprint
+    from meditron.corpus.paths import config_fingerprint
 
     bench, tok, doc = tmp_path / "bench", tmp_path / "tok", tmp_path / "in.xml"
     (bench / "medqa").mkdir(parents=True)

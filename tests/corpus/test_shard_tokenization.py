@@ -11,7 +11,7 @@ import pytest
 from datatrove.data import Document
 
 from meditron.corpus.config import CorpusConfig
-from meditron.corpus.pipeline import prepare_tokenizer
+from meditron.corpus.tokenization import ShardTokenization, prepare_tokenizer
 from meditron.corpus.writers import ShardWriter
 from meditron.data.shards import TokenFile
 from meditron.errors import ConfigError
@@ -32,11 +32,11 @@ TEXTS = [
 def write_shard(tmp_path: Path, tokenizer: str, **tokenization):
     """Tokenize TEXTS through prepare_tokenizer + ShardWriter (what the shards stage runs); returns (file, prep)."""
     cfg = CorpusConfig(tokenizer=tokenizer, tokenization=tokenization)
-    prep = prepare_tokenizer(cfg, tmp_path / "shards")
+    prep = prepare_tokenizer(source=cfg.tokenizer, settings=cfg.tokenization, shards_dir=tmp_path / "shards")
     writer = ShardWriter(
-        tmp_path / "shards", prep.tokenizer_json, str(tmp_path / "ledger"), tmp_path / "counts", tmp_path / "replay",
-        [], bos_token=prep.bos_token, eos_token=prep.eos_token, batch_size=2,
-    )  # fmt: skip
+        shards_dir=tmp_path / "shards", tokenization=prep, ledger_dir=str(tmp_path / "ledger"),
+        counts_dir=tmp_path / "counts", replay_dir=tmp_path / "replay", replay_sources=[], batch_size=2,
+    )
     docs = [Document(text=t, id=f"d{i}", metadata={"source": "papers", "split": "train"}) for i, t in enumerate(TEXTS)]
     list(writer.run(iter(docs)))
     return TokenFile.open(tmp_path / "shards" / "train" / "papers" / "00000.ds", prep.token_size), prep
@@ -77,6 +77,10 @@ def test_quickstart_tokenizer_adds_bos_so_documents_do_too(tmp_path):
     f, prep = write_shard(tmp_path, "sample:tokenizer")
     assert_framed(f, load_tokenizer(tmp_path / "shards" / "tokenizer"), bos=True, eos=True)
     assert prep.record["adds_bos"] is True and prep.record["vocab_size"] == 4108
+    # what the preparation stage saves is what the shard writer, replay selector and report read back
+    assert ShardTokenization.load(prep.save(tmp_path / "tokenization.json")) == prep
+    assert prep.manifest_fields() == {"token_size": 2, "tokenizer": "tokenizer", "eos_id": prep.record["eos_id"],
+                                      "tokenization": prep.record, "vocab_size": 4108}
 
 
 def test_tokenizer_without_bos_template_gives_eos_only(tmp_path):

@@ -1,13 +1,26 @@
-"""Typed config of the ``corpus`` stage (GAP-Replay curation). Owned by the corpus package."""
+"""Typed config of the ``corpus`` stage (GAP-Replay curation). Owned by the corpus package.
+
+Each section that configures a pipeline step builds it (``build(...)``, keyword arguments only, taking the runtime
+objects it needs: the run's ``CorpusPaths``, the seed); the step classes are imported there, on first use, so loading
+a config never imports datatrove.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
 from meditron._base import ConfigPath, ConfigPathText, StrictModel
 
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from datatrove.pipeline.base import PipelineStep
+
+    from meditron.corpus.paths import CorpusPaths
+
+#: the kinds ``meditron.corpus.readers.READERS`` maps to a reader class (a test keeps the two equal)
 SourceKind = Literal["jats", "medline", "guideline_jsonl", "guideline_html", "guideline_markdown", "jsonl", "parquet"]
 
 
@@ -27,6 +40,12 @@ class SourceConfig(StrictModel):
         "accessions); those articles are dropped with the file's reason (e.g. retracted) and counted in the ledger",
     )
 
+    def build(self, *, limits: ReadLimitsConfig | None = None, limit: int = -1) -> PipelineStep:
+        """The reader step of this source (``corpus.limits`` caps what it decompresses)."""
+        from meditron.corpus.readers import build_reader
+
+        return build_reader(self, limit=limit, limits=limits)
+
 
 class LanguageConfig(StrictModel):
     """Language identification. py3langid's model ships inside its wheel (offline); fastText needs a model file."""
@@ -37,6 +56,14 @@ class LanguageConfig(StrictModel):
     min_score: float = Field(default=0.5, ge=0.0, le=1.0, description="Minimum probability of the detected language")
     max_chars: int = Field(default=400, ge=100, description="Characters (from the start) the identifier looks at")
     fasttext_model_path: ConfigPath | None = Field(default=None, description="lid.176.bin path, needed by backend=fasttext")
+
+    def build(self, *, paths: CorpusPaths) -> PipelineStep:
+        from meditron.corpus.filters import LanguageIdFilter
+
+        return LanguageIdFilter(
+            ledger_dir=str(paths.ledger_parts), languages=self.languages, min_score=self.min_score,
+            max_chars=self.max_chars, backend=self.backend, fasttext_model_path=self.fasttext_model_path,
+        )
 
 
 class QualityConfig(StrictModel):
@@ -50,6 +77,11 @@ class QualityConfig(StrictModel):
     max_symbol_word_ratio: float = 0.1
     min_mean_word_length: float = 2.0
     max_mean_word_length: float = 15.0
+
+    def build(self, *, paths: CorpusPaths) -> PipelineStep:
+        from meditron.corpus.filters import QualityFilter
+
+        return QualityFilter(ledger_dir=str(paths.ledger_parts), **self.model_dump(exclude={"enabled"}))
 
 
 class MinHashConfig(StrictModel):
@@ -67,6 +99,39 @@ class DedupConfig(StrictModel):
     exact: bool = True
     minhash: MinHashConfig = MinHashConfig()
 
+    @property
+    def enabled(self) -> bool:
+        return self.exact or self.minhash.enabled
+
+    def minhash_config(self, seed: int) -> Any:
+        """datatrove's ``MinhashConfig``: the MinHash buckets plus one exact-hash bucket when ``exact``."""
+        from meditron.corpus.dedup import dedup_minhash_config
+
+        mh = self.minhash
+        return dedup_minhash_config(mh.n_grams, mh.num_buckets, mh.hashes_per_bucket, seed, mh.enabled, self.exact)
+
+    def build_signature(self, *, paths: CorpusPaths, seed: int) -> PipelineStep:
+        from meditron.corpus.dedup import DedupSignature
+
+        return DedupSignature(output_folder=paths.sigs, config=self.minhash_config(seed), minhash=self.minhash.enabled,
+                              exact=self.exact)
+
+    def build_buckets(self, *, paths: CorpusPaths, seed: int) -> PipelineStep:
+        from datatrove.pipeline.dedup.minhash import MinhashDedupBuckets
+
+        return MinhashDedupBuckets(input_folder=str(paths.sigs), output_folder=str(paths.dups),
+                                   config=self.minhash_config(seed))
+
+    def build_clusters(self, *, paths: CorpusPaths) -> PipelineStep:
+        from meditron.corpus.dedup import DedupCluster
+
+        return DedupCluster(dups_folder=paths.dups, sigs_folder=paths.sigs, output_folder=paths.clusters)
+
+    def build_filter(self, *, paths: CorpusPaths) -> PipelineStep:
+        from meditron.corpus.dedup import DedupFilter
+
+        return DedupFilter(ledger_dir=str(paths.ledger_parts), clusters_folder=paths.clusters)
+
 
 class DecontaminationConfig(StrictModel):
     enabled: bool = True
@@ -81,12 +146,38 @@ class DecontaminationConfig(StrictModel):
     )
     action: Literal["drop", "flag"] = "drop"
 
+    @property
+    def active(self) -> bool:
+        return self.enabled and self.benchmarks_dir is not None
+
+    def build_index(self, *, paths: CorpusPaths) -> PipelineStep:
+        """The step that indexes the benchmark items (or records why decontamination is skipped)."""
+        from meditron.corpus.decont import ContaminationIndexWriter
+
+        skipped = "corpus.decontamination.benchmarks_dir is not set" if self.enabled and not self.active else None
+        return ContaminationIndexWriter(
+            benchmarks_dir=self.benchmarks_dir if self.active else None, benchmarks=list(self.benchmarks),
+            ngram=self.ngram, min_item_words=self.min_item_words, action=self.action,
+            summary_file=paths.decont_index, index_file=paths.decont_grams, skipped=skipped,
+        )
+
+    def build(self, *, paths: CorpusPaths) -> PipelineStep:
+        from meditron.corpus.decont import DecontFilter
+
+        return DecontFilter(ledger_dir=str(paths.ledger_parts), index=paths.decont_grams, hits_dir=paths.decont_hits,
+                            action=self.action)
+
 
 class PhiConfig(StrictModel):
     """Regex scrubbing of personal identifiers, replaced by typed placeholders (<EMAIL>, <PHONE>...)."""
 
     enabled: bool = True
     types: list[Literal["email", "phone", "url", "ssn", "mrn", "ip"]] = ["email", "phone", "url", "ssn", "mrn", "ip"]
+
+    def build(self, *, paths: CorpusPaths) -> PipelineStep:
+        from meditron.corpus.phi import PhiScrubber
+
+        return PhiScrubber(counts_dir=paths.counts("phi"), types=list(self.types))
 
 
 class TokenizationConfig(StrictModel):
@@ -96,6 +187,12 @@ class TokenizationConfig(StrictModel):
 
     bos: Literal["auto"] | bool = Field(default="auto", description="Start each document with BOS: auto | true | false")
     eos: Literal["auto"] | bool = Field(default="auto", description="End each document with EOS: auto | true | false")
+
+    def build(self, *, source: str | None, paths: CorpusPaths) -> PipelineStep:
+        """The tokenizer preparation step: ``source`` (``corpus.tokenizer``) saved with the shards, framing decided."""
+        from meditron.corpus.tokenization import TokenizerPreparer
+
+        return TokenizerPreparer(source=source, settings=self, shards_dir=paths.shards, output=paths.tokenization)
 
 
 class ExecutorConfig(StrictModel):
@@ -109,6 +206,14 @@ class ExecutorConfig(StrictModel):
     slurm_time: str = "24:00:00"
     slurm_cpus_per_task: int = 1
     slurm_mem_per_cpu_gb: int = 2
+
+    def build(self, *, steps: list[PipelineStep], tasks: int, logs: Path, name: str, depends: Any = None) -> Any:
+        """The datatrove executor of one stage, found by ``kind`` in ``meditron.corpus.executors.EXECUTORS``."""
+        from meditron.corpus.executors import EXECUTORS
+        from meditron.registry import resolve
+
+        builder = resolve(EXECUTORS, self.kind, "corpus.executor.kind")
+        return builder(self, steps=steps, tasks=tasks, logs=logs, name=name, depends=depends)
 
 
 class ReadLimitsConfig(StrictModel):

@@ -6,7 +6,6 @@ A task that is rerun after a crash rewrites its file, so merged counts never dou
 from __future__ import annotations
 
 import json
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,3 @@ def merge_nested(dicts: list[dict[str, Any]]) -> dict[str, Any]:
             else:
                 out[k] = out.get(k, 0) + v
     return dict(sorted(out.items()))
-
-
-def counter_dict(c: Counter[str]) -> dict[str, int]:
-    return dict(sorted(c.items()))

@@ -42,7 +42,7 @@ def _sources(kind: str, files: list[Path], source: str | None) -> list[SourceCon
     else:
         raise ConfigError(f"unknown --kind {kind!r}; use jats, medline, guideline or one of {', '.join(READERS)}")
     site = source.lower() if source and kind.startswith("guideline") and source.lower() in SITES else None
-    name = source or {"jats": "papers", "medline": "abstracts"}.get(kind, "guidelines")
+    name = source or {"jats": "papers", "medline": "abstracts", "jsonl": "replay", "parquet": "replay"}.get(kind, "guidelines")
     return [SourceConfig(name=name, kind=k, paths=paths, site=site) for k, paths in groups.items()]
 
 

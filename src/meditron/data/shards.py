@@ -27,19 +27,10 @@ from typing import Any
 
 import numpy as np
 
+from meditron.corpus.shard_format import FORMAT, MANIFEST, token_dtype, write_manifest
 from meditron.errors import InputError
-from meditron.json_io import write_json_atomic
 
-MANIFEST = "manifest.json"
-FORMAT = "datatrove-ds"
-
-
-def token_dtype(token_size: int) -> np.dtype:
-    if token_size == 2:
-        return np.dtype("<u2")
-    if token_size == 4:
-        return np.dtype("<u4")
-    raise ValueError(f"token_size must be 2 or 4, got {token_size}")
+__all__ = ["FORMAT", "MANIFEST", "TokenFile", "TokenShards", "token_dtype", "write_manifest", "write_token_file"]
 
 
 @dataclass(frozen=True)
@@ -125,9 +116,3 @@ def write_token_file(path: str | Path, docs: list[list[int]], token_size: int) -
     np.asarray(ends, dtype="<u8").tofile(str(path) + ".index")
     return total, len(docs)
 
-
-def write_manifest(root: str | Path, manifest: dict[str, Any]) -> Path:
-    """Write ``manifest.json`` atomically (it is the commit point of a shard set)."""
-    root = Path(root)
-    manifest = {"format": FORMAT, **manifest}
-    return write_json_atomic(root / MANIFEST, manifest)

@@ -7,24 +7,10 @@ Publisher XML names remote DTDs and may carry undeclared entities; we never fetc
 from __future__ import annotations
 
 import html.entities
-from functools import lru_cache
 
 from lxml import etree
 
 ENTITY = etree.Entity
-
-
-@lru_cache(maxsize=1)
-def xml_parser() -> etree.XMLParser:
-    """One parser per process (lxml parsers are not shareable across threads or picklable, so never stored on steps)."""
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        huge_tree=True,
-        remove_comments=True,
-        remove_pis=True,
-    )
 
 
 def iterparse_kwargs() -> dict:

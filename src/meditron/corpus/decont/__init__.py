@@ -2,5 +2,6 @@
 
 from meditron.corpus.decont.filter import DecontFilter
 from meditron.corpus.decont.index import BenchmarkNgramIndex, build_benchmark_index, normalize_words
+from meditron.corpus.decont.prepare import ContaminationIndexWriter
 
-__all__ = ["BenchmarkNgramIndex", "DecontFilter", "build_benchmark_index", "normalize_words"]
+__all__ = ["BenchmarkNgramIndex", "ContaminationIndexWriter", "DecontFilter", "build_benchmark_index", "normalize_words"]

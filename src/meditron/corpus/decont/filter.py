@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import cached_property
 from pathlib import Path
 
 from datatrove.data import Document, DocumentsPipeline
@@ -21,12 +22,19 @@ class DecontFilter(BaseFilter):
 
     name = "🧪 Decontamination"
 
-    def __init__(self, ledger_dir: str, index: BenchmarkNgramIndex, hits_dir: str | Path, action: str = "drop"):
+    def __init__(self, *, ledger_dir: str, index: BenchmarkNgramIndex | Path, hits_dir: str | Path,
+                 action: str = "drop"):
+        """``index``: the n-gram index, or the file ``ContaminationIndexWriter`` saved it to (loaded once per task)."""
         super().__init__(exclusion_writer=LedgerWriter(ledger_dir, "decontamination"))
-        self.index = index
+        self._index = index
         self.hits_dir = Path(hits_dir)
         self.action = action
         self._hits_file = None
+
+    @cached_property
+    def index(self) -> BenchmarkNgramIndex:
+        i = self._index
+        return i if isinstance(i, BenchmarkNgramIndex) else BenchmarkNgramIndex.load(i)
 
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
         items = self.index.lookup(doc.text)

@@ -125,6 +125,19 @@ class BenchmarkNgramIndex:
         self.lengths = lengths
         self.summary = summary or {}
 
+    def save(self, path: Path) -> None:
+        """The arrays as ``.npz`` (no pickled objects), for the decontamination tasks of later stages to load."""
+        np.savez(path, keys=self.keys, items=self.items, item_ids=np.asarray(self.item_ids, dtype=str),
+                 item_benchmarks=np.asarray(self.item_benchmarks, dtype=str),
+                 meta=np.asarray([self.ngram, *self.lengths], dtype=np.int64))
+
+    @classmethod
+    def load(cls, path: Path) -> BenchmarkNgramIndex:
+        with np.load(path, allow_pickle=False) as f:
+            ngram, *lengths = (int(x) for x in f["meta"])
+            return cls(ngram, f["item_ids"].tolist(), f["item_benchmarks"].tolist(), f["keys"], f["items"],
+                       tuple(lengths))
+
     def __repr__(self) -> str:  # datatrove logs the pipeline as JSON: keep it short
         return f"BenchmarkNgramIndex(ngram={self.ngram}, items={len(self.item_ids)}, grams={len(self.keys)})"
 
@@ -154,6 +167,19 @@ class BenchmarkNgramIndex:
             lo, hi = np.searchsorted(self.keys, g, "left"), np.searchsorted(self.keys, g, "right")
             hits.update(int(i) for i in self.items[lo:hi])
         return sorted(self.item_ids[i] for i in hits)
+
+
+def _item_grams(parts: tuple[str, ...], ngram: int, min_item_words: int, lengths: set[int]) -> list[np.ndarray]:
+    """The n-gram hashes of each part of an item (question, context); a part shorter than ``ngram`` words counts
+    whole when it has ``min_item_words``. The n-gram sizes used are added to ``lengths``."""
+    grams = []
+    for part in parts:
+        hashes = _word_hashes_of(part)
+        n = ngram if len(hashes) >= ngram else len(hashes) if len(hashes) >= min_item_words else 0
+        if n:
+            grams.append(ngram_hashes(hashes, n))
+            lengths.add(n)
+    return grams
 
 
 def build_benchmark_index(
@@ -191,15 +217,7 @@ def build_benchmark_index(
             idx = len(item_ids)
             item_ids.append(item.id)
             item_benchmarks.append(name)
-            item_grams = []
-            for part in (item.question, item.context or ""):
-                hashes = _word_hashes_of(part)
-                if len(hashes) >= ngram:
-                    item_grams.append(ngram_hashes(hashes, ngram))
-                    lengths.add(ngram)
-                elif len(hashes) >= min_item_words:
-                    item_grams.append(ngram_hashes(hashes, len(hashes)))
-                    lengths.add(len(hashes))
+            item_grams = _item_grams((item.question, item.context or ""), ngram, min_item_words, lengths)
             if not item_grams:
                 summary["unchecked_items"].append(item.id)
                 continue

@@ -17,7 +17,8 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -362,3 +363,13 @@ class _DownloadJob:
         status = "resumed" if self.resumed else "downloaded"
         return FetchResult(self.url, self.dest, status, size, sha, md5, None, self.etag, self.last_modified,
                            self.received)
+
+
+@contextmanager
+def client_or_new(client: PoliteClient | None, **kwargs) -> Iterator[PoliteClient]:
+    """The caller's client (left open: it is theirs), or a new ``PoliteClient(**kwargs)`` closed on exit."""
+    if client is not None:
+        yield client
+        return
+    with PoliteClient(**kwargs) as own:
+        yield own

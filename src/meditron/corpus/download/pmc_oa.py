@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from meditron.corpus.download.batch import DownloadReport, RemoteFile, download_all, ensure_dir_url, list_links
-from meditron.corpus.download.http import DownloadError, FetchResult, PoliteClient
+from meditron.corpus.download.http import DownloadError, FetchResult, PoliteClient, client_or_new
 from meditron.corpus.download.manifest import Manifest, utc_now
 from meditron.errors import ConfigError, InputError
 from meditron.json_io import write_json_atomic
@@ -118,16 +118,11 @@ def download_pmc_oa(
 ) -> DownloadReport:
     """Download the packages and their filelists; then write ``excluded.json`` from every verified filelist."""
     out = Path(out)
-    own_client = client is None
-    client = client or PoliteClient(per_host_concurrency=workers)
-    try:
+    with client_or_new(client, per_host_concurrency=workers) as client:
         pairs = plan_pmc_oa(client, base_url, list(licenses), list(include), max_files)
         manifest = Manifest(out, source="pmc-oa")
         items = [f for pair in pairs for f in pair]
         report = download_all(client, manifest, items, workers=workers, on_result=on_result)
-    finally:
-        if own_client:
-            client.close()
     complete = [pkg.rel for pkg, lst in pairs if pkg.rel not in report.failed and lst.rel not in report.failed]
     exclusions = build_exclusions(out, complete)
     if not exclude_retracted:

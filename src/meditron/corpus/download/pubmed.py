@@ -20,7 +20,7 @@ from meditron.corpus.download.batch import (
     fetch_md5,
     list_links,
 )
-from meditron.corpus.download.http import DownloadError, FetchResult, PoliteClient
+from meditron.corpus.download.http import DownloadError, FetchResult, PoliteClient, client_or_new
 from meditron.corpus.download.manifest import Manifest
 from meditron.errors import ConfigError
 
@@ -71,9 +71,7 @@ def download_pubmed(
 ) -> DownloadReport:
     """Download (or complete) the PubMed files under ``out``; verified files enter ``out/manifest.json``."""
     out = Path(out)
-    own_client = client is None
-    client = client or PoliteClient(per_host_concurrency=workers)
-    try:
+    with client_or_new(client, per_host_concurrency=workers) as client:
         items = plan_pubmed(client, base_url, list(include), max_files)
         manifest = Manifest(out, source="pubmed")
         unverifiable = [i for i in items if i.md5 is None]
@@ -85,6 +83,3 @@ def download_pubmed(
             if report.results.get(item.rel, None) is None or report.results[item.rel].ok:
                 (out / (item.rel + ".md5")).write_text(f"MD5({Path(item.rel).name})= {item.md5}\n")
         return report
-    finally:
-        if own_client:
-            client.close()

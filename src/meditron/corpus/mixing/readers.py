@@ -62,7 +62,7 @@ class ReplayParquetReader(CorpusReader):
 
         try:
             pf = pq.ParquetFile(path)
-        except Exception as e:  # noqa: BLE001 - a broken file is quarantined, not raised
+        except Exception as e:  # a broken file is quarantined, not raised
             yield self.quarantine(path, 0, e)
             return
         position = 0

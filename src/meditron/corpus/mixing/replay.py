@@ -11,6 +11,7 @@ token into the shards (no second tokenization); every candidate reaches the ledg
 from __future__ import annotations
 
 from collections import defaultdict
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +22,9 @@ from datatrove.pipeline.base import PipelineStep
 from meditron.corpus.counts import read_task_counts, write_task_counts
 from meditron.corpus.ledger import LedgerWriter
 from meditron.corpus.mixing.split import unit_hash
+from meditron.corpus.shard_format import token_dtype
+from meditron.corpus.tokenization import ShardTokenization
 from meditron.corpus.writers.shards import ShardFile
-from meditron.data.shards import token_dtype
 
 
 def replay_probability(share: float, medical_tokens: int, candidate_tokens: int) -> float:
@@ -39,23 +41,31 @@ class ReplaySelector(PipelineStep):
 
     def __init__(
         self,
+        *,
         share: float,
         seed: int,
         shard_counts_dir: str | Path,
         candidates_dir: str | Path,
         shards_dir: str | Path,
-        token_size: int,
+        token_size: int | Path,
         ledger_dir: str,
         counts_dir: str | Path,
     ):
+        """``token_size``: bytes per token, or the file of the tokenizer preparation's decisions to read it from when
+        the task runs (the preparation is an earlier stage)."""
         super().__init__()
         self.share, self.seed = share, seed
         self.shard_counts_dir = Path(shard_counts_dir)
         self.candidates_dir = Path(candidates_dir)
         self.shards_dir = Path(shards_dir)
-        self.token_size = token_size
+        self._token_size = token_size
         self.ledger = LedgerWriter(ledger_dir, "replay")
         self.counts_dir = Path(counts_dir)
+
+    @cached_property
+    def token_size(self) -> int:
+        t = self._token_size
+        return t if isinstance(t, int) else ShardTokenization.load(t).token_size
 
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         medical = sum(

@@ -1,16 +1,16 @@
 """Corpus readers (datatrove steps) and ``build_reader``, the one factory the pipeline uses.
 
-Registry with lazy targets: kind → ``"module:Class"``, imported on first use.
+Registry with lazy targets: source kind → ``"module:Class"``, imported on first use. ``SourceConfig.kind``'s Literal
+lists the same names (a test keeps them equal).
 """
 
 from __future__ import annotations
-
-import importlib
 
 from datatrove.pipeline.base import PipelineStep
 
 from meditron.corpus.config import ReadLimitsConfig, SourceConfig
 from meditron.errors import ConfigError
+from meditron.registry import resolve
 
 READERS: dict[str, str] = {
     "jats": "meditron.corpus.readers.jats:JatsReader",
@@ -18,14 +18,13 @@ READERS: dict[str, str] = {
     "guideline_jsonl": "meditron.corpus.readers.guideline:GuidelineJsonlReader",
     "guideline_html": "meditron.corpus.readers.guideline:GuidelineFileReader",
     "guideline_markdown": "meditron.corpus.readers.guideline:GuidelineFileReader",
+    "jsonl": "meditron.corpus.mixing.readers:ReplayJsonlReader",  # general-domain replay data
+    "parquet": "meditron.corpus.mixing.readers:ReplayParquetReader",
 }
 
 
 def reader_class(kind: str) -> type[PipelineStep]:
-    if kind not in READERS:
-        raise ConfigError(f"no corpus-source reader for kind {kind!r}; valid kinds: {', '.join(sorted(READERS))}")
-    module, name = READERS[kind].split(":")
-    return getattr(importlib.import_module(module), name)
+    return resolve(READERS, kind, "corpus source kind")
 
 
 def build_reader(source: SourceConfig, limit: int = -1, limits: ReadLimitsConfig | None = None) -> PipelineStep:

@@ -101,9 +101,10 @@ class CorpusReader(BaseReader):
         """Guard around ``read_file``: an unexpected error ends that file with one quarantine record."""
         position = 0
         try:
-            for position, doc in enumerate(self.read_file(path), start=1):  # noqa: B007
+            for doc in self.read_file(path):
+                position += 1
                 yield doc
-        except Exception as err:  # noqa: BLE001 - the contract: never raise out of a worker
+        except Exception as err:  # the contract: never raise out of a worker
             yield self.quarantine(path, f"after-record-{position}", err)
 
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:

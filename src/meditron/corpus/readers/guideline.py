@@ -96,7 +96,7 @@ class GuidelineJsonlReader(_GuidelineReader):
                     if not isinstance(row, dict):
                         raise ValueError(f"expected a JSON object, got {type(row).__name__}")
                     yield self._row(row, path, line_no)
-                except Exception as err:  # noqa: BLE001 - a broken line is quarantined, the file goes on
+                except Exception as err:  # a broken line is quarantined, the file goes on
                     yield self.quarantine(path, f"line {line_no}", err)
 
     def _row(self, row: dict, path: Path, line_no: int) -> Document:
@@ -108,7 +108,7 @@ class GuidelineJsonlReader(_GuidelineReader):
         if self.site is None and row_source:
             try:
                 rules = get_site_rules(row_source)
-            except Exception:  # noqa: BLE001 - no rules registered for that source: generic ones
+            except Exception:  # no rules registered for that source: generic ones
                 rules = self.rules
         title = str(row.get("title") or "").strip()
         text = fix_mojibake(text)
@@ -159,7 +159,7 @@ class GuidelineFileReader(_GuidelineReader):
                 title = ""
                 text = setext_to_atx(strip_markdown_junk(text))  # tables of nav links, banners, footers
             cleaned = clean_guideline_text(text, self.rules)
-        except Exception as err:  # noqa: BLE001 - unreadable page: quarantined, the run goes on
+        except Exception as err:  # unreadable page: quarantined, the run goes on
             yield self.quarantine(path, 0, err)
             return
         if not title:

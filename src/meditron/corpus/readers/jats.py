@@ -125,7 +125,7 @@ class JatsReader(CorpusReader):
     def _render(self, article: etree._Element, where: str, position: int, fallback_id: str) -> Document:
         try:
             text, metadata = article_to_text(article)
-        except Exception as err:  # noqa: BLE001 - one bad article never stops the file
+        except Exception as err:  # one bad article never stops the file
             return self.quarantine(where, position, err)
         metadata["source"] = self.source
         metadata["kind"] = self.kind

@@ -194,7 +194,7 @@ class MedlineReader(CorpusReader):
             if not pmid.isdigit():
                 raise ValueError(f"citation has no numeric PMID (got {pmid!r})")
             text, metadata = citation_to_text(elem)
-        except Exception as err:  # noqa: BLE001 - one bad citation never stops the file
+        except Exception as err:  # one bad citation never stops the file
             return self.quarantine(path, position, err)
         occurrence = seen.get(int(pmid), 0)
         seen[int(pmid)] = occurrence + 1

@@ -1,4 +1,4 @@
-"""Token shards per source and split, in the ``meditron.data.shards`` layout (datatrove ``.ds`` + ``.ds.index``).
+"""Token shards per source and split, in the ``shard_format`` layout (datatrove ``.ds`` + ``.ds.index``).
 
 Built on datatrove's tokenizer step (fast ``tokenizers`` batch encoding) with our own post-processor: each document
 is ``[BOS] text [EOS]``, BOS and EOS as decided by ``corpus.tokenization`` (Llama-style tokenizers: both), but
@@ -23,7 +23,8 @@ from datatrove.utils.tokenization import PipelineStepWithTokenizer, load_tokeniz
 
 from meditron.corpus.counts import write_task_counts
 from meditron.corpus.ledger import LedgerWriter
-from meditron.data.shards import token_dtype
+from meditron.corpus.shard_format import token_dtype
+from meditron.corpus.tokenization import ShardTokenization
 
 
 def _clear_bpe_cache(tokenizer) -> None:
@@ -70,19 +71,19 @@ class ShardWriter(PipelineStepWithTokenizer):
 
     def __init__(
         self,
+        *,
         shards_dir: str | Path,
-        tokenizer_json: str | Path,
+        tokenization: ShardTokenization | Path,
         ledger_dir: str,
         counts_dir: str | Path,
         replay_dir: str | Path,
         replay_sources: list[str],
-        *,
-        bos_token: str | None,
-        eos_token: str | None,
         batch_size: int = 256,
     ):
-        super().__init__(str(tokenizer_json), eos_token)
-        self.bos_token = bos_token
+        """``tokenization``: the tokenizer preparation's decisions, or the file it saved them to (read when the task
+        runs, since the preparation is an earlier stage)."""
+        super().__init__()
+        self._tokenization = tokenization
         self.shards_dir = Path(shards_dir)
         self.ledger = LedgerWriter(ledger_dir, "shards")
         self.counts_dir = Path(counts_dir)
@@ -91,13 +92,23 @@ class ShardWriter(PipelineStepWithTokenizer):
         self.batch_size = batch_size
 
     @cached_property
+    def tokenization(self) -> ShardTokenization:
+        t = self._tokenization
+        return t if isinstance(t, ShardTokenization) else ShardTokenization.load(t)
+
+    @cached_property
+    def token_size(self) -> int:
+        return self.tokenization.token_size
+
+    @cached_property
     def tokenizer(self):
         """The saved tokenizer with a post-processor that frames every document as ``[BOS] text [EOS]``."""
         from tokenizers.processors import TemplateProcessing
 
-        tokenizer = load_tokenizer(self.tokenizer_name_or_path)
-        bos = [self.bos_token] if self.bos_token else []
-        eos = [self.eos_token] if self.eos_token else []
+        t = self.tokenization
+        tokenizer = load_tokenizer(str(t.tokenizer_json))
+        bos = [t.bos_token] if t.bos_token else []
+        eos = [t.eos_token] if t.eos_token else []
         tokenizer.post_processor = TemplateProcessing(
             single=" ".join([*bos, "$A", *eos]), pair=None,
             special_tokens=[(t, tokenizer.token_to_id(t)) for t in dict.fromkeys(bos + eos)],  # GPT-2: BOS = EOS

@@ -20,7 +20,7 @@ from meditron.corpus.download.guidelines.definition import SourceDefinition, loa
 from meditron.corpus.download.guidelines.frontier import Frontier
 from meditron.corpus.download.guidelines.mediawiki import MediaWikiCrawler
 from meditron.corpus.download.guidelines.robots import RobotsRules
-from meditron.corpus.download.http import DEFAULT_USER_AGENT, FetchResult, PoliteClient
+from meditron.corpus.download.http import DEFAULT_USER_AGENT, FetchResult, PoliteClient, client_or_new
 from meditron.corpus.download.manifest import Manifest
 from meditron.errors import ConfigError
 
@@ -103,21 +103,16 @@ def cli_download(sources: list[str] | None, base_urls: dict[str, str], out: Path
         raise ConfigError(f"--base-url names source(s) not being downloaded: {', '.join(unknown)}")
     definitions = [d.with_base_url(base_urls[d.name]) if d.name in base_urls else d for d in definitions]
     out.mkdir(parents=True, exist_ok=True)
-    own_client = client is None
-    client = client or PoliteClient(user_agent=user_agent, per_host_concurrency=1)
-    robots = RobotsRules(client, client.user_agent)
     pacer = pacer or Pacer()
     problems, num_pages, num_bytes = [], 0, 0
-    try:
+    with client_or_new(client, user_agent=user_agent, per_host_concurrency=1) as client:
+        robots = RobotsRules(client, client.user_agent)
         for definition in definitions:  # each source has the whole budget: `--max-pages 30` trials every source
             budget = Budget(max_pages, max_bytes)
             problem = crawl_one(definition, out, client, robots, budget, pacer, echo)
             num_pages, num_bytes = num_pages + budget.num_pages, num_bytes + budget.num_bytes
             if problem:
                 problems.append(problem)
-    finally:
-        if own_client:
-            client.close()
     for problem in problems:
         echo(f"error: {problem}")
     echo(f"budget used: {num_pages} requests, {num_bytes:,} bytes (budgets apply per source)")
