@@ -114,6 +114,12 @@ def test_bos_true_needs_a_bos_token(tmp_path):
     tk.save(str(tmp_path / "tokenizer.json"))
     with pytest.raises(ConfigError, match=r"corpus\.tokenization\.bos is true but .* has no BOS token"):
         write_shard(tmp_path / "x", str(tmp_path / "tokenizer.json"), bos=True)
+    from meditron.corpus.pipeline import check_corpus
+
+    cfg = CorpusConfig(tokenizer=str(tmp_path / "tokenizer.json"), tokenization={"bos": True}, replay_share=0,
+                       sources=[{"name": "papers", "kind": "jsonl", "paths": [str(tmp_path)]}])
+    with pytest.raises(ConfigError, match=r"corpus\.tokenization\.bos is true but .* has no BOS token"):
+        check_corpus(cfg)  # before any stage runs (on a cluster: at submission, not in the first job)
     f, prep = write_shard(tmp_path / "y", str(tmp_path / "tokenizer.json"))
     assert prep.record["bos"] is False and prep.record["bos_id"] is None
     assert_framed(f, load_tokenizer(tmp_path / "y" / "shards" / "tokenizer"), bos=False, eos=True)

@@ -33,6 +33,7 @@ from datatrove.pipeline.base import PipelineStep
 from meditron.config import RunConfig
 from meditron.corpus.config import CorpusConfig, SourceConfig
 from meditron.corpus.paths import CorpusPaths
+from meditron.corpus.tokenization import check_tokenization
 from meditron.errors import ConfigError
 from meditron.run import RunDir
 
@@ -87,6 +88,7 @@ def check_corpus(c: CorpusConfig) -> None:
         raise ConfigError(f"corpus.decontamination.benchmarks_dir {d.benchmarks_dir!r} is not a folder")
     _validation_shares(c.sources)
     _replay_sources(c.sources)
+    check_tokenization(c.tokenizer, c.tokenization)
 
 
 def _filter_steps(c: CorpusConfig, paths: CorpusPaths, readers: list[PipelineStep], seed: int) -> list[PipelineStep]:

@@ -95,6 +95,16 @@ def _document_boundaries(source: str, settings: TokenizationConfig, tok) -> tupl
     return bos, eos
 
 
+def check_tokenization(source: str, settings: TokenizationConfig) -> None:
+    """Load the tokenizer once before any stage runs, so a bad tokenizer path or BOS/EOS setting fails at once with
+    its ConfigError (on a cluster: at submission), not inside the first job."""
+    from meditron.tokenizer import add_special_tokens, load_tokenizer
+
+    tok = load_tokenizer(Path(source))
+    add_special_tokens(tok)
+    _document_boundaries(source, settings, tok)
+
+
 def prepare_tokenizer(*, source: str | None, settings: TokenizationConfig, shards_dir: Path) -> ShardTokenization:
     """Load the configured tokenizer, add MEDITRON's special tokens, save it with the shards, and decide the
     document boundaries recorded in the manifest for the pretraining stage's check."""
