@@ -49,6 +49,7 @@ class Trainer:
         tokenizer: saved with every checkpoint and the HF export (with its added tokens and chat template).
         train_data: ``source[i] -> {"input_ids", "labels", optional "position_ids", "seq_ids"}`` (numpy int64).
         cfg: a ``TrainConfig`` (``FinetuneConfig`` works: it is one) — steps, batch, optimiser, parallel, checkpoint.
+        seed: the run's seed (``RunConfig.seed``); the RNG of step ``s`` (dropout...) is seeded from it and ``s``.
         checkpoint_dir: where ``step_XXXXXXX/`` checkpoints go.
         log_path: the JSONL metrics file (``<run>/logs/train.jsonl``); TensorBoard goes to ``log_path.parent/tb_<stem>``.
         val_data: optional validation source, evaluated every ``cfg.eval_every`` steps and at the end.
@@ -63,6 +64,7 @@ class Trainer:
         tokenizer: PreTrainedTokenizerBase,
         train_data: SampleSource,
         cfg: TrainConfig,
+        seed: int,
         checkpoint_dir: Path,
         log_path: Path,
         val_data: SampleSource | None = None,
@@ -72,6 +74,7 @@ class Trainer:
         run_name: str = "meditron",
     ):
         self.cfg = cfg
+        self.seed = seed
         self.tokenizer = tokenizer
         self.model_factory = model_factory
         self.train_data = train_data
@@ -245,7 +248,7 @@ class Trainer:
     def train_step(self, step: int, micro_batches: list[dict[str, torch.Tensor]]) -> dict[str, Any]:
         """One optimiser step over this rank's micro-batches; returns loss, grad norm, tokens, skipped."""
         model, env = self.model, self.env
-        torch.manual_seed(self.cfg.seed * 1_000_003 + step)  # RNG is a function of the step: exact resume
+        torch.manual_seed(self.seed * 1_000_003 + step)  # RNG is a function of the step: exact resume
         model.train()
         local_labels = sum(_num_label_tokens(mb["labels"]) for mb in micro_batches)
         num_labels = int(env.all_reduce_dp(torch.tensor([local_labels], dtype=torch.float64)).item())
