@@ -90,7 +90,9 @@ class FinetuneConfig(TrainConfig, SFTDataSection):
     """
 
     init_from: ConfigPathText | None = Field(
-        default=None, description="HF directory to start from; default: <run>/checkpoints/pretrain/hf"
+        default=None,
+        description="HF directory to start from; default: pretraining's, hf/ in train.checkpoint.dir "
+        "(<run>/checkpoints/pretrain/hf)",
     )
     epochs: float = Field(default=3, gt=0)
     steps: int | None = Field(default=None, ge=1, description="Cap on the steps; default: derived from epochs")
