@@ -70,6 +70,16 @@ def test_misspelt_key_in_yaml_file(tmp_path):
     assert str(p) in str(e.value)
     assert "unknown key 'train.global_batch'" in str(e.value)
     assert "train.global_batch_size" in str(e.value)
+    # The seed lives at the top level only: the old per-stage keys say where it moved, for the YAML and --set.
+    p.write_text("seed: 3\nfinetune:\n  seed: 8\n")
+    with pytest.raises(ConfigError) as e:
+        load_config(p, ["train.seed=5"])
+    assert str(e.value).splitlines()[1:] == [
+        "  key 'train.seed' moved to the top-level 'seed' (one seed for the whole run): write 'seed: ...' at the top "
+        "of the config or --set seed=...",
+        "  key 'finetune.seed' moved to the top-level 'seed' (one seed for the whole run): write 'seed: ...' at the "
+        "top of the config or --set seed=...",
+    ]
 
 
 def test_wrong_type_names_key_and_value():

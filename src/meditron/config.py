@@ -27,7 +27,10 @@ class RunConfig(StrictModel):
 
     name: str = "run"
     out_dir: Path = Field(default=Path("runs"), description="Parent folder of run directories")
-    seed: int = 1234
+    seed: int = Field(
+        default=1234,
+        description="The run's one seed: model init, pretraining data order and blend, SFT order, the trainer's RNG",
+    )
     model: ModelConfig = ModelConfig()
     corpus: CorpusConfig = CorpusConfig()
     train: TrainConfig = TrainConfig()
@@ -71,6 +74,13 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
     return data
 
 
+#: Keys that moved: a config still setting one gets a one-line error saying where the setting lives now.
+MOVED_KEYS = {
+    "train.seed": "seed",
+    "finetune.seed": "seed",
+}
+
+
 def _known_keys(model: type[StrictModel], prefix: str = "") -> list[str]:
     keys = []
     for name, field in model.model_fields.items():
@@ -88,7 +98,12 @@ def format_validation_error(err: ValidationError, source: str) -> str:
     lines = [f"invalid config {source}:"]
     for e in err.errors():
         key = ".".join(str(p) for p in e["loc"])
-        if e["type"] == "extra_forbidden":
+        if e["type"] == "extra_forbidden" and key in MOVED_KEYS:
+            lines.append(
+                f"  key '{key}' moved to the top-level '{MOVED_KEYS[key]}' (one seed for the whole run): "
+                f"write '{MOVED_KEYS[key]}: ...' at the top of the config or --set {MOVED_KEYS[key]}=..."
+            )
+        elif e["type"] == "extra_forbidden":
             hint = difflib.get_close_matches(key, known, n=1)
             suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
             lines.append(f"  unknown key '{key}'{suggestion}")

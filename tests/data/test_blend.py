@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from meditron.config import load_config
 from meditron.data.blend import (
     BlendedDataset,
     ConcatDataset,
@@ -18,6 +19,7 @@ from meditron.data.blend import (
 from meditron.data.loader import PrefetchLoader, accumulation_steps, rank_indices
 from meditron.data.shards import TokenFile, write_manifest, write_token_file
 from meditron.errors import ConfigError, InputError
+from meditron.train.pretrain import pretrain_datasets
 
 
 def _files(tmp_path: Path, name: str, docs_per_file: list[list[list[int]]]) -> list[TokenFile]:
@@ -74,6 +76,15 @@ def test_blend_order_depends_on_seed_only(tmp_path):
     again = [again3.locate(i) for i in reversed(range(200))][::-1]  # random access: no hidden iteration state
     other = [ds4.locate(i) for i in range(200)]
     assert first == again and first != other
+    # Through the run config: `--set seed=N` (the run's one seed) orders the pretraining stream.
+    root = _shards(tmp_path / "shards")
+    orders = {}
+    for seed in (3, 4):
+        cfg = load_config(None, [f"train.shards_dir={root}", "train.seq_len=8", f"seed={seed}"])
+        train, _, _ = pretrain_datasets(cfg, cfg.train.shards_dir)
+        orders[seed] = [train.locate(i) for i in range(100)]
+    direct, _, _ = build_pretrain_datasets(root, seq_len=8, seed=3)
+    assert orders[3] == [direct.locate(i) for i in range(100)] and orders[3] != orders[4]
 
 
 def test_rank_split_covers_the_global_batch_for_any_world_size():

@@ -9,8 +9,8 @@ import pytest
 
 from meditron.data.sft import IGNORE_INDEX, SFTSource, prepare_sft_data
 from meditron.data.sft.chat_template import TokenizedExample
+from meditron.data.sft.config import SFTDataSection
 from meditron.errors import ConfigError
-from meditron.train.config import FinetuneConfig
 from tests.fixtures.synthetic_qa import build_tokenizer, write_medqa
 
 
@@ -73,7 +73,7 @@ def test_prepare_from_config_reports_everything(tmp_path):
     planted = json.loads(test.read_text().splitlines()[3])
     with open(train, "a") as fh:
         fh.write(json.dumps(planted) + "\n")
-    cfg = FinetuneConfig(
+    cfg = SFTDataSection(
         datasets=[{"kind": "medqa", "path": str(train)}], guard_benchmarks_dir=str(bench), seq_len=256, packing=True
     )
     source, report = prepare_sft_data(cfg, tok, seed=3)
@@ -90,7 +90,7 @@ def test_prepare_from_config_reports_everything(tmp_path):
     with pytest.raises(ConfigError, match="no finetuning example is left"):
         prepare_sft_data(short, tok, seed=3)
     with pytest.raises(ConfigError, match="finetune.datasets is empty"):
-        prepare_sft_data(FinetuneConfig(), tok, seed=3)
+        prepare_sft_data(SFTDataSection(), tok, seed=3)
 
 
 def test_tokenized_data_cache_hits_and_invalidates(tmp_path):
@@ -105,7 +105,7 @@ def test_tokenized_data_cache_hits_and_invalidates(tmp_path):
         (s.input_ids.tolist(), s.labels.tolist()) for s in single
     ]
 
-    cfg = FinetuneConfig(datasets=[{"kind": "medqa", "path": str(train)}], seq_len=256)
+    cfg = SFTDataSection(datasets=[{"kind": "medqa", "path": str(train)}], seq_len=256)
     first, r1 = prepare_sft_data(cfg, tok, seed=3, cache_dir=tmp_path / "cache")
     second, r2 = prepare_sft_data(cfg, tok, seed=3, cache_dir=tmp_path / "cache")
     assert (r1["cache"]["hit"], r2["cache"]["hit"]) == (False, True) and r1["cache"]["dir"] == r2["cache"]["dir"]
@@ -124,6 +124,6 @@ def test_tokenized_data_cache_hits_and_invalidates(tmp_path):
 
 def test_an_example_listed_twice_is_refused(tmp_path):
     train = write_medqa(tmp_path / "phrases_no_exclude_train.jsonl", 3, seed=1)
-    cfg = FinetuneConfig(datasets=[{"kind": "medqa", "path": str(train)}] * 2, seq_len=256)
+    cfg = SFTDataSection(datasets=[{"kind": "medqa", "path": str(train)}] * 2, seq_len=256)
     with pytest.raises(ConfigError, match="appears twice"):
         prepare_sft_data(cfg, build_tokenizer(), seed=0)

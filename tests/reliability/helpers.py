@@ -29,7 +29,7 @@ def tiny_trainer(shards: Path, root: Path, name: str, **overrides):
     cfg = TrainConfig.model_validate(fields)
     train, val, _ = build_pretrain_datasets(shards, cfg.seq_len, seed=11)
     return Trainer(model_factory=lambda: load_full_model(ModelConfig(preset="tiny-llama"), tok, seed=3),
-                   tokenizer=tok, train_data=train, val_data=val, cfg=cfg, checkpoint_dir=root / name / "ckpt",
+                   tokenizer=tok, train_data=train, val_data=val, cfg=cfg, seed=1234, checkpoint_dir=root / name / "ckpt",
                    log_path=root / name / "train.jsonl")
 
 

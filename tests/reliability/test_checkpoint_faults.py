@@ -8,6 +8,7 @@ stopped after step 4 (step 6 removed) and resumes it. Kills during training and 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import signal
@@ -50,15 +51,18 @@ def _copy(base, name: str):
     return root / name / "ckpt"
 
 
-def _resume(base, name: str, capsys, **overrides):
+def _resume(base, name: str, caplog, **overrides):
+    """Resume a copy; returns the summary, what the trainer logged (the resume's log records only) and the trainer."""
     shards, root, _, _ = base
     trainer = tiny_trainer(shards, root, name, **overrides)
-    summary = trainer.train(resume=True)
-    return summary, capsys.readouterr().err, trainer
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="meditron"):
+        summary = trainer.train(resume=True)
+    return summary, caplog.text, trainer
 
 
 @pytest.mark.parametrize("damage", ["overwrite", "truncate", "delete", "state_json"])
-def test_damaged_newest_checkpoint_is_skipped_and_training_matches(base, damage, capsys):
+def test_damaged_newest_checkpoint_is_skipped_and_training_matches(base, damage, caplog):
     """Overwritten bytes inside the newest .distcp (the case that used to resume with NaN losses), a truncated or
     deleted .distcp, a broken trainer_state.json: resume names the file and why, continues from step 2, and its
     losses equal the uninterrupted run's; step 2 still verifies afterwards."""
@@ -78,7 +82,7 @@ def test_damaged_newest_checkpoint_is_skipped_and_training_matches(base, damage,
     why = {"overwrite": "__0_0.distcp has different contents", "truncate": "__0_0.distcp has",
            "delete": "__0_0.distcp is missing", "state_json": "trainer_state.json has"}[damage]
 
-    summary, err, _ = _resume(base, f"dmg_{damage}", capsys)
+    summary, err, _ = _resume(base, f"dmg_{damage}", caplog)
     assert "skipped step_0000004" in err and why in err and "resuming from step_0000002" in err
     assert summary["resumed_from"].endswith("step_0000002") and summary["steps"] == 6
     assert losses(ckpt.parent / "train.jsonl") == base[2]  # bit-identical to the uninterrupted run, steps 1-6
@@ -86,27 +90,27 @@ def test_damaged_newest_checkpoint_is_skipped_and_training_matches(base, damage,
     assert verify_checkpoint(ckpt / "step_0000006") == []
 
 
-def test_no_checkpoint_verifies_refuses_in_one_message(base, capsys):
+def test_no_checkpoint_verifies_refuses_in_one_message(base, caplog):
     ckpt = _copy(base, "all_bad")
     for step in ("step_0000002", "step_0000004"):
         with open(ckpt / step / "__0_0.distcp", "r+b") as f:
             f.write(b"\x00" * 64)
     with pytest.raises(CheckpointError) as e:
-        _resume(base, "all_bad", capsys)
+        _resume(base, "all_bad", caplog)
     message = str(e.value)
     assert "no checkpoint in" in message and "step_0000004: __0_0.distcp has different contents" in message
     assert "step_0000002: __0_0.distcp has different contents" in message and "--trust-checkpoint" in message
 
 
-def test_checkpoint_without_manifest_needs_the_trust_flag(base, capsys):
+def test_checkpoint_without_manifest_needs_the_trust_flag(base, caplog):
     """A checkpoint saved without a manifest (older meditron, another tool) is refused; --trust-checkpoint loads it
     and the run continues exactly."""
     ckpt = _copy(base, "legacy")
     for step in ("step_0000002", "step_0000004"):
         (ckpt / step / MANIFEST_FILE).unlink()
     with pytest.raises(CheckpointError, match=r"step_0000004: no manifest.json"):
-        _resume(base, "legacy", capsys)
-    summary, err, _ = _resume(base, "legacy", capsys, checkpoint={"every_steps": 2, "keep_last": 3,
+        _resume(base, "legacy", caplog)
+    summary, err, _ = _resume(base, "legacy", caplog, checkpoint={"every_steps": 2, "keep_last": 3,
                                                                    "trust_unverified": True})
     assert "loading step_0000004 unverified" in err and summary["resumed_from"].endswith("step_0000004")
     assert losses(ckpt.parent / "train.jsonl") == base[2]
@@ -131,7 +135,7 @@ def _bomb_checkpoint(base, name: str, marker, *, matching_manifest: bool):
     return ckpt, step
 
 
-def test_crafted_metadata_with_a_matching_manifest_runs_nothing(base, tmp_path, capsys):
+def test_crafted_metadata_with_a_matching_manifest_runs_nothing(base, tmp_path, caplog):
     """The manifest proves integrity, not intent: with a matching manifest the allow-listed unpickler is what
     refuses the crafted .metadata, in export's loader and in resume, with or without --trust-checkpoint."""
     from meditron.train.hf_export import load_checkpoint_model
@@ -142,17 +146,17 @@ def test_crafted_metadata_with_a_matching_manifest_runs_nothing(base, tmp_path, 
         with pytest.raises(CheckpointError, match=r"refusing to load it: it asks to run (posix|os)\.system"):
             load_checkpoint_model(step, trust=trust)
     with pytest.raises(CheckpointError, match=r"refusing to load it: it asks to run (posix|os)\.system"):
-        _resume(base, "crafted", capsys)
+        _resume(base, "crafted", caplog)
     assert not marker.exists()
 
 
-def test_trusted_resume_still_refuses_a_crafted_metadata(base, tmp_path, capsys):
+def test_trusted_resume_still_refuses_a_crafted_metadata(base, tmp_path, caplog):
     """--trust-checkpoint skips the manifest check, never the allow-list."""
     marker = tmp_path / "pwned"
     _bomb_checkpoint(base, "crafted_trusted", marker, matching_manifest=False)
     trusted = {"every_steps": 2, "keep_last": 3, "trust_unverified": True}
     with pytest.raises(CheckpointError, match=r"refusing to load it: it asks to run (posix|os)\.system"):
-        _resume(base, "crafted_trusted", capsys, checkpoint=trusted)
+        _resume(base, "crafted_trusted", caplog, checkpoint=trusted)
     assert not marker.exists()
 
 

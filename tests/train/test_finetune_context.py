@@ -5,6 +5,7 @@ tokens the model's vocabulary gains and how their embedding rows start are print
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -90,7 +91,8 @@ def test_no_example_left_names_the_seq_len_that_keeps_them(tmp_path):
 
 
 @requires_shared_data
-def test_added_tokens_and_their_rows_are_logged_and_recorded(tmp_path, capsys):
+def test_added_tokens_and_their_rows_are_logged_and_recorded(tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="meditron")
     summary, run = finetune(tmp_path, AIDREAMS, [{"kind": "chat", "path": str(write_chats(tmp_path / "c.jsonl"))}])
     expected = {
         "embedding_rows_before": 512, "embedding_rows": 524, "rows_added": 12, "tokens_added": list(ALL_SPECIAL_TOKENS),
@@ -99,7 +101,7 @@ def test_added_tokens_and_their_rows_are_logged_and_recorded(tmp_path, capsys):
     assert summary["vocabulary"] == expected
     metrics = json.loads(run.manifest_path.read_text())["stages"]["finetune"]["metrics"]
     assert metrics["vocabulary"] == expected and metrics["max_context"]["tokens"] == 128
-    out = capsys.readouterr().out
+    out = [r.getMessage() for r in caplog.records if r.name.startswith("meditron.train")]
     assert (
         "finetune: added 12 tokens to the model's vocabulary ([bib_ref] [/bib_ref] [fig_ref] [/fig_ref] [fig] [/fig] "
         "[table] [/table] [formula] [/formula] <|im_start|> <|im_end|>), embedding 512 → 524 rows, new rows = mean "

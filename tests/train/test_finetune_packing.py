@@ -37,6 +37,7 @@ def _losses(tok, packed, single, tmp_path, attn: str | None = None) -> tuple[flo
         tokenizer=tok,
         train_data=packed,
         cfg=FinetuneConfig(steps=1, global_batch_size=1, tensorboard=False, seq_len=560),
+        seed=1234,
         checkpoint_dir=tmp_path / "ckpt",
         log_path=tmp_path / "log.jsonl",
     )

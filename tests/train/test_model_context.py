@@ -10,7 +10,8 @@ import pytest
 from transformers import LlamaConfig, MistralConfig
 
 from meditron.errors import ConfigError, InputError
-from meditron.train.model import check_seq_len, model_max_context, read_model_context
+from meditron.model_info import model_max_context, read_model_context
+from meditron.train.model import check_seq_len
 from tests.corpus.test_shard_tokenization import AIDREAMS
 from tests.testing import requires_shared_data
 

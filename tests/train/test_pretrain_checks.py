@@ -64,13 +64,13 @@ def test_shards_of_another_tokenizer_are_refused_in_one_line(tmp_path):
 
 
 def test_model_tokenizer_no_longer_silently_wins(tmp_path):
-    """``model.tokenizer`` names the model's tokenizer; shards of another one are refused, not reinterpreted."""
+    """``model.tokenizer`` must be the shards' tokenizer; another one is a config error naming both, never used."""
     shards = make_shards(tmp_path, AIDREAMS)
     cfg = RunConfig.model_validate({
         "name": "p", "out_dir": str(tmp_path / "runs"), "model": {"preset": "tiny-llama", "tokenizer": str(SPM_32K)},
         "train": {"shards_dir": str(shards), "seq_len": 32, "steps": 1},
     })  # fmt: skip
-    with pytest.raises(InputError, match=r"shards' tokenizer .*vocab 524.* vs model's tokenizer .*model\.tokenizer"):
+    with pytest.raises(ConfigError, match=r"shards' tokenizer .*vocab 524.* vs model's tokenizer .*model\.tokenizer"):
         run_pretrain(cfg, RunDir.from_config(cfg), resume=False)
 
 

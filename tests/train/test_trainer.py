@@ -50,6 +50,7 @@ def _trainer(shards, tmp_path, name: str, **overrides) -> Trainer:
         train_data=train,
         val_data=val,
         cfg=cfg,
+        seed=1234,
         checkpoint_dir=tmp_path / name / "ckpt",
         log_path=tmp_path / name / "train.jsonl",
     )

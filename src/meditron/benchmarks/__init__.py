@@ -13,7 +13,7 @@ from meditron.benchmarks.items import (
     BenchmarkItem,
     BenchmarkSet,
 )
-from meditron.benchmarks.loaders import find_benchmark_files, load_benchmark
+from meditron.benchmarks.loaders import find_benchmark_files, load_benchmark, read_benchmark_file
 
 __all__ = [
     "BENCHMARKS",
@@ -25,4 +25,5 @@ __all__ = [
     "BenchmarkSet",
     "find_benchmark_files",
     "load_benchmark",
+    "read_benchmark_file",
 ]

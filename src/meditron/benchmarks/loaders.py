@@ -93,17 +93,19 @@ def find_benchmark_files(data_dir: str | Path) -> dict[str, dict[str, Path]]:
     return found
 
 
-def _load_medqa(name: str, path: Path, num_options: int, split: str) -> list[BenchmarkItem]:
-    letters = LETTERS[:num_options]
+def _load_medqa(name: str, path: Path, num_options: int | None, split: str) -> list[BenchmarkItem]:
+    """MedQA JSONL; ``num_options`` None accepts 4 or 5 options per row (``medqa<n>`` by its count)."""
+    allowed = (LETTERS[:num_options],) if num_options else (LETTERS[:4], LETTERS[:5])
     items = []
     for lineno, row in read_json_lines(path):
         where = f"line {lineno}"
         question = require_text(row, "question", path, where)
         options = row.get("options")
-        if not isinstance(options, dict) or tuple(sorted(options)) != letters:
+        letters = tuple(sorted(options)) if isinstance(options, dict) else None
+        if letters not in allowed:
             raise InputError(
-                f"field 'options' must map exactly {', '.join(letters)} to text for {name}, got keys "
-                f"{sorted(options) if isinstance(options, dict) else options!r}",
+                f"field 'options' must map exactly {' or '.join(', '.join(a) for a in allowed)} to text for {name}, "
+                f"got keys {sorted(options) if isinstance(options, dict) else options!r}",
                 path=str(path),
                 record=where,
             )
@@ -113,15 +115,15 @@ def _load_medqa(name: str, path: Path, num_options: int, split: str) -> list[Ben
             raise InputError(
                 f"field 'answer_idx' must be one of {letters}, got {answer!r}", path=str(path), record=where
             )
-        step = row.get("meta_info")
+        benchmark = name if num_options else f"medqa{len(letters)}"
         items.append(
             BenchmarkItem(
-                id=f"{name}-{split + '-' if split != 'test' else ''}{len(items) + 1:04d}",
-                benchmark=name,
+                id=f"{benchmark}-{split + '-' if split != 'test' else ''}{len(items) + 1:04d}",
+                benchmark=benchmark,
                 question=question,
                 options=opts,
                 answer=answer,
-                meta={"step": step, "answer_text": row.get("answer"), "line": lineno},
+                meta={"step": row.get("meta_info"), "answer_text": row.get("answer"), "line": lineno},
             )
         )
     return items
@@ -199,10 +201,16 @@ def _pubmedqa_item(pmid: str, entry: Any, label: str, path: Path) -> BenchmarkIt
     )
 
 
-def _load_pubmedqa(labelled: Path, test: Path | None, split: str) -> list[BenchmarkItem]:
-    pqal = _read_json(labelled)
+def _read_pqal(path: Path) -> dict[str, Any]:
+    """A labelled PubMedQA file: ``{PMID: {QUESTION, CONTEXTS, final_decision, LONG_ANSWER, ...}}``."""
+    pqal = _read_json(path)
     if not isinstance(pqal, dict):
-        raise InputError("expected an object {PMID: {...}}", path=str(labelled))
+        raise InputError("expected an object {PMID: {...}}", path=str(path))
+    return pqal
+
+
+def _load_pubmedqa(labelled: Path, test: Path | None, split: str) -> list[BenchmarkItem]:
+    pqal = _read_pqal(labelled)
     truth: dict[str, Any] = {}
     if test is not None:
         truth = _read_json(test)
@@ -219,16 +227,21 @@ def _load_pubmedqa(labelled: Path, test: Path | None, split: str) -> list[Benchm
                 )
             items.append(_pubmedqa_item(pmid, pqal[pmid], label, labelled))
         return items
+    return _pubmedqa_labelled(pqal, labelled, skip=set(truth))
+
+
+def _pubmedqa_labelled(pqal: dict[str, Any], path: Path, skip: set[str]) -> list[BenchmarkItem]:
+    """The entries of a labelled file (``ori_pqal.json``, ``ori_pqaa.json``) but ``skip``, by their final_decision."""
     items = []
     for pmid, entry in pqal.items():
-        if pmid in truth:
+        if pmid in skip:
             continue
         label = entry.get("final_decision") if isinstance(entry, dict) else None
         if label not in PUBMEDQA_LABELS:
             raise InputError(
-                f"final_decision must be yes/no/maybe, got {label!r}", path=str(labelled), record=f"PMID {pmid}"
+                f"final_decision must be yes/no/maybe, got {label!r}", path=str(path), record=f"PMID {pmid}"
             )
-        items.append(_pubmedqa_item(pmid, entry, label, labelled))
+        items.append(_pubmedqa_item(pmid, entry, label, path))
     return items
 
 
@@ -264,6 +277,29 @@ def _load_mmlu_csv(path: Path, subject: str, split: str) -> list[BenchmarkItem]:
     return items
 
 
+#: Kinds :func:`read_benchmark_file` reads: one official file each.
+FILE_KINDS: tuple[str, ...] = ("medqa", "medqa4", "medqa5", "medmcqa", "pubmedqa")
+
+
+def read_benchmark_file(kind: str, path: str | Path, split: str = "test") -> list[BenchmarkItem]:
+    """The items of one official file, validated as :func:`load_benchmark` validates them (a bad row raises
+    ``InputError`` naming the file and the line or PMID). The SFT builders read the training files with it.
+
+    ``kind``: ``medqa4``/``medqa5`` (JSONL with exactly 4/5 options), ``medqa`` (4 or 5 options per row, each item
+    ``medqa4``/``medqa5`` by its count), ``medmcqa`` (JSON Lines, options 1..4, ids unique), ``pubmedqa`` (an object
+    ``{PMID: {QUESTION, CONTEXTS, final_decision, LONG_ANSWER}}``: every entry, labelled by its final_decision).
+    ``split`` only names the items (``medqa4-<split>-0001``; none for ``test``). Each item's ``meta`` keeps its
+    ``line`` (JSONL kinds) and explanation (MedMCQA ``explanation``, PubMedQA ``long_answer``)."""
+    path = Path(path)
+    if kind in ("medqa", "medqa4", "medqa5"):
+        return _load_medqa(kind, path, {"medqa4": 4, "medqa5": 5}.get(kind), split)
+    if kind == "medmcqa":
+        return _load_medmcqa(path, split)
+    if kind == "pubmedqa":
+        return _pubmedqa_labelled(_read_pqal(path), path, skip=set())
+    raise ConfigError(f"unknown benchmark file kind {kind!r}; valid: {', '.join(FILE_KINDS)}")
+
+
 def _load_qa_file(name: str, found: dict[str, Path], root: Path, split: str) -> BenchmarkSet:
     """MedQA (4/5 options) and MedMCQA: one official file per split."""
     path = found.get(split)
@@ -272,10 +308,7 @@ def _load_qa_file(name: str, found: dict[str, Path], root: Path, split: str) -> 
             return BenchmarkSet([], name=name, split=split)
         spec = {"medqa4": _MEDQA4, "medqa5": _MEDQA5, "medmcqa": _MEDMCQA}[name]
         raise InputError(f"no {'/'.join(spec['test'])} for {name} under {root}", path=str(root))
-    if name == "medmcqa":
-        items = _load_medmcqa(path, split)
-    else:
-        items = _load_medqa(name, path, 4 if name == "medqa4" else 5, split)
+    items = read_benchmark_file(name, path, split)
     return BenchmarkSet(items, source_files=[path], name=name, split=split)
 
 

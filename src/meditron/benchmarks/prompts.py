@@ -1,6 +1,6 @@
 """Every prompt the evaluation renders, in one place, so finetuning trains on exactly what evaluation asks.
 
-The finetuning stage (``meditron.train.sft``) imports ``chat_messages``/``chat_answer`` to build its ChatML examples, so a
+The SFT data builders (``data/sft/format.py``) render their ChatML examples with :func:`training_messages`, so a
 model finetuned by this toolkit sees the same system instruction and user layout at training and at test time.
 
 * **Instructions** are MEDITRON's per-task system prompts (``evaluation/instructions.json`` of epfLLM/meditron); the

@@ -25,11 +25,12 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import json
+import logging
 import os
 import re
 import shutil
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,8 @@ from meditron.errors import CheckpointError
 from meditron.json_io import write_json_atomic
 from meditron.train import checkpoint_manifest as manifest_io
 from meditron.train.safe_dcp import SafeFileSystemReader, SafeLoadPlanner, load_metadata
+
+log = logging.getLogger(__name__)
 
 STEP_RE = re.compile(r"^step_(\d{7,})$")
 STATE_FILE = "trainer_state.json"
@@ -250,13 +253,14 @@ class CheckpointManager:
         return loop_state
 
     def load_latest(
-        self, model: torch.nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any, report: Any = print
+        self, model: torch.nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any, report: Callable[[str], None] | None = None
     ) -> tuple[TrainerState, Path] | None:
         """Resume from the newest checkpoint that verifies; ``report`` says which newer ones were skipped and why.
 
         None when the directory holds no complete checkpoint. When none verifies: with ``trust_unverified`` the
         newest is loaded anyway (with a warning), otherwise a ``CheckpointError`` lists each one's problem.
         """
+        report = report or log.warning
         found = list(reversed(list_checkpoints(self.dir)))
         if not found:
             return None
@@ -265,12 +269,12 @@ class CheckpointManager:
             problems = self.verify(path)
             if not problems:
                 for bad, why in rejected:
-                    report(f"[yellow]skipped {bad.name}:[/] {why[0]}{_more(why)}; resuming from {path.name}")
+                    report(f"skipped {bad.name}: {why[0]}{_more(why)}; resuming from {path.name}")
                 return self.load(path, model, optimizer, scheduler, problems=[]), path
             rejected.append((path, problems))
         newest, why = rejected[0]
         if self.trust_unverified:
-            report(f"[yellow]warning:[/] no checkpoint in {self.dir} verifies; loading {newest.name} unverified "
+            report(f"no checkpoint in {self.dir} verifies; loading {newest.name} unverified "
                    f"(--trust-checkpoint): {why[0]}{_more(why)}")
             return self.load(newest, model, optimizer, scheduler, problems=why), newest
         listing = "; ".join(f"{p.name}: {w[0]}{_more(w)}" for p, w in rejected)

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from meditron._base import ConfigPath, ConfigPathText, StrictModel
+from meditron.data.sft.config import SFTDataSection
 
 
 class ModelConfig(StrictModel):
@@ -69,7 +70,6 @@ class TrainConfig(StrictModel):
     weight_decay: float = 0.1
     grad_clip: float = 1.0
     max_nonfinite_in_a_row: int = Field(default=5, ge=1)
-    seed: int = 1234
     log_every: int = 1
     eval_every: int = Field(default=50, ge=1)
     eval_batches: int = Field(default=4, ge=1)
@@ -81,36 +81,24 @@ class TrainConfig(StrictModel):
     mlflow: bool = False
 
 
-class SFTDataConfig(StrictModel):
-    """One finetuning dataset: a benchmark training file in its official layout, or users' chat JSONL."""
-
-    kind: Literal["medqa", "medmcqa", "pubmedqa", "chat"]
-    path: ConfigPath
-    cot: bool = Field(default=False, description="Chain-of-thought variant: explanation before 'the answer is X'")
-    limit: int | None = Field(default=None, ge=1, description="Keep the first N examples of the file")
-
-
-class FinetuneConfig(TrainConfig):
+class FinetuneConfig(TrainConfig, SFTDataSection):
     """The ``finetune`` section: the pretraining engine with chat data, answer-only loss and the paper's SFT recipe.
 
     The number of steps follows from ``epochs`` × examples (packed rows when ``packing``) / ``global_batch_size``;
-    ``steps`` only caps it. The guard drops training examples sharing ``guard_threshold`` of their word
-    ``guard_ngram``-grams with a test item of the benchmarks under ``guard_benchmarks_dir`` (MEDITRON: 80%, 8-grams).
+    ``steps`` only caps it. The data fields (datasets, packing, the contamination guard) are
+    :class:`meditron.data.sft.config.SFTDataSection`'s.
     """
 
-    datasets: list[SFTDataConfig] = []
     init_from: ConfigPathText | None = Field(
-        default=None, description="HF directory to start from; default: <run>/checkpoints/pretrain/hf"
+        default=None,
+        description="HF directory to start from; default: pretraining's, hf/ in train.checkpoint.dir "
+        "(<run>/checkpoints/pretrain/hf)",
     )
     epochs: float = Field(default=3, gt=0)
     steps: int | None = Field(default=None, ge=1, description="Cap on the steps; default: derived from epochs")
-    packing: bool = Field(default=False, description="Pack several examples per sequence (no cross-attention)")
     lr: float = 2e-5
     min_lr: float = 2e-6
     warmup_steps: int = 0
     warmup_ratio: float | None = 0.1
     global_batch_size: int = 64
     seq_len: int = 2048
-    guard_benchmarks_dir: ConfigPath | None = Field(default=None, description="Benchmark test files to guard against")
-    guard_ngram: int = Field(default=8, ge=1)
-    guard_threshold: float = Field(default=0.8, gt=0, le=1)

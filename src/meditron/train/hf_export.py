@@ -3,7 +3,7 @@
 MEDITRON's Megatron↔HF conversions broke repeatedly (Megatron-LLM #10, #17, #19, #24); here the checkpoint already
 holds HF parameter names, its HF config and its tokenizer (``hf_meta/``), so consolidation is: build the HF model,
 load the shards into it (any number of shards, one process, no process group), ``save_pretrained`` as safetensors.
-``meditron.serve.export.run_export`` calls :func:`consolidate_checkpoint` for ``meditron export`` and adds a model card.
+``meditron export`` (the serving stage) calls :func:`consolidate_checkpoint` too, and adds a model card.
 """
 
 from __future__ import annotations

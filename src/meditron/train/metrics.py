@@ -1,4 +1,5 @@
-"""Metric sinks (rank 0 only): a JSONL log, the console (rich), TensorBoard, and W&B / MLflow when installed.
+"""Metric sinks (rank 0 only): a JSONL log, one INFO log record per logged step, TensorBoard, and W&B / MLflow when
+installed. The log record goes to the ``meditron`` logger (the CLI shows it on stderr).
 
 Also the FLOPs model behind MFU: ``6·N`` per token for the matmuls of forward + backward (N = parameters without the
 input embedding) plus the attention term ``12·layers·hidden·seq_len`` (PaLM, appendix B). MFU divides achieved FLOP/s
@@ -8,9 +9,12 @@ by the peak of the device from :data:`PEAK_BF16_FLOPS`; on CPU there is no hones
 from __future__ import annotations
 
 import json
+import logging
 import math
 from pathlib import Path
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 #: Dense bf16 peak FLOP/s per device (vendor datasheets), matched by substring of ``torch.cuda.get_device_name``.
 PEAK_BF16_FLOPS: dict[str, float] = {
@@ -55,7 +59,6 @@ class MetricsLogger:
         jsonl_path: Path | None,
         *,
         active: bool = True,
-        console: bool = True,
         tensorboard_dir: Path | None = None,
         wandb: bool = False,
         mlflow: bool = False,
@@ -67,16 +70,11 @@ class MetricsLogger:
         self._tb = None
         self._wandb = None
         self._mlflow = None
-        self._console = None
         if not active:
             return
         if jsonl_path is not None:
             jsonl_path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = open(jsonl_path, "a", encoding="utf-8")  # noqa: SIM115 — closed in close()
-        if console:
-            from rich.console import Console
-
-            self._console = Console(stderr=True)
+            self._file = open(jsonl_path, "a", encoding="utf-8")  # closed in close()
         if tensorboard_dir is not None:
             try:
                 from torch.utils.tensorboard import SummaryWriter
@@ -100,13 +98,9 @@ class MetricsLogger:
             except ImportError:
                 self._warn("train.mlflow is set but mlflow is not installed: `pip install meditron[mlflow]`")
 
-    def _warn(self, text: str) -> None:
-        if self._console is not None:
-            self._console.print(f"[yellow]warning:[/] {text}")
-
-    def print(self, text: str) -> None:
-        if self.active and self._console is not None:
-            self._console.print(text, highlight=False)
+    @staticmethod
+    def _warn(text: str) -> None:
+        log.warning(text)
 
     def log(self, step: int, metrics: dict[str, Any], *, echo: bool = True) -> None:
         if not self.active:
@@ -123,8 +117,8 @@ class MetricsLogger:
             self._wandb.log(numeric, step=step)
         if self._mlflow is not None:
             self._mlflow.log_metrics({k: float(v) for k, v in numeric.items() if math.isfinite(v)}, step=step)
-        if echo and self._console is not None:
-            self._console.print(_format(record), highlight=False)
+        if echo:
+            log.info(format_record(record))
 
     def close(self) -> None:
         if self._file is not None:
@@ -148,8 +142,9 @@ def _clean(v: Any) -> Any:
     return v
 
 
-def _format(record: dict[str, Any]) -> str:
-    parts = [f"[bold]step {record['step']}[/]"]
+def format_record(record: dict[str, Any]) -> str:
+    """The line a human reads each log step: ``step 5  loss 2.3010  lr 3.00e-04  grad_norm 0.812 ...``."""
+    parts = [f"step {record['step']}"]
     for key, fmt in (
         ("loss", "{:.4f}"),
         ("val_loss", "{:.4f}"),
@@ -164,7 +159,7 @@ def _format(record: dict[str, Any]) -> str:
         elif value is not None:
             parts.append(f"{key} {value}")
     if record.get("skipped"):
-        parts.append("[red]skipped (non-finite)[/]")
+        parts.append("skipped (non-finite)")
     return "  ".join(parts)
 
 

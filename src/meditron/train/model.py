@@ -9,8 +9,8 @@ Under ``torchrun`` only rank 0 reads the weights (:func:`load_full_model`); the 
 (:func:`empty_model`) and receive their shards by broadcast after parallelisation (see ``parallelize.py``), so a 70B
 model is read from disk once per job, not once per GPU.
 
-:func:`model_max_context` is the one place that reads a model's maximum context (training refuses a longer
-``seq_len``; evaluation and serving read the same number).
+:func:`check_seq_len` refuses a training ``seq_len`` above the model's maximum context, read by
+:func:`meditron.model_info.read_model_context` (the one place evaluation and serving read it too).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import torch
 from transformers import AutoConfig, AutoModelForCausalLM, PretrainedConfig, PreTrainedModel, PreTrainedTokenizerBase
 
 from meditron.errors import ConfigError, InputError
-from meditron.model_info import ModelContext, model_max_context, read_model_context  # noqa: F401 - re-exported
+from meditron.model_info import ModelContext, read_model_context
 from meditron.train.config import ModelConfig
 
 #: Fresh-model presets: HF config fields. ``vocab_size`` is always set from the tokenizer.
@@ -78,11 +78,6 @@ def _is_local(path: str) -> bool:
     return Path(path).exists() or path.startswith(("/", ".", "~"))
 
 
-def _resolve(path: str) -> str:
-
-    return str(path)
-
-
 def build_config(model_cfg: ModelConfig, tokenizer: PreTrainedTokenizerBase) -> PretrainedConfig:
     """The HF config of the model to train, with ``vocab_size`` at least ``len(tokenizer)``.
 
@@ -97,7 +92,7 @@ def build_config(model_cfg: ModelConfig, tokenizer: PreTrainedTokenizerBase) -> 
         _set_special_ids(fields, tokenizer)
         config = AutoConfig.for_model(model_type, **fields)
     elif model_cfg.path:
-        path = _resolve(model_cfg.path)
+        path = str(model_cfg.path)
         if _is_local(path) and not (Path(path) / "config.json").exists():
             raise InputError("not an HF model directory (no config.json)", path=path)
         trust = _trust_remote_code(model_cfg, path)
@@ -147,7 +142,7 @@ def load_full_model(model_cfg: ModelConfig, tokenizer: PreTrainedTokenizerBase, 
             model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
         model.tie_weights()
     else:
-        path = _resolve(model_cfg.path)  # type: ignore[arg-type]
+        path = str(model_cfg.path)
         base_config = AutoConfig.from_pretrained(
             path, trust_remote_code=_trust_remote_code(model_cfg, path), local_files_only=_is_local(path)
         )
@@ -235,7 +230,7 @@ def vocabulary_growth(model_cfg: ModelConfig, tokenizer: PreTrainedTokenizerBase
     if model_cfg.preset:
         return {"embedding_rows": size, "rows_added": 0, "tokens_added": [],
                 "init": f"fresh {model_cfg.preset} model: all {size} rows random"}
-    path = _resolve(model_cfg.path)  # type: ignore[arg-type]
+    path = str(model_cfg.path)
     config = AutoConfig.from_pretrained(
         path, trust_remote_code=_trust_remote_code(model_cfg, path), local_files_only=_is_local(path)
     )

@@ -1,19 +1,37 @@
 """``meditron pretrain``: continued pretraining on the corpus shards — the glue between config, data and Trainer.
 
-Reads ``<shards>/`` (or ``train.shards_dir``), checks that they were made with the model's tokenizer (the manifest's
-vocabulary fingerprint, BOS/EOS ids and document framing) and that ``train.seq_len`` fits the model's context, blends
-sources by ``train.source_weights``, trains with :class:`meditron.train.trainer.Trainer`, and at the end consolidates the last checkpoint into ``<run>/checkpoints/pretrain/hf`` (where finetuning starts). The tokens the model's
-vocabulary gains (MEDITRON's special tokens) and how their embedding rows start are printed and kept in run.json.
+Reads ``<shards>/`` (or ``train.shards_dir``). The tokenizer rule is single: the shards were tokenized with one
+tokenizer, and pretraining uses that one. It is loaded from ``model.tokenizer`` when set, else from ``model.path``
+when that directory has a tokenizer, else from the shards' own copy; whichever it is, it must be the shards'
+tokenizer (the manifest's vocabulary fingerprint, BOS/EOS ids and document framing), or the run stops before training
+with one line naming both tokenizers — never does another tokenizer silently win. Then ``train.seq_len`` is checked
+against the model's context, sources are blended by ``train.source_weights`` in the order of the run's ``seed``, the
+:class:`meditron.train.trainer.Trainer` trains, and the last checkpoint is consolidated into ``hf/`` of the checkpoint
+directory (``<run>/checkpoints/pretrain/hf`` by default: where finetuning starts). The tokens the model's vocabulary
+gains (MEDITRON's special tokens) and how their embedding rows start are logged and kept in run.json.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from meditron.config import RunConfig, dump_config
-from meditron.errors import InputError
+from meditron.errors import ConfigError, InputError
 from meditron.run import RunDir
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
+
+    from meditron.data.blend import BlendedDataset, ConcatDataset
+    from meditron.data.shards import TokenShards
+    from meditron.tokenizer import TokenizerIdentity
+
+#: What to change when the model's tokenizer is not the shards' one.
+_FIX = (
+    "rerun `meditron corpus run` with corpus.tokenizer set to the model's tokenizer, or set train.shards_dir "
+    "to shards made with it"
+)
 
 
 def _has_tokenizer(path: str) -> bool:
@@ -23,29 +41,32 @@ def _has_tokenizer(path: str) -> bool:
     return any((p / f).exists() for f in ("tokenizer.json", "tokenizer_config.json")) or any(p.glob("*.model"))
 
 
-def resolve_tokenizer(cfg: RunConfig, shards_tokenizer_dir: Path | None):
-    """The model's tokenizer, with MEDITRON's special tokens, and where it came from.
+def _tokenizer_source(cfg: RunConfig, shards: TokenShards) -> tuple[str, str]:
+    """Where to load the tokenizer from, and how to name that origin in messages."""
+    if cfg.model.tokenizer is not None:
+        return str(cfg.model.tokenizer), f"{cfg.model.tokenizer} (model.tokenizer)"
+    if cfg.model.path and _has_tokenizer(str(cfg.model.path)):
+        return str(cfg.model.path), f"{cfg.model.path} (model.path)"
+    if shards.tokenizer_dir.exists():
+        return str(shards.tokenizer_dir), f"{shards.tokenizer_dir} (the shards' own)"
+    raise InputError("no tokenizer: set model.tokenizer or run the corpus stage (it saves <shards>/tokenizer)")
 
-    ``model.tokenizer`` if set, else the tokenizer inside ``model.path``, else (a fresh preset model, or a directory
-    without a tokenizer) the shards' tokenizer. Returns ``(tokenizer, origin)``; the shards are checked against it by
-    :func:`check_shards_tokenizer` instead of one silently replacing the other.
-    """
+
+def resolve_tokenizer(cfg: RunConfig, shards: TokenShards) -> tuple[PreTrainedTokenizerBase, dict[str, Any]]:
+    """The shards' tokenizer with MEDITRON's special tokens, and the shards' tokenization record (for run.json).
+
+    Loaded from :func:`_tokenizer_source`; :func:`check_shards_tokenizer` then proves it is the shards' one. Next to a
+    model with its own tokenizer, ``model.tokenizer`` may add tokens to it but never renumber them."""
     from meditron.tokenizer import add_special_tokens, load_tokenizer
 
-    if cfg.model.tokenizer is not None:
-        source, origin = str(cfg.model.tokenizer), f"{cfg.model.tokenizer} (model.tokenizer)"
-    elif cfg.model.path and _has_tokenizer(str(cfg.model.path)):
-        source, origin = str(cfg.model.path), f"{cfg.model.path} (model.path)"
-    elif shards_tokenizer_dir is not None and shards_tokenizer_dir.exists():
-        source, origin = str(shards_tokenizer_dir), f"{shards_tokenizer_dir} (the shards' own)"
-    else:
-        raise InputError("no tokenizer: set model.tokenizer or run the corpus stage (it saves <shards>/tokenizer)")
+    source, origin = _tokenizer_source(cfg, shards)
     tok = load_tokenizer(source)
     add_special_tokens(tok)
     if cfg.model.tokenizer is not None and cfg.model.path and _has_tokenizer(str(cfg.model.path)):
         own = load_tokenizer(Path(cfg.model.path))
         _check_extends_model_tokenizer(tok, cfg.model.tokenizer, own, cfg.model.path)
-    return tok, origin
+    record = check_shards_tokenizer(shards, tok, origin, configured=cfg.model.tokenizer is not None)
+    return tok, record
 
 
 def _check_extends_model_tokenizer(tok, tokenizer_path: str, own, model_path: str) -> None:
@@ -61,7 +82,7 @@ def _check_extends_model_tokenizer(tok, tokenizer_path: str, own, model_path: st
         )
 
 
-def _shards_identity(shards):
+def _shards_identity(shards: TokenShards) -> tuple[TokenizerIdentity, str, dict[str, Any]]:
     """The identity of the shards' tokenizer and their document framing (BOS first?, EOS last?)."""
     from meditron.tokenizer import TokenizerIdentity, describe_tokenizer, load_tokenizer
 
@@ -70,82 +91,77 @@ def _shards_identity(shards):
         fields = {k: record[k] for k in ("vocab_size", "fingerprint", "bos_id", "eos_id", "adds_bos", "adds_eos")}
         source = f"{record['source']} (corpus.tokenizer)" if record.get("source") else str(shards.tokenizer_dir)
         return TokenizerIdentity(**fields), source, record
+    if not shards.tokenizer_dir.exists():
+        raise InputError("the manifest records no tokenizer and the shards have no tokenizer/", path=str(shards.root))
     tok = load_tokenizer(shards.tokenizer_dir)  # a manifest from before the record: documents end with EOS only
     legacy = {"bos": False, "eos": True, "bos_setting": "auto"}
     return describe_tokenizer(tok), str(shards.tokenizer_dir), legacy
 
 
-def check_shards_tokenizer(shards, tokenizer, origin: str) -> dict:
+def check_shards_tokenizer(shards: TokenShards, tokenizer, origin: str, *, configured: bool = False) -> dict:
     """Refuse shards whose token ids mean something else for the model (another vocabulary, other BOS/EOS ids) or
     whose documents are framed differently from what the model's tokenizer does at inference (BOS), in one line.
 
-    Returns the shards' tokenization record (what run.json keeps)."""
+    ``configured``: the tokenizer is ``model.tokenizer``'s, so a mismatch is a ConfigError on that key; otherwise
+    (the model's own) an InputError on the shards. Returns the shards' tokenization record (what run.json keeps)."""
     from meditron.tokenizer import describe_tokenizer
 
     mine = describe_tokenizer(tokenizer)
     theirs, source, record = _shards_identity(shards)
-    fix = (
-        "rerun `meditron corpus run` with corpus.tokenizer set to the model's tokenizer, or set train.shards_dir "
-        "to shards made with it"
-    )
     where = str(shards.root / "manifest.json")
-    same = (theirs.fingerprint, theirs.bos_id, theirs.eos_id) == (mine.fingerprint, mine.bos_id, mine.eos_id)
-    if not same:
-        raise InputError(
-            f"the shards were made with a different tokenizer than the model's: shards' tokenizer {source} "
-            f"({theirs.short()}) vs model's tokenizer {origin} ({mine.short()}); {fix}",
-            path=where,
-        )
+    both = f"shards' tokenizer {source} ({theirs.short()}) vs model's tokenizer {origin} ({mine.short()})"
+    if (theirs.fingerprint, theirs.bos_id, theirs.eos_id) != (mine.fingerprint, mine.bos_id, mine.eos_id):
+        if configured:
+            raise ConfigError(
+                f"model.tokenizer is not the tokenizer the shards {where} were made with: {both}; remove "
+                f"model.tokenizer (pretraining uses the shards' tokenizer), or {_FIX}"
+            )
+        raise InputError(f"the shards were made with a different tokenizer than the model's: {both}; {_FIX}", path=where)
     if record.get("bos_setting") == "auto" and bool(record["bos"]) != mine.adds_bos:
         has = "start" if record["bos"] else "do not start"
         does = "adds" if mine.adds_bos else "does not add"
         raise InputError(
             f"the shards' documents {has} with BOS but the model's tokenizer {origin} {does} one at inference "
-            f"(shards' tokenizer {source}); {fix}, or set corpus.tokenization.bos explicitly",
+            f"(shards' tokenizer {source}); {_FIX}, or set corpus.tokenization.bos explicitly",
             path=where,
         )
     return dict(record)
 
 
+def pretrain_datasets(cfg: RunConfig, shards_dir: Path) -> tuple[BlendedDataset, ConcatDataset | None, TokenShards]:
+    """The blended training stream (ordered by the run's ``seed``) and the validation stream of ``shards_dir``."""
+    from meditron.data.blend import build_pretrain_datasets
+
+    weights = cfg.train.source_weights or None
+    return build_pretrain_datasets(shards_dir, cfg.train.seq_len, seed=cfg.seed, weights=weights)
+
+
 def run_pretrain(cfg: RunConfig, run: RunDir, resume: bool) -> dict[str, Any]:
     """Train, checkpoint, consolidate to HF, record the stage. Every rank calls this; rank 0 writes the records."""
-    from meditron.data.blend import build_pretrain_datasets
     from meditron.data.shards import TokenShards
-    from meditron.train.hf_export import consolidate_checkpoint
-    from meditron.train.model import (
-        build_config,
-        check_seq_len,
-        load_full_model,
-        vocabulary_growth,
-        vocabulary_note,
-    )
+    from meditron.train.model import build_config, check_seq_len, load_full_model, vocabulary_growth
     from meditron.train.parallelize import init_distributed, shutdown
+    from meditron.train.stage import finish_stage, log_start_notes, stage_paths
     from meditron.train.trainer import Trainer
 
     tc = cfg.train
     shards_dir = Path(tc.shards_dir) if tc.shards_dir else run.shards
-    shards = TokenShards(shards_dir)
-    tokenizer, origin = resolve_tokenizer(cfg, shards.tokenizer_dir)
-    shards_tokenization = check_shards_tokenizer(shards, tokenizer, origin)
+    tokenizer, shards_tokenization = resolve_tokenizer(cfg, TokenShards(shards_dir))
     context = check_seq_len(tc.seq_len, "train.seq_len", build_config(cfg.model, tokenizer), tokenizer)
     vocabulary = vocabulary_growth(cfg.model, tokenizer)
-    train_data, val_data, shards = build_pretrain_datasets(
-        shards_dir, tc.seq_len, seed=tc.seed, weights=tc.source_weights or None
-    )
-    ckpt_dir = Path(tc.checkpoint.dir) if tc.checkpoint.dir else run.stage_dir("pretrain")
+    train_data, val_data, shards = pretrain_datasets(cfg, shards_dir)
+    paths = stage_paths(run, "pretrain", tc.checkpoint)
     env = init_distributed(tc.parallel)
     try:
-        if env.is_main:
-            print(vocabulary_note("pretrain", vocabulary), flush=True)
-            if context.note():
-                print(f"pretrain: note: {context.note()}", flush=True)
+        log_start_notes("pretrain", vocabulary, context, env)
         trainer = Trainer(
             model_factory=lambda: load_full_model(cfg.model, tokenizer, cfg.seed),
             tokenizer=tokenizer,
             train_data=train_data,
             val_data=val_data,
             cfg=tc,
-            checkpoint_dir=ckpt_dir,
+            seed=cfg.seed,
+            checkpoint_dir=paths.checkpoints,
             log_path=run.logs / "train.jsonl",
             run_config=dump_config(cfg),
             env=env,
@@ -156,19 +172,10 @@ def run_pretrain(cfg: RunConfig, run: RunDir, resume: bool) -> dict[str, Any]:
         summary["vocabulary"] = vocabulary
         summary["tokenization"] = shards_tokenization
         summary["max_context"] = {"tokens": context.max_context, "source": context.source}
-        hf_dir = run.stage_hf("pretrain")
-        if summary["stopped"] == "completed":
-            env.barrier()
-            if env.is_main:
-                consolidate_checkpoint(summary["checkpoint"], hf_dir)
-                summary["hf"] = str(hf_dir)
-                run.record_stage(
-                    "pretrain",
-                    {"checkpoints": ckpt_dir, "hf": hf_dir, "log": run.logs / "train.jsonl"},
-                    metrics={k: v for k, v in summary.items() if k != "checkpoint"},
-                    inputs=[shards.root / "manifest.json"],
-                )
-            env.barrier()
+        finish_stage(
+            "pretrain", summary, env=env, run=run, paths=paths, artifacts={"log": run.logs / "train.jsonl"},
+            inputs=[shards.root / "manifest.json"],
+        )  # fmt: skip
         return summary
     finally:
         shutdown(env)

@@ -5,10 +5,11 @@ The glue between the ``finetune`` config, the SFT data (``meditron.data.sft``) a
 resume and metrics as pretraining. It starts from ``finetune.init_from`` or the pretraining stage's consolidated HF
 directory, gives the tokenizer the ChatML template (saved with every checkpoint and the final HF directory, so
 ``apply_chat_template`` at inference renders what training saw), and ends with a consolidated HF directory in
-``<run>/checkpoints/finetune/hf`` whose generation config stops at ``<|im_end|>``.
+``hf/`` of the checkpoint directory (``<run>/checkpoints/finetune/hf`` by default) whose generation config stops at
+``<|im_end|>``. The data order, the model's trainer RNG and packing follow the run's one ``seed``.
 
 Before any data is read, ``finetune.seq_len`` is checked against the model's maximum context, and the tokens the
-model's vocabulary gains (MEDITRON's special tokens, when the start model lacks them) are printed with how their
+model's vocabulary gains (MEDITRON's special tokens, when the start model lacks them) are logged with how their
 embedding rows start; both go to run.json.
 
 Files: ``<run>/logs/finetune.jsonl`` (one record per step), ``<run>/logs/finetune_data.json`` (builder counts,
@@ -19,6 +20,7 @@ with the error naming the setting to change), checkpoints in
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,18 +37,23 @@ if TYPE_CHECKING:
     from meditron.train.config import FinetuneConfig
     from meditron.train.parallelize import DistEnv
 
+log = logging.getLogger(__name__)
+
 DATA_REPORT = "finetune_data.json"
 CACHE_DIR = "sft_data"
 
 
 def init_dir(cfg: RunConfig, run: RunDir) -> Path:
-    """The HF directory finetuning starts from: ``finetune.init_from`` or ``<run>/checkpoints/pretrain/hf``."""
+    """The HF directory finetuning starts from: ``finetune.init_from``, else where pretraining consolidated its model
+    (``hf/`` of ``train.checkpoint.dir``, by default ``<run>/checkpoints/pretrain/hf``)."""
+    from meditron.train.stage import stage_paths
+
     if cfg.finetune.init_from:
         path = Path(cfg.finetune.init_from)
         if not (path / "config.json").exists():
             raise InputError("finetune.init_from is not an HF model directory (no config.json)", path=str(path))
         return path
-    path = run.stage_hf("pretrain")
+    path = stage_paths(run, "pretrain", cfg.train.checkpoint).hf
     if not (path / "config.json").exists():
         raise InputError(
             "no model to finetune: run `meditron pretrain` first (it writes this directory) or set finetune.init_from",
@@ -116,6 +123,8 @@ def _prepare_data(
     cache_dir: Path,
     report_path: Path,
     max_context: int | None,
+    *,
+    seed: int,
 ) -> tuple[SFTSource, dict[str, Any]]:
     """Rank 0 builds, guards and tokenizes, and caches the result; the other ranks (and a resumed run) load it.
 
@@ -126,7 +135,7 @@ def _prepare_data(
     failure: Exception | None = None
     if env.is_main:
         try:
-            prepared = prepare_sft_data(fc, tok, seed=fc.seed, cache_dir=cache_dir, max_context=max_context)
+            prepared = prepare_sft_data(fc, tok, seed=seed, cache_dir=cache_dir, max_context=max_context)
         except NoExampleLeft as e:
             write_json_atomic(report_path, e.report, sort_keys=False)
             failure = ConfigError(f"{e}; data report: {report_path}")
@@ -139,15 +148,42 @@ def _prepare_data(
         raise MeditronError(f"rank 0 could not prepare the finetuning data: {message}")
     if env.is_main:
         return prepared
-    return prepare_sft_data(fc, tok, seed=fc.seed, cache_dir=cache_dir, max_context=max_context)
+    return prepare_sft_data(fc, tok, seed=seed, cache_dir=cache_dir, max_context=max_context)
+
+
+def _schedule(fc: FinetuneConfig, source: SFTSource, model_dir: Path, data_report: dict[str, Any]) -> int:
+    """Steps from ``epochs`` × samples / ``global_batch_size`` (capped by ``finetune.steps``), kept in the report."""
+    steps = source.steps_for(fc.epochs, fc.global_batch_size)
+    if fc.steps is not None:
+        steps = min(steps, fc.steps)
+    data_report["schedule"] = {
+        "epochs": fc.epochs,
+        "global_batch_size": fc.global_batch_size,
+        "steps": steps,
+        "samples_per_epoch": source.num_units,
+        "init_from": str(model_dir),
+    }
+    return steps
+
+
+def _data_line(fc: FinetuneConfig, source: SFTSource, data_report: dict[str, Any], steps: int) -> str:
+    """The one line a user reads about the data: examples, packing, guard and length drops, steps, cache."""
+    g = data_report["guard"]
+    guard_note = f", guard dropped {g['num_dropped']}" if g else ", no contamination guard"
+    cached = " (tokenized data from the cache)" if data_report.get("cache", {}).get("hit") else ""
+    shape = f"packed into {source.num_units} rows of {fc.seq_len} tokens" if fc.packing else "unpacked"
+    return (
+        f"finetune: {data_report['source']['num_examples']} examples ({shape}){guard_note}, "
+        f"{data_report['too_long']['num_dropped']} longer than seq_len; {steps} steps{cached}"
+    )
 
 
 def run_finetune(cfg: RunConfig, run: RunDir, resume: bool) -> dict[str, Any]:
     """Build the SFT data, train, consolidate to HF, record the stage. Every rank calls this; rank 0 writes."""
     from meditron.train.config import ModelConfig
-    from meditron.train.hf_export import consolidate_checkpoint
-    from meditron.train.model import check_seq_len, vocabulary_growth, vocabulary_note
+    from meditron.train.model import check_seq_len, vocabulary_growth
     from meditron.train.parallelize import init_distributed, shutdown
+    from meditron.train.stage import finish_stage, log_start_notes, stage_paths
     from meditron.train.trainer import Trainer
 
     fc = cfg.finetune
@@ -156,45 +192,25 @@ def run_finetune(cfg: RunConfig, run: RunDir, resume: bool) -> dict[str, Any]:
     context = check_seq_len(fc.seq_len, "finetune.seq_len", model_dir, tok)
     model_cfg = ModelConfig(path=str(model_dir), trust_remote_code=cfg.model.trust_remote_code)
     vocabulary = vocabulary_growth(model_cfg, tok)
-    ckpt_dir = Path(fc.checkpoint.dir) if fc.checkpoint.dir else run.stage_dir("finetune")
-    log_path = run.logs / "finetune.jsonl"
+    paths = stage_paths(run, "finetune", fc.checkpoint)
+    log_path, report_path = run.logs / "finetune.jsonl", run.logs / DATA_REPORT
     env = init_distributed(fc.parallel)
     try:
-        if env.is_main:
-            print(vocabulary_note("finetune", vocabulary), flush=True)
-            if context.note():
-                print(f"finetune: note: {context.note()}", flush=True)
+        log_start_notes("finetune", vocabulary, context, env)
         source, data_report = _prepare_data(
-            fc, tok, env, ckpt_dir / CACHE_DIR, run.logs / DATA_REPORT, context.max_context
+            fc, tok, env, paths.checkpoints / CACHE_DIR, report_path, context.max_context, seed=cfg.seed
         )
-        steps = source.steps_for(fc.epochs, fc.global_batch_size)
-        if fc.steps is not None:
-            steps = min(steps, fc.steps)
-        data_report["schedule"] = {
-            "epochs": fc.epochs,
-            "global_batch_size": fc.global_batch_size,
-            "steps": steps,
-            "samples_per_epoch": source.num_units,
-            "init_from": str(model_dir),
-        }
-        train_cfg = fc.model_copy(update={"steps": steps})
+        steps = _schedule(fc, source, model_dir, data_report)
         if env.is_main:
-            write_json_atomic(run.logs / DATA_REPORT, data_report, sort_keys=False)
-            g = data_report["guard"]
-            guard_note = f", guard dropped {g['num_dropped']}" if g else ", no contamination guard"
-            cached = " (tokenized data from the cache)" if data_report.get("cache", {}).get("hit") else ""
-            shape = f"packed into {source.num_units} rows of {fc.seq_len} tokens" if fc.packing else "unpacked"
-            print(
-                f"finetune: {data_report['source']['num_examples']} examples ({shape}){guard_note}, "
-                f"{data_report['too_long']['num_dropped']} longer than seq_len; {steps} steps{cached}",
-                flush=True,
-            )
+            write_json_atomic(report_path, data_report, sort_keys=False)
+            log.info(_data_line(fc, source, data_report, steps))
         trainer = Trainer(
             model_factory=lambda: _load_model(model_dir, cfg, tok),
             tokenizer=tok,
             train_data=source,
-            cfg=train_cfg,
-            checkpoint_dir=ckpt_dir,
+            cfg=fc.model_copy(update={"steps": steps}),
+            seed=cfg.seed,
+            checkpoint_dir=paths.checkpoints,
             log_path=log_path,
             run_config=dump_config(cfg),
             env=env,
@@ -205,20 +221,11 @@ def run_finetune(cfg: RunConfig, run: RunDir, resume: bool) -> dict[str, Any]:
         summary["num_guard_dropped"] = data_report["guard"]["num_dropped"] if data_report["guard"] else None
         summary["vocabulary"] = vocabulary
         summary["max_context"] = {"tokens": context.max_context, "source": context.source}
-        if summary["stopped"] == "completed":
-            hf_dir = run.stage_hf("finetune")
-            env.barrier()
-            if env.is_main:
-                consolidate_checkpoint(summary["checkpoint"], hf_dir)
-                finalize_generation_config(hf_dir, tok)
-                summary["hf"] = str(hf_dir)
-                run.record_stage(
-                    "finetune",
-                    {"checkpoints": ckpt_dir, "hf": hf_dir, "log": log_path, "data_report": run.logs / DATA_REPORT},
-                    metrics={k: v for k, v in summary.items() if k not in ("checkpoint", "data")},
-                    inputs=[Path(d.path) for d in fc.datasets],
-                )
-            env.barrier()
+        finish_stage(
+            "finetune", summary, env=env, run=run, paths=paths, hidden=("checkpoint", "data"),
+            artifacts={"log": log_path, "data_report": report_path}, inputs=[Path(d.path) for d in fc.datasets],
+            after_consolidate=lambda hf_dir: finalize_generation_config(hf_dir, tok),
+        )  # fmt: skip
         return summary
     finally:
         shutdown(env)

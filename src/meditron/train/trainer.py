@@ -12,6 +12,7 @@ docs/ARCHITECTURE.md). Labels are aligned with ``input_ids`` (HF convention): po
 
 from __future__ import annotations
 
+import logging
 import math
 import signal
 import time
@@ -35,6 +36,8 @@ from meditron.train.metrics import MetricsLogger, device_peak_flops, flops_per_t
 from meditron.train.parallelize import DistEnv, init_distributed, materialize, parallelize, set_gradient_sync
 from meditron.train.schedule import build_scheduler, warmup_steps_for
 
+log = logging.getLogger(__name__)
+
 
 class TrainingDiverged(MeditronError):
     """Too many non-finite steps in a row: the run stops instead of training on NaNs (Megatron-LLM #33)."""
@@ -49,6 +52,7 @@ class Trainer:
         tokenizer: saved with every checkpoint and the HF export (with its added tokens and chat template).
         train_data: ``source[i] -> {"input_ids", "labels", optional "position_ids", "seq_ids"}`` (numpy int64).
         cfg: a ``TrainConfig`` (``FinetuneConfig`` works: it is one) — steps, batch, optimiser, parallel, checkpoint.
+        seed: the run's seed (``RunConfig.seed``); the RNG of step ``s`` (dropout...) is seeded from it and ``s``.
         checkpoint_dir: where ``step_XXXXXXX/`` checkpoints go.
         log_path: the JSONL metrics file (``<run>/logs/train.jsonl``); TensorBoard goes to ``log_path.parent/tb_<stem>``.
         val_data: optional validation source, evaluated every ``cfg.eval_every`` steps and at the end.
@@ -63,6 +67,7 @@ class Trainer:
         tokenizer: PreTrainedTokenizerBase,
         train_data: SampleSource,
         cfg: TrainConfig,
+        seed: int,
         checkpoint_dir: Path,
         log_path: Path,
         val_data: SampleSource | None = None,
@@ -72,6 +77,7 @@ class Trainer:
         run_name: str = "meditron",
     ):
         self.cfg = cfg
+        self.seed = seed
         self.tokenizer = tokenizer
         self.model_factory = model_factory
         self.train_data = train_data
@@ -142,17 +148,18 @@ class Trainer:
         self.resumed_from: Path | None = None
         existing = find_latest_checkpoint(self.checkpoints.dir)
         if existing is not None and not resume:
-            self._print(
-                f"[yellow]warning:[/] {self.checkpoints.dir} has checkpoints (latest {existing.name}); starting from "
-                "step 0 and replacing them as the run goes. Pass --resume to continue instead."
+            self._report(
+                f"{self.checkpoints.dir} has checkpoints (latest {existing.name}); starting from step 0 and replacing "
+                "them as the run goes. Pass --resume to continue instead.",
+                logging.WARNING,
             )
         if resume:  # the newest checkpoint that verifies against its manifest; skipped ones are reported
-            loaded = self.checkpoints.load_latest(model, self.optimizer, self.scheduler, report=self._print)
+            loaded = self.checkpoints.load_latest(model, self.optimizer, self.scheduler, report=self._warn)
             if loaded is None:
-                self._print(f"--resume: no complete checkpoint in {self.checkpoints.dir}; starting from step 0")
+                self._report(f"--resume: no complete checkpoint in {self.checkpoints.dir}; starting from step 0")
             else:
                 self.state, self.resumed_from = loaded
-                self._print(f"resumed from {self.resumed_from} (step {self.state.step})")
+                self._report(f"resumed from {self.resumed_from} (step {self.state.step})")
         if env.is_main:
             if self.state.step == 0 and not resume:
                 self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -223,7 +230,7 @@ class Trainer:
                     last_checkpoint = self.save()
                 if preempted:
                     stopped = f"signal {signal.Signals(preempted).name}"
-                    metrics.print(f"[yellow]stopping on {stopped}: checkpoint {last_checkpoint}[/]")
+                    self._report(f"stopping on {stopped}: checkpoint {last_checkpoint}", logging.WARNING)
                     break
         finally:
             loader.close()
@@ -245,7 +252,7 @@ class Trainer:
     def train_step(self, step: int, micro_batches: list[dict[str, torch.Tensor]]) -> dict[str, Any]:
         """One optimiser step over this rank's micro-batches; returns loss, grad norm, tokens, skipped."""
         model, env = self.model, self.env
-        torch.manual_seed(self.cfg.seed * 1_000_003 + step)  # RNG is a function of the step: exact resume
+        torch.manual_seed(self.seed * 1_000_003 + step)  # RNG is a function of the step: exact resume
         model.train()
         local_labels = sum(_num_label_tokens(mb["labels"]) for mb in micro_batches)
         num_labels = int(env.all_reduce_dp(torch.tensor([local_labels], dtype=torch.float64)).item())
@@ -360,17 +367,19 @@ class Trainer:
             record["nonfinite_total"] = self.state.nonfinite_total
         return record
 
-    def _print(self, text: str) -> None:
+    def _report(self, text: str, level: int = logging.INFO) -> None:
+        """One log record, from rank 0 only (every rank reaches the same decisions)."""
         if self.env.is_main:
-            from rich.console import Console
+            log.log(level, text)
 
-            Console(stderr=True, soft_wrap=True).print(text, highlight=False)  # one line per message in logs
+    def _warn(self, text: str) -> None:
+        self._report(text, logging.WARNING)
 
     def _install_signal_handlers(self) -> dict[int, Any]:
         """SIGTERM/SIGUSR1 (Slurm preemption) → finish the step, checkpoint, stop."""
         previous = {}
 
-        def handler(signum, frame):  # noqa: ARG001
+        def handler(signum, frame):  # frame: required by the signal API
             self._stop_signal = signum
 
         for sig in (signal.SIGTERM, signal.SIGUSR1):

@@ -1,9 +1,11 @@
 """Builders: official benchmark *training* files (and users' chat JSONL) → chat examples, with counts.
 
-Layouts are the official ones (the same as the test files the evaluation stage reads):
+Layouts are the official ones; the benchmark files are read by :func:`meditron.benchmarks.read_benchmark_file`, the
+reader (and validation, and error messages) of the evaluation stage's test files:
 
 * MedQA-USMLE JSONL: ``{"question", "options": {"A": ..., "D"|"E": ...}, "answer_idx"}`` (4- or 5-option files);
-* MedMCQA JSON Lines: ``{"question", "opa".."opd", "cop": 1..4, "exp", "id"}``; the CoT variant uses ``exp``;
+* MedMCQA JSON Lines: ``{"question", "opa".."opd", "cop": 1..4, "exp", "id"}`` (ids unique); the CoT variant uses
+  ``exp``;
 * PubMedQA ``{PMID: {"QUESTION", "CONTEXTS", "final_decision", "LONG_ANSWER"}}`` (labelled ``ori_pqal.json`` and
   artificial ``ori_pqaa.json``); the CoT variant uses ``LONG_ANSWER``;
 * users' chat JSONL: ``{"messages": [{"role", "content"}, ...]}`` kept as is (optional ``"id"``).
@@ -15,14 +17,13 @@ skipped and counted in the report, never silently.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from meditron.benchmarks import LETTERS, PUBMEDQA_LABELS, BenchmarkItem
+from meditron.benchmarks import read_benchmark_file
 from meditron.errors import ConfigError, InputError
-from meditron.json_io import read_json_lines, require_text
+from meditron.json_io import read_json_lines
 
 from .format import guard_text, to_messages
 from .records import BuildReport, ChatExample
@@ -37,89 +38,33 @@ def _explanation(value: Any) -> str | None:
 def _medqa(path: Path, cot: bool, report: BuildReport) -> Iterator[ChatExample]:
     if cot:
         raise ConfigError(f"finetune dataset {path}: MedQA files have no explanation, so cot: true is not available")
-    for lineno, row in read_json_lines(path):
+    for item in read_benchmark_file("medqa", path, split="train"):
         report.num_records += 1
-        where = f"line {lineno}"
-        question = require_text(row, "question", path, where)
-        options = row.get("options")
-        keys = tuple(sorted(options)) if isinstance(options, dict) else ()
-        if keys not in (LETTERS[:4], LETTERS[:5]):
-            raise InputError(
-                f"field 'options' must map A..D or A..E to text, got {options!r:.80}", path=str(path), record=where
-            )
-        opts = {k: require_text(options, k, path, where, allow_empty=True) for k in keys}
-        answer = row.get("answer_idx")
-        if answer not in opts:
-            raise InputError(
-                f"field 'answer_idx' must be one of {', '.join(keys)}, got {answer!r}", path=str(path), record=where
-            )
-        item = BenchmarkItem(
-            id=f"{path.name}:{lineno}", benchmark=f"medqa{len(opts)}", question=question, options=opts, answer=answer
-        )
-        yield ChatExample(item.id, "medqa", to_messages(item), guard_text(item), {"answer": answer})
+        example_id = f"{path.name}:{item.meta['line']}"
+        yield ChatExample(example_id, "medqa", to_messages(item), guard_text(item), {"answer": item.answer})
+
+
+def _with_explanation(
+    kind: str, path: Path, cot: bool, report: BuildReport, explanation_key: str
+) -> Iterator[ChatExample]:
+    """MedMCQA and PubMedQA: the plain variant, or the CoT one from the item's explanation (skipped, and counted,
+    when the record has none)."""
+    for item in read_benchmark_file(kind, path, split="train"):
+        report.num_records += 1
+        explanation = _explanation(item.meta.get(explanation_key))
+        if cot and explanation is None:
+            report.skip("cot-without-explanation")
+            continue
+        messages = to_messages(item, explanation if cot else None)
+        yield ChatExample(item.id, kind, messages, guard_text(item), {"answer": item.answer})
 
 
 def _medmcqa(path: Path, cot: bool, report: BuildReport) -> Iterator[ChatExample]:
-    for lineno, row in read_json_lines(path):
-        report.num_records += 1
-        where = f"line {lineno}"
-        question = require_text(row, "question", path, where)
-        opts = {
-            k: require_text(row, f, path, where, allow_empty=True)
-            for k, f in zip("ABCD", ("opa", "opb", "opc", "opd"), strict=True)
-        }
-        cop = row.get("cop")
-        if isinstance(cop, bool) or not isinstance(cop, int) or not 1 <= cop <= 4:
-            hint = " (official files number options 1..4; 0-based exports are not accepted)" if cop == 0 else ""
-            raise InputError(f"field 'cop' must be an integer 1..4, got {cop!r}{hint}", path=str(path), record=where)
-        explanation = _explanation(row.get("exp"))
-        if cot and explanation is None:
-            report.skip("cot-without-explanation")
-            continue
-        qid = row.get("id") if isinstance(row.get("id"), str) else f"{path.name}:{lineno}"
-        item = BenchmarkItem(id=qid, benchmark="medmcqa", question=question, options=opts, answer="ABCD"[cop - 1])
-        messages = to_messages(item, explanation if cot else None)
-        yield ChatExample(f"medmcqa-{qid}", "medmcqa", messages, guard_text(item), {"answer": item.answer})
+    return _with_explanation("medmcqa", path, cot, report, "explanation")
 
 
 def _pubmedqa(path: Path, cot: bool, report: BuildReport) -> Iterator[ChatExample]:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except json.JSONDecodeError as e:
-        raise InputError(f"not valid JSON ({e.msg})", path=str(path), record=f"line {e.lineno}") from None
-    if not isinstance(data, dict):
-        raise InputError(
-            "expected an object {PMID: {QUESTION, CONTEXTS, final_decision, LONG_ANSWER}}", path=str(path)
-        )
-    for pmid, entry in data.items():
-        report.num_records += 1
-        where = f"PMID {pmid}"
-        if not isinstance(entry, dict):
-            raise InputError(f"expected an object, got {type(entry).__name__}", path=str(path), record=where)
-        question = require_text(entry, "QUESTION", path, where)
-        contexts = entry.get("CONTEXTS")
-        if not isinstance(contexts, list) or not all(isinstance(c, str) for c in contexts):
-            raise InputError("field 'CONTEXTS' must be a list of strings", path=str(path), record=where)
-        label = entry.get("final_decision")
-        if label not in PUBMEDQA_LABELS:
-            raise InputError(
-                f"field 'final_decision' must be yes/no/maybe, got {label!r}", path=str(path), record=where
-            )
-        explanation = _explanation(entry.get("LONG_ANSWER"))
-        if cot and explanation is None:
-            report.skip("cot-without-explanation")
-            continue
-        item = BenchmarkItem(
-            id=pmid,
-            benchmark="pubmedqa",
-            question=question,
-            options={k: k for k in PUBMEDQA_LABELS},
-            answer=label,
-            context="\n".join(contexts),
-        )
-        messages = to_messages(item, explanation if cot else None)
-        yield ChatExample(f"pubmedqa-{pmid}", "pubmedqa", messages, guard_text(item), {"answer": label})
+    return _with_explanation("pubmedqa", path, cot, report, "long_answer")
 
 
 def _chat(path: Path, cot: bool, report: BuildReport) -> Iterator[ChatExample]:

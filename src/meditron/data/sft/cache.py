@@ -15,15 +15,13 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from transformers import PreTrainedTokenizerBase
 
 from .chat_template import TokenizedExample
-
-if TYPE_CHECKING:
-    from meditron.train.config import FinetuneConfig
+from .config import SFTDataSection
 
 CACHE_VERSION = 1
 
@@ -43,7 +41,7 @@ def _code_digest() -> str:
     return h.hexdigest()
 
 
-def cache_key(cfg: FinetuneConfig, tok: PreTrainedTokenizerBase) -> str:
+def cache_key(cfg: SFTDataSection, tok: PreTrainedTokenizerBase) -> str:
     """A hex digest of everything the tokenized examples depend on."""
     parts: dict[str, Any] = {
         "version": CACHE_VERSION,

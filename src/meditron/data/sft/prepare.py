@@ -11,7 +11,7 @@ a resumed run, or the other ranks of a distributed one, load them instead of tok
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from transformers import PreTrainedTokenizerBase
 
@@ -20,15 +20,13 @@ from meditron.errors import ConfigError
 from . import cache
 from .builders import build_examples
 from .chat_template import TokenizedExample, tokenize_examples
+from .config import SFTDataSection
 from .dataset import SFTSource
 from .guard import guard_examples
 
-if TYPE_CHECKING:
-    from meditron.train.config import FinetuneConfig
-
 
 def prepare_sft_data(
-    cfg: FinetuneConfig,
+    cfg: SFTDataSection,
     tok: PreTrainedTokenizerBase,
     *,
     seed: int,
@@ -60,7 +58,7 @@ def prepare_sft_data(
 
 
 def _tokenized(
-    cfg: FinetuneConfig, tok: PreTrainedTokenizerBase, max_context: int | None = None
+    cfg: SFTDataSection, tok: PreTrainedTokenizerBase, max_context: int | None = None
 ) -> tuple[list[TokenizedExample], dict[str, Any]]:
     """Build → guard → tokenize; examples longer than ``seq_len`` are dropped and listed."""
     examples = []
