@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -79,13 +80,13 @@ class _StderrHandler(logging.StreamHandler):
         pass
 
 
-def configure_logging(level: str = "INFO") -> None:
-    """Send the ``meditron`` loggers (stages, server request log) to stderr; calling it again replaces, not doubles.
+def configure_logging(level: str = "INFO") -> Callable[[], None]:
+    """Send the ``meditron`` loggers (stages, server request log) to stderr; returns the function that undoes it.
 
     Rich's handler on a terminal; a plain one-line format elsewhere (a pipe, a job log, a test), where Rich would wrap
     at 80 columns and split one message over lines. Under torchrun only rank 0 logs INFO: the other ranks log
     warnings and errors, so N ranks do not repeat every line. Nothing is set on the root logger, so other libraries'
-    logging stays as their host configured it.
+    logging stays as their host configured it; a second call replaces the handler instead of doubling it.
     """
     from meditron.run import is_rank_zero
 
@@ -103,8 +104,15 @@ def configure_logging(level: str = "INFO") -> None:
         handler.setFormatter(logging.Formatter(_PLAIN_FORMAT))
     handler.meditron_cli = True  # type: ignore[attr-defined]
     logger.addHandler(handler)
+    previous_level = logger.level
     numeric = logging.getLevelName(level.upper())
     logger.setLevel(numeric if is_rank_zero() else max(numeric, logging.WARNING))
+
+    def undo() -> None:
+        logger.removeHandler(handler)
+        logger.setLevel(previous_level)
+
+    return undo
 
 
 def _version(value: bool) -> None:
@@ -115,6 +123,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit")
     ] = False,
@@ -128,7 +137,8 @@ def _root(
     ] = LogLevel.INFO,
 ) -> None:
     """meditron: the MEDITRON pipeline as one command."""
-    configure_logging(log_level.value)
+    # for this invocation only: a program (or test) that runs several commands in one process keeps its own logging
+    ctx.call_on_close(configure_logging(log_level.value))
 
 
 def _load(config: Path | None, overrides: list[str] | None):

@@ -121,7 +121,7 @@ def run_quickstart(out: Path, overrides: list[str] | None = None, small: bool = 
     timings: dict[str, float] = {}
 
     def stage(name: str, fn, *args, **kwargs):
-        log.info("quickstart: %s stage", name)
+        log.info("stage: %s", name)
         t0 = time.perf_counter()
         result = fn(*args, **kwargs)
         timings[name] = round(time.perf_counter() - t0, 1)
