@@ -46,6 +46,7 @@ ConfigOpt = Annotated[
     Path | None, typer.Option("--config", "-c", help="YAML config file or shipped preset name (quickstart-cpu, meditron-7b)")
 ]
 SetOpt = Annotated[list[str] | None, typer.Option("--set", "-s", help="Override a config key, e.g. train.lr=1e-4")]
+ResumeOpt = Annotated[bool, typer.Option(help="Continue from the newest checkpoint that verifies")]
 TrustOpt = Annotated[
     bool,
     typer.Option(
@@ -322,7 +323,7 @@ def download_guidelines_cmd(
 def pretrain(
     config: ConfigOpt = None,
     set_: SetOpt = None,
-    resume: Annotated[bool, typer.Option(help="Continue from the newest checkpoint that verifies")] = False,
+    resume: ResumeOpt = False,
     trust_checkpoint: TrustOpt = False,
 ) -> None:
     """Continue pretraining a causal LM on the corpus shards (single process or under torchrun).
@@ -339,7 +340,7 @@ def pretrain(
 def finetune(
     config: ConfigOpt = None,
     set_: SetOpt = None,
-    resume: Annotated[bool, typer.Option(help="Continue from the newest checkpoint that verifies")] = False,
+    resume: ResumeOpt = False,
     trust_checkpoint: TrustOpt = False,
 ) -> None:
     """Supervised finetuning on chat-formatted medical QA (answer-only loss), on the pretraining engine.
