@@ -27,7 +27,8 @@ def _meditron(*args: str) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def quickstart_run(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("qs") / "quickstart"
-    _meditron("quickstart", "--out", str(out), "--small")
+    done = _meditron("quickstart", "--out", str(out), "--small")
+    (out.parent / "stderr.txt").write_text(done.stderr, encoding="utf-8")
     return out
 
 
@@ -40,6 +41,12 @@ def test_interface_files(quickstart_run: Path):
     assert {"corpus", "pretrain", "finetune"} <= set(manifest["stages"])
     assert manifest["config"]["name"] == "quickstart"
     assert "torch" in manifest["versions"]
+    # the stages' log lines reach the user through the CLI's logging set-up (plain lines off a terminal), in order
+    err = (quickstart_run.parent / "stderr.txt").read_text(encoding="utf-8")
+    marker = " INFO meditron.quickstart: stage: "
+    stages = [line.split(marker)[1] for line in err.splitlines() if marker in line]
+    assert stages == ["corpus", "pretrain", "finetune", "eval", "export"]
+    assert f" INFO meditron.serve.export: exported {quickstart_run / 'checkpoints' / 'finetune' / 'hf'} → " in err
 
 
 @pytest.mark.slow

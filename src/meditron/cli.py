@@ -1,11 +1,15 @@
 """The ``meditron`` command: one subcommand per stage. Parses argv and YAML once, then hands typed sections on.
 
-Heavy libraries (torch, datatrove, lm-eval) are imported inside the commands so ``--help`` stays fast.
+Heavy libraries (torch, datatrove, lm-eval) are imported inside the commands so ``--help`` stays fast. Logging is set
+up here, once per process (:func:`configure_logging`); library modules only log through ``logging.getLogger(__name__)``.
 """
 
 from __future__ import annotations
 
+import logging
 import sys
+from collections.abc import Callable
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -42,6 +46,7 @@ ConfigOpt = Annotated[
     Path | None, typer.Option("--config", "-c", help="YAML config file or shipped preset name (quickstart-cpu, meditron-7b)")
 ]
 SetOpt = Annotated[list[str] | None, typer.Option("--set", "-s", help="Override a config key, e.g. train.lr=1e-4")]
+ResumeOpt = Annotated[bool, typer.Option(help="Continue from the newest checkpoint that verifies")]
 TrustOpt = Annotated[
     bool,
     typer.Option(
@@ -52,6 +57,65 @@ TrustOpt = Annotated[
 ]
 
 
+class LogLevel(str, Enum):
+    DEBUG = "DEBUG"
+    INFO = "INFO"
+    WARNING = "WARNING"
+    ERROR = "ERROR"
+
+
+#: The plain format off a terminal: one line per message, greppable in job logs.
+_PLAIN_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class _StderrHandler(logging.StreamHandler):
+    """A stream handler on whatever ``sys.stderr`` is when a record is written (a test runner or a host may swap it,
+    and a handler holding the old stream would write to a closed file)."""
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
+def configure_logging(level: str = "INFO") -> Callable[[], None]:
+    """Send the ``meditron`` loggers (stages, server request log) to stderr; returns the function that undoes it.
+
+    Rich's handler on a terminal; a plain one-line format elsewhere (a pipe, a job log, a test), where Rich would wrap
+    at 80 columns and split one message over lines. Under torchrun only rank 0 logs INFO: the other ranks log
+    warnings and errors, so N ranks do not repeat every line. Nothing is set on the root logger, so other libraries'
+    logging stays as their host configured it; a second call replaces the handler instead of doubling it.
+    """
+    from meditron.run import is_rank_zero
+
+    logger = logging.getLogger("meditron")
+    for old in [h for h in logger.handlers if getattr(h, "meditron_cli", False)]:
+        logger.removeHandler(old)
+    console = Console(stderr=True)
+    handler: logging.Handler
+    if console.is_terminal:
+        from rich.logging import RichHandler
+
+        handler = RichHandler(console=console, show_path=False, markup=False)
+    else:
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter(_PLAIN_FORMAT))
+    handler.meditron_cli = True  # type: ignore[attr-defined]
+    logger.addHandler(handler)
+    previous_level = logger.level
+    numeric = logging.getLevelName(level.upper())
+    logger.setLevel(numeric if is_rank_zero() else max(numeric, logging.WARNING))
+
+    def undo() -> None:
+        logger.removeHandler(handler)
+        logger.setLevel(previous_level)
+
+    return undo
+
+
 def _version(value: bool) -> None:
     if value:
         print(f"meditron {__version__}")
@@ -60,11 +124,22 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit")
     ] = False,
+    log_level: Annotated[
+        LogLevel,
+        typer.Option(
+            envvar="MEDITRON_LOG_LEVEL",
+            case_sensitive=False,
+            help="Stage and server log messages shown on stderr (under torchrun, ranks other than 0: WARNING and up)",
+        ),
+    ] = LogLevel.INFO,
 ) -> None:
     """meditron: the MEDITRON pipeline as one command."""
+    # for this invocation only: a program (or test) that runs several commands in one process keeps its own logging
+    ctx.call_on_close(configure_logging(log_level.value))
 
 
 def _load(config: Path | None, overrides: list[str] | None):
@@ -73,10 +148,22 @@ def _load(config: Path | None, overrides: list[str] | None):
     return load_config(config, overrides or [])
 
 
-def _run_dir(cfg):
+def _with_trust(overrides: list[str] | None, key: str, trust: bool) -> list[str]:
+    """``--set`` overrides plus ``key=true`` when ``--trust-checkpoint`` was given (the flag is a config key)."""
+    return [*(overrides or []), *([f"{key}=true"] if trust else [])]
+
+
+def _run_dir(cfg) -> RunDir:
     from meditron.run import RunDir
 
     return RunDir.from_config(cfg)
+
+
+def _start_run(cfg, command: str) -> RunDir:
+    """The config's run directory, with ``command`` recorded in its ``run.json`` before the stage runs."""
+    run = _run_dir(cfg)
+    run.start(cfg, command)
+    return run
 
 
 @corpus_app.command("run")
@@ -88,9 +175,7 @@ def corpus_run(config: ConfigOpt = None, set_: SetOpt = None) -> None:
     cfg = _load(config, set_)
     from meditron.corpus.pipeline import run_corpus
 
-    run = _run_dir(cfg)
-    run.start(cfg, "corpus")
-    run_corpus(cfg, run)
+    run_corpus(cfg, _start_run(cfg, "corpus"))
 
 
 @corpus_app.command("inspect")
@@ -228,10 +313,8 @@ def download_guidelines_cmd(
         if not sep or not name.strip() or not url.strip():
             raise MeditronError(f"--base-url {item!r}: expected NAME=URL, e.g. cdc=http://127.0.0.1:8000/")
         base_urls[name.strip()] = url.strip()
-    try:
-        from meditron.corpus.download.guidelines import cli_download
-    except ImportError as err:
-        raise MeditronError(f"the guideline crawler is not available in this install ({err})") from None
+    from meditron.corpus.download.guidelines import cli_download
+
     code = cli_download(sources=_csv(sources), base_urls=base_urls, out=out, max_pages=max_pages, max_bytes=max_bytes)
     raise typer.Exit(code or 0)
 
@@ -240,38 +323,34 @@ def download_guidelines_cmd(
 def pretrain(
     config: ConfigOpt = None,
     set_: SetOpt = None,
-    resume: Annotated[bool, typer.Option(help="Continue from the newest checkpoint that verifies")] = False,
+    resume: ResumeOpt = False,
     trust_checkpoint: TrustOpt = False,
 ) -> None:
     """Continue pretraining a causal LM on the corpus shards (single process or under torchrun).
 
     Example: `torchrun --nproc-per-node 2 -m meditron pretrain --config configs/quickstart-cpu.yaml --set train.steps=20`
     """
-    cfg = _load(config, [*(set_ or []), *(["train.checkpoint.trust_unverified=true"] if trust_checkpoint else [])])
+    cfg = _load(config, _with_trust(set_, "train.checkpoint.trust_unverified", trust_checkpoint))
     from meditron.train.pretrain import run_pretrain
 
-    run = _run_dir(cfg)
-    run.start(cfg, "pretrain")
-    run_pretrain(cfg, run, resume=resume)
+    run_pretrain(cfg, _start_run(cfg, "pretrain"), resume=resume)
 
 
 @app.command()
 def finetune(
     config: ConfigOpt = None,
     set_: SetOpt = None,
-    resume: Annotated[bool, typer.Option(help="Continue from the newest checkpoint that verifies")] = False,
+    resume: ResumeOpt = False,
     trust_checkpoint: TrustOpt = False,
 ) -> None:
     """Supervised finetuning on chat-formatted medical QA (answer-only loss), on the pretraining engine.
 
     Example: `meditron finetune --config configs/quickstart-cpu.yaml --set finetune.epochs=1`
     """
-    cfg = _load(config, [*(set_ or []), *(["finetune.checkpoint.trust_unverified=true"] if trust_checkpoint else [])])
+    cfg = _load(config, _with_trust(set_, "finetune.checkpoint.trust_unverified", trust_checkpoint))
     from meditron.train.sft import run_finetune
 
-    run = _run_dir(cfg)
-    run.start(cfg, "finetune")
-    run_finetune(cfg, run, resume=resume)
+    run_finetune(cfg, _start_run(cfg, "finetune"), resume=resume)
 
 
 @eval_app.callback(invoke_without_command=True)
@@ -417,7 +496,7 @@ def export(
         section = cfg.export
         run = _run_dir(cfg)
         checkpoint = checkpoint or _default_export_source(run)
-        out = out or section.out or (run.hf if (format or section.format) == "hf" else run.root / "gguf")
+        out = out or section.out or (run.hf if (format or section.format) == "hf" else run.gguf)
     if checkpoint is None or out is None:
         raise typer.BadParameter("pass --checkpoint and --out, or --config to take them from a run")
     from meditron.serve.export import export_summary
@@ -444,7 +523,7 @@ def serve(
 
     Example: `meditron serve --model runs/quickstart/hf --port 8000`
     """
-    extra = list(set_ or []) + (["serve.trust_unverified=true"] if trust_checkpoint else [])
+    extra = _with_trust(set_, "serve.trust_unverified", trust_checkpoint)
     for key, value in (("model", model), ("host", host), ("port", port), ("api_key", api_key)):
         if value is not None:
             extra.append(f"serve.{key}={value}")

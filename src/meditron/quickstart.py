@@ -2,11 +2,15 @@
 
 corpus (GAP-Replay from the sample) → pretrain (tiny Llama from a config) → finetune (ChatML QA) → eval (five
 benchmarks, several modes) → export (HF directory with model card). Ends with one summary table.
+
+A front end like ``cli.py``: the stages log through ``logging`` (set up by the CLI), the summary table is printed on
+stdout for the human at the terminal.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -16,10 +20,13 @@ from rich.markup import escape
 from rich.table import Table
 
 from meditron.config import load_config
-from meditron.json_io import write_json_atomic
+from meditron.json_io import read_json_lines, write_json_atomic
 from meditron.run import TRAINING_STAGES, RunDir
 
-console = Console(stderr=True)
+log = logging.getLogger(__name__)
+
+#: The headline figures of the run, beside ``run.json``.
+SUMMARY_FILE = "quickstart_summary.json"
 
 # The smallest budget that still exercises every stage: used by the end-to-end test.
 SMALL_OVERRIDES = [
@@ -34,32 +41,36 @@ SMALL_OVERRIDES = [
 ]
 
 
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+def _read_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def _losses(path: Path) -> list[float]:
+    """The per-step training losses of a stage's metrics log (its other records, e.g. evaluations, skipped)."""
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [r["loss"] for _, r in read_json_lines(path) if "loss" in r and "step" in r]
 
 
 def summarize(run: RunDir) -> dict[str, Any]:
     """Collect the headline figures of a finished run from its files (the same files users read)."""
     summary: dict[str, Any] = {"run_dir": str(run.root)}
-    manifest_path = run.shards / "manifest.json"
-    if manifest_path.exists():
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest = _read_json(run.shards_manifest)
+    if manifest is not None:
         summary["corpus"] = {
             source: {split: {"docs": v.get("num_docs", 0), "tokens": v.get("num_tokens", 0)} for split, v in splits.items()}
             for source, splits in manifest["sources"].items()
         }
-    report_path = run.corpus / "corpus_report.json"
-    if report_path.exists():
-        summary["corpus_totals"] = json.loads(report_path.read_text(encoding="utf-8")).get("totals", {})
-    for stage, log in (("pretrain", "train.jsonl"), ("finetune", "finetune.jsonl")):
-        losses = [r["loss"] for r in _read_jsonl(run.logs / log) if "loss" in r and "step" in r]
+    report = _read_json(run.corpus_report)
+    if report is not None:
+        summary["corpus_totals"] = report.get("totals", {})
+    for stage in TRAINING_STAGES:
+        losses = _losses(run.stage_log(stage))
         if losses:
             summary[stage] = {"first_loss": losses[0], "last_loss": losses[-1], "steps": len(losses)}
-    results_path = run.eval / "results.json"
-    if results_path.exists():
-        results = json.loads(results_path.read_text(encoding="utf-8"))["results"]
+    results_doc = _read_json(run.eval_results)
+    if results_doc is not None:
+        results = results_doc["results"]
         summary["eval"] = {
             bench: {mode: {k: r.get(k) for k in ("accuracy", "n", "unparsed")} for mode, r in modes.items()}
             for bench, modes in results.items()
@@ -110,7 +121,7 @@ def run_quickstart(out: Path, overrides: list[str] | None = None, small: bool = 
     timings: dict[str, float] = {}
 
     def stage(name: str, fn, *args, **kwargs):
-        console.rule(f"[bold]{name}")
+        log.info("stage: %s", name)
         t0 = time.perf_counter()
         result = fn(*args, **kwargs)
         timings[name] = round(time.perf_counter() - t0, 1)
@@ -126,7 +137,7 @@ def run_quickstart(out: Path, overrides: list[str] | None = None, small: bool = 
 
     summary = summarize(run)
     summary["seconds"] = timings
-    write_json_atomic(run.root / "quickstart_summary.json", summary, sort_keys=False)
+    write_json_atomic(run.root / SUMMARY_FILE, summary, sort_keys=False)
     Console().print(render_summary(summary))
-    console.print(f"stage times (s): {timings}")
+    log.info("stage times (s): %s", timings)
     return summary

@@ -1,7 +1,8 @@
 """A run directory and its ``run.json`` manifest: config, versions, seeds, input hashes and each stage's artifacts.
 
 Layout of ``runs/<name>/``: ``corpus/`` (report, ledger), ``shards/`` (token shards + tokenizer),
-``checkpoints/<stage>/``, ``hf/`` (exported model), ``eval/``, ``logs/``.
+``checkpoints/<stage>/``, ``hf/`` and ``gguf/`` (exported model), ``eval/``, ``logs/``. :class:`RunDir` is the one
+place that spells these paths; stages and front ends ask it instead of joining names by hand.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ import platform
 import sys
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from meditron.config import RunConfig, dump_config
 from meditron.json_io import write_json_atomic
+
+if TYPE_CHECKING:  # the config is imported where a stage starts, so `meditron --help` does not load pydantic models
+    from meditron.config import RunConfig
 
 _TRACKED_PACKAGES = ("meditron", "torch", "transformers", "tokenizers", "datatrove", "lm_eval", "safetensors", "numpy")
 
@@ -42,9 +45,13 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
 
 #: The training stages, in pipeline order; each owns ``checkpoints/<stage>/`` in a run.
 TRAINING_STAGES: tuple[str, ...] = ("pretrain", "finetune")
+#: Each training stage's metrics log (one JSON record per step) under ``logs/``.
+_STAGE_LOGS = {"pretrain": "train.jsonl", "finetune": "finetune.jsonl"}
 
 
-def _is_rank_zero() -> bool:
+def is_rank_zero() -> bool:
+    """Whether this process is the first rank (or the only process): under torchrun only rank 0 writes the run's
+    manifest and logs INFO, so N ranks do not repeat every line."""
     return int(os.environ.get("RANK", "0")) == 0
 
 
@@ -57,6 +64,7 @@ class RunDir:
         self.shards = self.root / "shards"
         self.checkpoints = self.root / "checkpoints"
         self.hf = self.root / "hf"
+        self.gguf = self.root / "gguf"
         self.eval = self.root / "eval"
         self.logs = self.root / "logs"
         self.manifest_path = self.root / "run.json"
@@ -65,15 +73,39 @@ class RunDir:
     def from_config(cls, cfg: RunConfig) -> RunDir:
         return cls(cfg.run_dir)
 
+    @property
+    def corpus_report(self) -> Path:
+        """The corpus stage's ledger totals and per-step counts."""
+        return self.corpus / "corpus_report.json"
+
+    @property
+    def shards_manifest(self) -> Path:
+        """Tokens and documents per source and split, and the shards' tokenizer."""
+        return self.shards / "manifest.json"
+
+    @property
+    def shards_tokenizer(self) -> Path:
+        """The tokenizer folder the corpus stage keeps beside the shards (with its SentencePiece model, if any)."""
+        return self.shards / "tokenizer"
+
+    @property
+    def eval_results(self) -> Path:
+        """The evaluation stage's ``results.json`` (accuracies per benchmark and mode)."""
+        return self.eval / "results.json"
+
     def stage_dir(self, stage: str) -> Path:
         """Where a training stage (``pretrain``, ``finetune``) keeps its checkpoints: ``checkpoints/<stage>``."""
-        if stage not in TRAINING_STAGES:
-            raise ValueError(f"unknown training stage {stage!r}; valid: {', '.join(TRAINING_STAGES)}")
+        _check_stage(stage)
         return self.checkpoints / stage
 
     def stage_hf(self, stage: str) -> Path:
         """The consolidated Hugging Face model a training stage writes when it ends: ``checkpoints/<stage>/hf``."""
         return self.stage_dir(stage) / "hf"
+
+    def stage_log(self, stage: str) -> Path:
+        """A training stage's metrics log: ``logs/train.jsonl`` (pretrain), ``logs/finetune.jsonl``."""
+        _check_stage(stage)
+        return self.logs / _STAGE_LOGS[stage]
 
     def create(self) -> RunDir:
         for p in (self.root, self.logs):
@@ -87,7 +119,9 @@ class RunDir:
 
     def start(self, cfg: RunConfig, command: str) -> None:
         """Record the resolved config, versions and seed for ``command`` before a stage runs."""
-        if not _is_rank_zero():
+        from meditron.config import dump_config
+
+        if not is_rank_zero():
             return
         self.create()
         m = self.read_manifest()
@@ -109,7 +143,7 @@ class RunDir:
         inputs: list[str | Path] | None = None,
     ) -> None:
         """Record a finished stage: artifact paths (relative to the run when inside it), metrics, input hashes."""
-        if not _is_rank_zero():
+        if not is_rank_zero():
             return
         self.create()
         m = self.read_manifest()
@@ -135,3 +169,8 @@ class RunDir:
             return str(p.resolve().relative_to(self.root.resolve()))
         except ValueError:
             return str(p)
+
+
+def _check_stage(stage: str) -> None:
+    if stage not in TRAINING_STAGES:
+        raise ValueError(f"unknown training stage {stage!r}; valid: {', '.join(TRAINING_STAGES)}")

@@ -203,6 +203,10 @@ def test_hf_and_gguf_exports_of_one_run_coexist(run_dir: Path):
     gg = runner.invoke(app, ["export", *base, "--format", "gguf", "--gguf-type", "q8_0"])
     assert gg.exit_code == 0, gg.output
     assert f"exported {run_dir / 'hf'} (" in hf.output and "model.safetensors" in hf.output
+    # the stage's log line reaches the user through the CLI's one logging set-up: on stderr, the summary on stdout
+    finetuned = run_dir / "checkpoints" / "finetune" / "hf"
+    assert f" INFO meditron.serve.export: exported {finetuned} → {run_dir / 'hf'} (hf)\n" in hf.stderr
+    assert "meditron.serve.export" not in hf.stdout and f"exported {run_dir / 'hf'} (" in hf.stdout
     assert f"exported {run_dir / 'gguf'} (" in gg.output
     assert re.search(r"medrun-q8_0\.gguf +\d+\.\d KB  tensors: 5 F32, 16 Q8_0; tokenizer gpt2, 412 tokens", gg.output)
     assert sorted(p.name for p in (run_dir / "gguf").iterdir()) == ["README.md", "lineage.json", "medrun-q8_0.gguf"]

@@ -1,8 +1,9 @@
 """Generation engines behind ``meditron serve``: transformers on CPU (or one GPU), vLLM when installed on GPU.
 
 Why two: transformers runs everywhere the model was trained and is what the tests exercise; vLLM is the fast path on
-GPU servers but is CUDA-only, so it is imported lazily and only chosen when present. Both expose the same small
-interface: encode a chat or a prompt to token ids, then stream text deltas for those ids.
+GPU servers but is CUDA-only, so it lives in ``vllm_engine.py``, found through :data:`ENGINES` and imported only when
+chosen. Both expose the same small interface: encode a chat or a prompt to token ids, then stream text deltas for
+those ids.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import asyncio
 import re
 import threading
 import time
-import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -369,46 +369,6 @@ def max_token_chars(tokenizer: Any) -> int:
     return max((len(t) for t in tokenizer.get_vocab()), default=1) or 1
 
 
-class VllmEngine:  # pragma: no cover - vLLM is CUDA-only and cannot be installed on the CPU test machines
-    """vLLM's AsyncLLMEngine, for GPU servers. Chosen by ``serve.backend=vllm`` or ``auto`` with CUDA and vllm present."""
-
-    name = "vllm"
-
-    def __init__(self, model_path: str, *, max_workers: int, max_context: int | None = None):
-        try:
-            from vllm import AsyncEngineArgs, AsyncLLMEngine
-        except ImportError as e:
-            raise ConfigError("serve.backend=vllm needs vLLM: pip install 'meditron[vllm]' (GPU only)") from e
-        from meditron.model_info import model_max_context
-
-        self.tokenizer = load_model_tokenizer(model_path)
-        args = AsyncEngineArgs(model=model_path, max_model_len=max_context, max_num_seqs=max_workers)
-        self.engine = AsyncLLMEngine.from_engine_args(args)
-        native = model_max_context(model_path, self.tokenizer) if (Path(model_path) / "config.json").is_file() else None
-        self.context_length = int(max_context or native or self.tokenizer.model_max_length)
-        self.vocab_size = len(self.tokenizer)
-        self.max_token_chars = max_token_chars(self.tokenizer)
-        self.has_chat_template = bool(getattr(self.tokenizer, "chat_template", None))
-
-    encode_chat = TransformersEngine.encode_chat
-    encode_prompt = TransformersEngine.encode_prompt
-    _one_bos = TransformersEngine._one_bos
-
-    async def stream(self, prompt_ids: list[int], params: GenParams) -> AsyncIterator[Delta]:
-        from vllm import SamplingParams, TokensPrompt
-
-        sp = SamplingParams(max_tokens=params.max_tokens, temperature=params.temperature, top_p=params.top_p,
-                            stop=params.stop or None)
-        sent, n, finish = 0, 0, None
-        async for out in self.engine.generate(TokensPrompt(prompt_token_ids=prompt_ids), sp, uuid.uuid4().hex):
-            c = out.outputs[0]
-            n, finish = len(c.token_ids), c.finish_reason
-            if len(c.text) > sent:
-                yield Delta(c.text[sent:], None, n)
-                sent = len(c.text)
-        yield Delta("", "stop" if finish == "stop" else "length", n)
-
-
 #: ``org/name`` on the Hugging Face hub (no path separators beyond the one slash, no leading dot or tilde).
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
@@ -452,24 +412,43 @@ def check_model_dir(model_path: str) -> Path | None:
     return path
 
 
-def load_engine(model_path: str, backend: str, *, max_workers: int, max_context: int | None, batching: bool = False):
-    """Pick the engine: vLLM when asked, or with ``auto`` when vllm is importable and CUDA is present; otherwise
-    transformers, batching the requests that run together (``batching``) or one ``generate`` thread per request."""
+#: ``serve.backend`` → the engine factory, imported on first use (vLLM's module only on the GPU servers that pick it).
+#: Every factory takes ``(model_path, *, max_workers, max_context, batching)``. ``auto`` is a rule on top, not an entry:
+#: see :func:`engine_backend`.
+ENGINES: dict[str, str] = {
+    "transformers": "meditron.serve.engine:transformers_engine",
+    "vllm": "meditron.serve.vllm_engine:VllmEngine",
+}
+
+
+def transformers_engine(model_path: str, *, max_workers: int, max_context: int | None = None,
+                        batching: bool = False) -> TransformersEngine:
+    """transformers, batching the requests that run together (``batching``) or one ``generate`` thread per request."""
+    cls = BatchedTransformersEngine if batching and max_workers > 1 else TransformersEngine
+    return cls(model_path, max_workers=max_workers, max_context=max_context)
+
+
+def engine_backend(backend: str) -> str:
+    """``auto`` → ``vllm`` when vllm is importable and CUDA is present, else ``transformers``; other names unchanged."""
+    if backend != "auto":
+        return backend
     import importlib.util
 
+    import torch
+
+    return "vllm" if importlib.util.find_spec("vllm") and torch.cuda.is_available() else "transformers"
+
+
+def load_engine(model_path: str, backend: str, *, max_workers: int, max_context: int | None, batching: bool = False):
+    """Load the engine ``backend`` names in :data:`ENGINES` (``auto``: see :func:`engine_backend`); a model that does
+    not load is refused in one line naming it."""
+    from meditron.registry import resolve
+
     check_model_dir(model_path)
-
-    if backend == "auto":
-        import torch
-
-        backend = "vllm" if importlib.util.find_spec("vllm") and torch.cuda.is_available() else "transformers"
+    factory = resolve(ENGINES, engine_backend(backend), "serve.backend")
     t0 = time.perf_counter()
-    if backend == "vllm":
-        cls: type = VllmEngine
-    else:
-        cls = BatchedTransformersEngine if batching and max_workers > 1 else TransformersEngine
     try:
-        engine = cls(model_path, max_workers=max_workers, max_context=max_context)
+        engine = factory(model_path, max_workers=max_workers, max_context=max_context, batching=batching)
     except ConfigError:
         raise
     except Exception as e:  # a damaged config/tokenizer/weights file: one line, not the loader's traceback

@@ -37,15 +37,8 @@ def _consolidate(checkpoint: Path, work: Path) -> tuple[Path, Path, str]:
     """Resolve ``checkpoint`` to (HF dir, the checkpoint it came from, kind). Consolidates DCP via the train stage."""
     if is_hf_dir(checkpoint):
         return checkpoint, checkpoint, "hf"
-    try:
-        from meditron.train.hf_export import consolidate_checkpoint, find_latest_checkpoint
-    except ImportError:
-        consolidate_checkpoint = find_latest_checkpoint = None  # type: ignore[assignment]
-    if consolidate_checkpoint is None:
-        if is_hf_dir(checkpoint / "hf"):  # a checkpoints folder whose stage already wrote its consolidated model
-            return checkpoint / "hf", checkpoint / "hf", "hf"
-        raise CheckpointError(f"{checkpoint}: not a Hugging Face directory, and DCP consolidation "
-                              "(meditron.train.hf_export) is not available")
+    from meditron.train.hf_export import consolidate_checkpoint, find_latest_checkpoint
+
     latest = find_latest_checkpoint(checkpoint)  # the dir itself when it is a complete step_* checkpoint
     if latest is None:
         if is_hf_dir(checkpoint / "hf"):
@@ -67,7 +60,7 @@ def _sentencepiece_candidates(hf: Path, source: Path, run) -> list[Path]:
     checkpoint's ``hf_meta/``, the run's shard tokenizer (the corpus stage keeps it there)."""
     found = [source / "hf_meta" / "tokenizer.model", source.parent / "hf_meta" / "tokenizer.model"]
     if run is not None:
-        found.append(run.shards / "tokenizer" / "tokenizer.model")
+        found.append(run.shards_tokenizer / "tokenizer.model")
     return [p for p in found if p.is_file()]
 
 

@@ -147,7 +147,7 @@ def _read_sentencepiece(sp_file: Path):
     proto = sentencepiece_model_pb2.ModelProto()
     try:
         proto.ParseFromString(sp_file.read_bytes())
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:  # protobuf raises its own DecodeError (and others) on a file that is not a model
         raise InputError(f"not a SentencePiece model: {e}", path=str(sp_file)) from None
     return proto
 

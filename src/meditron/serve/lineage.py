@@ -24,9 +24,9 @@ def find_run_dir(*paths: Path) -> RunDir | None:
     """The nearest ancestor (or the path itself) holding ``run.json``, tried for each path in order."""
     for p in paths:
         p = Path(p).resolve()
-        for cand in (p, *p.parents):
-            if (cand / "run.json").is_file():
-                return RunDir(cand)
+        for run in map(RunDir, (p, *p.parents)):
+            if run.manifest_path.is_file():
+                return run
     return None
 
 
@@ -60,7 +60,7 @@ def _rel(path: Path, run: RunDir | None) -> str:
 def results_path(run: RunDir | None) -> Path | None:
     if run is None:
         return None
-    p = run.eval / "results.json"
+    p = run.eval_results
     return p if p.is_file() else None
 
 
@@ -70,8 +70,8 @@ def build_lineage(*, run: RunDir | None, checkpoint: Path, checkpoint_kind: str,
     manifest = run.read_manifest() if run else {}
     data: dict[str, Any] = {}
     if run is not None:
-        data["corpus_report"] = _file_entry(run.corpus / "corpus_report.json", run)
-        data["shards_manifest"] = _file_entry(run.shards / "manifest.json", run)
+        data["corpus_report"] = _file_entry(run.corpus_report, run)
+        data["shards_manifest"] = _file_entry(run.shards_manifest, run)
         data["inputs"] = manifest.get("inputs", {})
     res = results_path(run)
     return {

@@ -231,9 +231,9 @@ def render_model_card(*, run: RunDir | None, lineage: dict[str, Any], model_name
                       chat_template: bool, export_format: str) -> str:
     """The card's Markdown text (with Hugging Face YAML front matter)."""
     manifest = run.read_manifest() if run else {}
-    report = _read_json(run.corpus / "corpus_report.json") if run else None
-    shards = _read_json(run.shards / "manifest.json") if run else None
-    results = _read_json(run.eval / "results.json") if run else None
+    report = _read_json(run.corpus_report) if run else None
+    shards = _read_json(run.shards_manifest) if run else None
+    results = _read_json(run.eval_results) if run else None
     front = ["---", "library_name: transformers" if export_format == "hf" else "library_name: gguf",
              "pipeline_tag: text-generation", "tags:", "- medical", "- meditron", "- not-for-clinical-use", "---", ""]
     kind = ("finetuned for chat (ChatML template included)" if chat_template

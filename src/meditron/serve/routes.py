@@ -28,7 +28,7 @@ from meditron.serve.config import ServeConfig
 from meditron.serve.engine import Delta, GenParams
 from meditron.serve.protocol import ApiError, ChatCompletionRequest, CompletionRequest, error_body, sse
 
-log = logging.getLogger("meditron.serve")
+log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
 _STATIC_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 # Normalisation can shorten text (composed accents), so the character bound keeps a margin before it refuses.

@@ -29,7 +29,7 @@ from meditron.serve.config import ServeConfig
 from meditron.serve.engine import check_model_dir, load_engine
 from meditron.serve.protocol import ApiError, error_body
 
-log = logging.getLogger("meditron.serve")
+log = logging.getLogger(__name__)
 
 
 def is_loopback(host: str) -> bool:
@@ -166,9 +166,7 @@ def run_server(cfg: ServeConfig) -> None:
     """Load the model and serve until interrupted (Ctrl-C)."""
     import uvicorn
 
-    check_bind(cfg)
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    check_bind(cfg)  # logging is the host's: `meditron serve` sets it up in cli.py, an embedding program its own way
     app = create_app(cfg)
     engine = app.state.engine
     log.info("serving %s (%s engine, context %d) on http://%s:%d", model_id_for(cfg), engine.name,
