@@ -353,6 +353,43 @@ def finetune(
     run_finetune(cfg, _start_run(cfg, "finetune"), resume=resume)
 
 
+class PlanStage(str, Enum):
+    pretrain = "pretrain"
+    finetune = "finetune"
+
+
+@app.command()
+def plan(
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    nodes: Annotated[int, typer.Option(min=1, help="Nodes of the target cluster")] = 1,
+    gpus_per_node: Annotated[int, typer.Option(min=1, help="GPUs per node")] = 8,
+    gpu_memory_gb: Annotated[float | None, typer.Option(min=0, help="Per-GPU memory budget; over it the plan fails")] = None,
+    mfu: Annotated[float, typer.Option(min=0.01, max=1.0, help="Model FLOPs utilisation (the paper's: 0.42)")] = 0.42,
+    gpu_tflops: Annotated[float, typer.Option(min=1, help="Per-GPU dense bf16 peak (A100: 312)")] = 312.0,
+    pp: Annotated[int, typer.Option(min=1, help="Pipeline-parallel degree (planned analytically)")] = 1,
+    overhead_gb: Annotated[float, typer.Option(min=0, help="Per-GPU allowance for CUDA context, NCCL buffers")] = 3.0,
+    stage: Annotated[PlanStage, typer.Option(help="Which section's batch and parallel settings")] = PlanStage.pretrain,
+    json_: Annotated[bool, typer.Option("--json", help="Print the plan as JSON")] = False,
+) -> None:
+    """Per-GPU memory, communication, FLOPs and time of a training config on a cluster, without GPUs: the model on
+    the meta device, the real parallelize() on a fake process group. Fails with the nearest layout that fits.
+
+    Example: `meditron plan -c configs/meditron-70b.yaml --nodes 16 --gpus-per-node 8 --gpu-memory-gb 80`
+    """
+    cfg = _load(config, set_)
+    from meditron.train.plan import Cluster, make_plan
+    from meditron.train.plan.report import plan_json, print_plan
+
+    cluster = Cluster(nodes=nodes, gpus_per_node=gpus_per_node, gpu_memory_gb=gpu_memory_gb, gpu_tflops=gpu_tflops,
+                      mfu=mfu, overhead_gb=overhead_gb)
+    result = make_plan(cfg, cluster, stage=stage.value, pp=pp)
+    if json_:
+        typer.echo(plan_json(result))
+    else:
+        print_plan(result, Console())
+
+
 @eval_app.callback(invoke_without_command=True)
 def eval_(
     ctx: typer.Context,
