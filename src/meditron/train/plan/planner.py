@@ -23,6 +23,8 @@ from meditron.train.plan.shards import ShardReport, measure_shards
 GB = 1e9
 #: A100 dense bf16 peak (NVIDIA datasheet); the paper's GPUs.
 DEFAULT_GPU_TFLOPS = 312.0
+#: Decoder layers built to probe a candidate layout of the search.
+PROBE_LAYERS = 2
 #: The paper's model FLOPs utilisation for MEDITRON-70B (arXiv 2311.16079, §4.2).
 DEFAULT_MFU = 0.42
 
@@ -79,26 +81,28 @@ def layout_problem(arch: Architecture, section: TrainConfig, layout: Layout, clu
 
 
 class _ShardCache:
-    """``measure_shards`` per (tp, dp, checkpointing): a 70B build on the meta device takes seconds, not minutes."""
+    """``measure_shards`` per (tp, dp, checkpointing, depth). The configured layout is built whole; candidate layouts
+    of the search are probed with :data:`PROBE_LAYERS` decoder layers (the layers are alike; seconds saved each)."""
 
     def __init__(self, arch: Architecture, section: TrainConfig):
         self.arch, self.section, self.seen = arch, section, {}
 
-    def get(self, layout: Layout, dp: int) -> ShardReport:
-        key = (layout.tp, dp, layout.activation_checkpointing)
+    def get(self, layout: Layout, dp: int, probe: bool = False) -> ShardReport:
+        depth = min(PROBE_LAYERS, self.arch.layers) if probe else None
+        key = (layout.tp, dp, layout.activation_checkpointing, depth)
         if key not in self.seen:
             pcfg = self.section.parallel.model_copy(update={"activation_checkpointing": layout.activation_checkpointing})
-            self.seen[key] = measure_shards(self.arch.config, layout.tp * dp, layout.tp, pcfg)
+            self.seen[key] = measure_shards(self.arch.config, layout.tp * dp, layout.tp, pcfg, num_layers=depth)
         return self.seen[key]
 
 
 def evaluate(arch: Architecture, section: TrainConfig, layout: Layout, cluster: Cluster, cache: _ShardCache,
-             steps: int | None) -> dict[str, Any]:
+             steps: int | None, probe: bool = False) -> dict[str, Any]:
     """Memory per stage, communication, FLOPs and time of a layout that passes :func:`layout_problem`."""
     from meditron.train.metrics import flops_per_token
 
     dp = cluster.world // (layout.tp * layout.pp)
-    shards = cache.get(layout, dp)
+    shards = cache.get(layout, dp, probe)
     micro = section.global_batch_size // (section.micro_batch_size * dp)
     work = Workload(micro_batch=section.micro_batch_size, seq_len=section.seq_len, micro_batches=micro,
                     pp=layout.pp, fused_head=section.parallel.fused_lm_head_loss and _fusable(arch))
@@ -107,7 +111,8 @@ def evaluate(arch: Architecture, section: TrainConfig, layout: Layout, cluster: 
     memory = [stage_memory(arch, shards, s, work, overhead) for s in stages]
     comm = [communication_bytes(arch, shards, s, work, layout.pp) for s in stages]
     worst = max(range(len(stages)), key=lambda k: memory[k]["bytes"]["total"])
-    flops_params = shards.global_params - (0 if arch.config.tie_word_embeddings else arch.vocab * arch.hidden)
+    total_params = shards.global_params + (arch.layers - shards.num_layers) * shards.layer.full
+    flops_params = shards.flops_params + (arch.layers - shards.num_layers) * shards.layer.full
     fpt = flops_per_token(flops_params, arch.layers, arch.hidden, section.seq_len)
     perf = throughput(fpt, section.global_batch_size * section.seq_len, cluster.world,
                       cluster.gpu_tflops * 1e12, cluster.mfu, steps)
@@ -118,7 +123,7 @@ def evaluate(arch: Architecture, section: TrainConfig, layout: Layout, cluster: 
         "workload": {"micro_batch": work.micro_batch, "seq_len": work.seq_len, "accumulation": micro,
                      "global_batch": section.global_batch_size, "fused_lm_head_loss": work.fused_head},
         "dtypes": {"parameters": shards.param_bytes, "compute": shards.compute_bytes, "reduce": shards.reduce_bytes},
-        "parameters": {"total": shards.global_params, "flops_counted": flops_params},
+        "parameters": {"total": total_params, "flops_counted": flops_params},
         "stages": memory,
         "worst_stage": worst,
         "peak_bytes": memory[worst]["bytes"]["total"],
@@ -164,7 +169,7 @@ def _divisors(n: int) -> list[int]:
 def nearest_fitting(arch, section, cluster, wanted, cache, steps, limit: int = 12) -> tuple[Layout, dict] | None:
     """The first of :func:`candidate_layouts` whose memory fits the budget (at most ``limit`` evaluated)."""
     for layout in candidate_layouts(arch, section, cluster, wanted)[:limit]:
-        result = evaluate(arch, section, layout, cluster, cache, steps)
+        result = evaluate(arch, section, layout, cluster, cache, steps, probe=True)
         if result["fits"]:
             return layout, result
     return None

@@ -14,6 +14,7 @@ claims a CUDA device for that decision only (the mesh stays on CPU) and reads th
 from __future__ import annotations
 
 import contextlib
+import copy
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -28,11 +29,13 @@ _BYTES = {torch.float32: 4, torch.bfloat16: 2, torch.float16: 2}
 
 @dataclass(frozen=True)
 class ModuleShard:
-    """Elements of a module's parameters on rank 0: the local FSDP shard and the all-gathered (TP-local) size."""
+    """Elements of a module's parameters on rank 0: the local FSDP shard, the all-gathered (TP-local) size, and the
+    global size (no sharding at all)."""
 
     local: int
     unsharded: int
     tensors: int
+    full: int
 
 
 @dataclass(frozen=True)
@@ -49,7 +52,13 @@ class ShardReport:
     compute_bytes: int  # bytes per element of the all-gathered parameters (FSDP param_dtype)
     reduce_bytes: int  # bytes per element of the gradient reduce-scatter (FSDP reduce_dtype)
     activation_checkpointing: bool
-    global_params: int  # every parameter once (no sharding), as the trainer counts them
+    num_layers: int  # decoder layers of the model that was built
+    flops_params: int  # the trainer's N of 6·N (all parameters but the input embedding, unless tied)
+
+    @property
+    def global_params(self) -> int:
+        """Every parameter once (no sharding)."""
+        return self.num_layers * self.layer.full + self.embedding.full + self.final_norm.full + self.head.full
 
 
 @contextlib.contextmanager
@@ -68,27 +77,29 @@ def fake_process_group(world_size: int) -> Iterator[None]:
 
 def _module_shard(params: list[nn.Parameter]) -> ModuleShard:
     local = unsharded = 0
-    for p in params:
+    for p in params:  # global DTensor shapes: p.numel() is the whole parameter
         tensor = p.to_local() if hasattr(p, "to_local") else p
         local += tensor.numel()
         mesh = getattr(p, "device_mesh", None)
         names = getattr(mesh, "mesh_dim_names", None) or ()
         tp = mesh.size(names.index("tp")) if "tp" in names else 1
         unsharded += p.numel() // tp
-    return ModuleShard(local=local, unsharded=unsharded, tensors=len(params))
+    return ModuleShard(local=local, unsharded=unsharded, tensors=len(params), full=sum(p.numel() for p in params))
 
 
 def _shard_of(module: nn.Module | None, skip: set[int] | None = None) -> ModuleShard:
     if module is None:
-        return ModuleShard(0, 0, 0)
+        return ModuleShard(0, 0, 0, 0)
     params = [p for p in module.parameters() if id(p) not in (skip or set())]
     return _module_shard(params)
 
 
-def measure_shards(hf_config, world: int, tp: int, pcfg: ParallelConfig) -> ShardReport:
+def measure_shards(hf_config, world: int, tp: int, pcfg: ParallelConfig, num_layers: int | None = None) -> ShardReport:
     """Build ``hf_config`` on the meta device and apply the real ``parallelize()`` on a fake ``(world/tp, tp)`` mesh.
 
     ``world == 1`` is the trainer's single process: no process group, the plain model (nothing sharded).
+    ``num_layers``: build that many decoder layers instead of the config's (a quick probe of a layout: the layers
+    are alike, so one layer's shards hold for all).
     """
     from meditron.train.model import empty_model
     from meditron.train.parallelize import DistEnv, decoder_layers, parallelize
@@ -103,11 +114,21 @@ def measure_shards(hf_config, world: int, tp: int, pcfg: ParallelConfig) -> Shar
             mesh = init_device_mesh("cpu", (world // tp, tp), mesh_dim_names=("dp", "tp"))
             env = DistEnv(world_size=world, device=torch.device("cuda", 0), mesh=mesh, dp_size=world // tp, tp=tp,
                           mixed_precision=pcfg.mixed_precision)
+        if num_layers is not None:
+            hf_config = copy.deepcopy(hf_config)
+            hf_config.num_hidden_layers = num_layers
         with torch.device("meta"):
             model = empty_model(hf_config)
         layers = decoder_layers(model)  # before parallelize(): FSDP2 renames the classes (FSDPLlamaDecoderLayer)
         parallelize(model, env, pcfg)
         return _report(model, layers, env, pcfg)
+
+
+def _num_params(model: nn.Module) -> int:
+    """The trainer's own count for its FLOPs (one definition: ``Trainer.flops_per_token`` uses it too)."""
+    from meditron.train.trainer import _num_params as trainer_count
+
+    return trainer_count(model)
 
 
 def _report(model: nn.Module, layers: list[nn.Module], env, pcfg: ParallelConfig) -> ShardReport:
@@ -134,10 +155,11 @@ def _report(model: nn.Module, layers: list[nn.Module], env, pcfg: ParallelConfig
         layer=shards.pop(),
         embedding=_shard_of(embedding),
         final_norm=_shard_of(norm),
-        head=ModuleShard(0, 0, 0) if tied else _shard_of(head),
+        head=ModuleShard(0, 0, 0, 0) if tied else _shard_of(head),
         param_bytes=_BYTES[param_dtype],
         compute_bytes=_BYTES[compute],
         reduce_bytes=_BYTES[reduce],
         activation_checkpointing=bool(getattr(layers[0], "gradient_checkpointing", False)),
-        global_params=sum(p.numel() for p in model.parameters()),
+        num_layers=len(layers),
+        flops_params=_num_params(model),
     )
