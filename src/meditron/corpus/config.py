@@ -40,11 +40,13 @@ class SourceConfig(StrictModel):
         "accessions); those articles are dropped with the file's reason (e.g. retracted) and counted in the ledger",
     )
 
-    def build(self, *, limits: ReadLimitsConfig | None = None, limit: int = -1) -> PipelineStep:
-        """The reader step of this source (``corpus.limits`` caps what it decompresses)."""
+    def build(self, *, limits: ReadLimitsConfig | None = None, limit: int = -1,
+              markup: MarkupConfig | None = None) -> PipelineStep:
+        """The reader step of this source (``corpus.limits`` caps what it decompresses; ``corpus.markup`` spells the
+        JATS reader's markers)."""
         from meditron.corpus.readers import build_reader
 
-        return build_reader(self, limit=limit, limits=limits)
+        return build_reader(self, limit=limit, limits=limits, markup=markup)
 
 
 class LanguageConfig(StrictModel):
@@ -188,11 +190,13 @@ class TokenizationConfig(StrictModel):
     bos: Literal["auto"] | bool = Field(default="auto", description="Start each document with BOS: auto | true | false")
     eos: Literal["auto"] | bool = Field(default="auto", description="End each document with EOS: auto | true | false")
 
-    def build(self, *, source: str | None, paths: CorpusPaths) -> PipelineStep:
-        """The tokenizer preparation step: ``source`` (``corpus.tokenizer``) saved with the shards, framing decided."""
+    def build(self, *, source: str | None, paths: CorpusPaths, markers: tuple[str, ...] | None = None) -> PipelineStep:
+        """The tokenizer preparation step: ``source`` (``corpus.tokenizer``) saved with the shards, framing decided;
+        ``markers``: the structure markers added as special tokens (``corpus.markup.special_tokens``)."""
         from meditron.corpus.tokenization import TokenizerPreparer
 
-        return TokenizerPreparer(source=source, settings=self, shards_dir=paths.shards, output=paths.tokenization)
+        return TokenizerPreparer(source=source, settings=self, shards_dir=paths.shards, output=paths.tokenization,
+                                 markers=markers)
 
 
 class ExecutorConfig(StrictModel):
@@ -225,6 +229,31 @@ class ReadLimitsConfig(StrictModel):
                                 "decompressed")
 
 
+class MarkupConfig(StrictModel):
+    """Spelling of the structure markers in full papers (App. B.2) and the caption length of figure/table references.
+
+    The same markers are added to the tokenizer as special tokens (corpus stage, pretraining, finetuning all read this
+    section), so each stays one id whatever the spelling."""
+
+    case: Literal["lower", "upper"] = Field(
+        default="lower", description="lower: [bib_ref] [fig_ref] [fig] [table] [formula]; upper: the paper's [BIB_REF]..."
+    )
+    caption_words: int = Field(default=12, ge=1, description="Caption words kept in [fig_ref]Figure 3: <caption>[/fig_ref]")
+
+    @property
+    def special_tokens(self) -> tuple[str, ...]:
+        """The markers as the tokenizer adds them (``[fig_ref]``, ``[/fig_ref]``... in ``case``)."""
+        from meditron.special_tokens import structure_markers
+
+        return structure_markers(self.case)
+
+    def cleaner_markup(self) -> Any:
+        """The JATS cleaner's ``Markup`` (a small frozen dataclass the reader step carries to its workers)."""
+        from meditron.corpus.cleaners.jats import Markup
+
+        return Markup(case=self.case, caption_words=self.caption_words)
+
+
 class CorpusConfig(StrictModel):
     """The ``corpus`` section: sources → filters → dedup → decontamination → PHI → mix → split → shards."""
 
@@ -242,3 +271,4 @@ class CorpusConfig(StrictModel):
     executor: ExecutorConfig = ExecutorConfig()
     batch_size: int = Field(default=256, ge=1, description="Documents tokenized per batch")
     limits: ReadLimitsConfig = ReadLimitsConfig()
+    markup: MarkupConfig = MarkupConfig()

@@ -88,7 +88,7 @@ def check_corpus(c: CorpusConfig) -> None:
         raise ConfigError(f"corpus.decontamination.benchmarks_dir {d.benchmarks_dir!r} is not a folder")
     _validation_shares(c.sources)
     _replay_sources(c.sources)
-    check_tokenization(c.tokenizer, c.tokenization)
+    check_tokenization(c.tokenizer, c.tokenization, c.markup.special_tokens)
 
 
 def _filter_steps(c: CorpusConfig, paths: CorpusPaths, readers: list[PipelineStep], seed: int) -> list[PipelineStep]:
@@ -134,7 +134,8 @@ def build_stages(cfg: RunConfig, run: RunDir, paths: CorpusPaths, readers: list[
     from meditron.corpus.report.writer import RunFacts
 
     c, tasks = cfg.corpus, cfg.corpus.executor.tasks
-    prepare = [c.tokenization.build(source=c.tokenizer, paths=paths), c.decontamination.build_index(paths=paths)]
+    prepare = [c.tokenization.build(source=c.tokenizer, paths=paths, markers=c.markup.special_tokens),
+               c.decontamination.build_index(paths=paths)]
     stages = [Stage("prepare", prepare, 1), Stage("filter", _filter_steps(c, paths, readers, cfg.seed), tasks)]
     if c.dedup.enabled:
         stages += [
@@ -191,7 +192,7 @@ def run_corpus(cfg: RunConfig, run: RunDir) -> dict[str, Any]:
     """Run the corpus stage; returns the report (for Slurm, the submission summary: the report comes later)."""
     c = cfg.corpus
     check_corpus(c)
-    readers = [s.build(limits=c.limits) for s in c.sources]
+    readers = [s.build(limits=c.limits, markup=c.markup) for s in c.sources]
     paths = corpus_paths(cfg, run, input_files(readers))
     paths.out.mkdir(parents=True, exist_ok=True)
     paths.work.mkdir(parents=True, exist_ok=True)
