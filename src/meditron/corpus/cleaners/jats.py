@@ -21,7 +21,7 @@ from functools import cached_property
 
 from lxml import etree
 
-from meditron.corpus.cleaners.xml import ENTITY, collect_text, element_text, entity_text, squash
+from meditron.corpus.cleaners.xml import ENTITY, collect_text, element_text, entity_text, iso_date, squash
 from meditron.special_tokens import marker_name
 
 XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
@@ -476,17 +476,30 @@ def _license(meta: etree._Element | None) -> tuple[str | None, str | None]:
     return normalise_license(" ".join(evidence)), url
 
 
-def _year(meta: etree._Element) -> int | None:
-    dates = {}
+_PUB_DATE_ORDER = ("epub", "pub", "ppub", "collection", "epub-ppub", "epreprint")
+
+
+def _pub_dates(meta: etree._Element) -> dict[str, str]:
+    """``pub-type``/``date-type`` → ``YYYY-MM-DD`` of the article's ``<pub-date>`` elements (first of each type)."""
+    dates: dict[str, str] = {}
     for d in meta.iterchildren("pub-date"):
-        y = next(d.iter("year"), None)
-        if y is not None and y.text and y.text.strip()[:4].isdigit():
-            key = d.get("pub-type") or d.get("date-type") or ""
-            dates.setdefault(key, int(y.text.strip()[:4]))
-    for key in ("epub", "pub", "ppub", "collection", "epub-ppub", "epreprint"):
+        date = iso_date(d.findtext("year"), d.findtext("month") or d.findtext("season"), d.findtext("day"))
+        if date:
+            dates.setdefault(d.get("pub-type") or d.get("date-type") or "", date)
+    return dates
+
+
+def _pub_date(meta: etree._Element) -> str | None:
+    dates = _pub_dates(meta)
+    for key in _PUB_DATE_ORDER:
         if key in dates:
             return dates[key]
     return min(dates.values()) if dates else None
+
+
+def _year(meta: etree._Element) -> int | None:
+    date = _pub_date(meta)
+    return int(date[:4]) if date else None
 
 
 def _article_meta(article: etree._Element) -> etree._Element | None:
@@ -521,6 +534,7 @@ def article_metadata(article: etree._Element) -> dict:
         "doi": ids.get("doi"),
         "journal": journal,
         "year": _year(meta) if meta is not None else None,
+        "pub_date": _pub_date(meta) if meta is not None else None,
         "article_type": article.get("article-type"),
         "license": licence,
         "license_url": licence_url,
