@@ -21,6 +21,7 @@ import hashlib
 import json
 import logging
 import shutil
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -28,23 +29,13 @@ from types import SimpleNamespace
 from transformers import AutoTokenizer, PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
 from meditron.errors import InputError
-from meditron.special_tokens import CHATML_TOKENS
+from meditron.special_tokens import CHATML_TOKENS, structure_markers
 
 log = logging.getLogger(__name__)
 
-#: Structure markers that MEDITRON's cleaners write into full papers (citations, figures, tables, formulas).
-MEDITRON_SPECIAL_TOKENS: tuple[str, ...] = (
-    "[bib_ref]",
-    "[/bib_ref]",
-    "[fig_ref]",
-    "[/fig_ref]",
-    "[fig]",
-    "[/fig]",
-    "[table]",
-    "[/table]",
-    "[formula]",
-    "[/formula]",
-)
+#: Structure markers that MEDITRON's cleaners write into full papers (citations, figures, tables, formulas), in the
+#: default lower-case spelling; ``corpus.markup.case: upper`` gives the paper's ``[BIB_REF]``... (``structure_markers``).
+MEDITRON_SPECIAL_TOKENS: tuple[str, ...] = structure_markers("lower")
 ALL_SPECIAL_TOKENS: tuple[str, ...] = MEDITRON_SPECIAL_TOKENS + CHATML_TOKENS
 
 # End-of-document tokens of common families, tried in order when a bare tokenizer.json does not say which it uses.
@@ -182,22 +173,30 @@ def _with_sentencepiece_backend(folder_tok: PreTrainedTokenizerBase, sp_file: Pa
     return tok
 
 
-def missing_special_tokens(tok: PreTrainedTokenizerBase) -> list[str]:
+def special_tokens(markers: Sequence[str] = MEDITRON_SPECIAL_TOKENS) -> tuple[str, ...]:
+    """The special tokens MEDITRON adds: the structure markers (``corpus.markup``'s spelling) then ChatML."""
+    return tuple(markers) + CHATML_TOKENS
+
+
+def missing_special_tokens(tok: PreTrainedTokenizerBase,
+                           markers: Sequence[str] = MEDITRON_SPECIAL_TOKENS) -> list[str]:
     """MEDITRON's special tokens that ``tok`` does not have yet, in the order :func:`add_special_tokens` adds them."""
     existing = set(tok.get_vocab())
-    return [t for t in ALL_SPECIAL_TOKENS if t not in existing]
+    return [t for t in special_tokens(markers) if t not in existing]
 
 
-def add_special_tokens(tok: PreTrainedTokenizerBase) -> int:
+def add_special_tokens(tok: PreTrainedTokenizerBase, markers: Sequence[str] = MEDITRON_SPECIAL_TOKENS) -> int:
     """Add MEDITRON's structure markers and ChatML as special tokens (each one id, never split). Returns how many new.
 
-    Idempotent: a tokenizer saved by the corpus stage already has them and gains nothing. The new tokens take the ids
-    after the base vocabulary in the order of ``ALL_SPECIAL_TOKENS``, so one base tokenizer always gives the same ids.
+    ``markers``: the spelling the corpus wrote (``RunConfig.corpus.markup.special_tokens``; default lower case), so
+    the shards, pretraining and finetuning add the same tokens. Idempotent: a tokenizer saved by the corpus stage
+    already has them and gains nothing. The new tokens take the ids after the base vocabulary in the order of
+    :func:`special_tokens`, so one base tokenizer always gives the same ids.
     """
-    missing = missing_special_tokens(tok)
+    missing = missing_special_tokens(tok, markers)
     from tokenizers import AddedToken
 
-    tokens = [AddedToken(t, special=True, normalized=False, lstrip=False, rstrip=False) for t in ALL_SPECIAL_TOKENS]
+    tokens = [AddedToken(t, special=True, normalized=False, lstrip=False, rstrip=False) for t in special_tokens(markers)]
     tok.add_special_tokens({"additional_special_tokens": tokens}, replace_extra_special_tokens=False)
     return len(missing)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from meditron.corpus.cleaners.jats import normalise_license
-from meditron.corpus.config import SourceConfig
+from meditron.corpus.config import MarkupConfig, SourceConfig
 from meditron.corpus.readers import build_reader
 from meditron.corpus.readers.jats import JatsReader
 from meditron.errors import InputError
@@ -43,7 +43,8 @@ lifespan in twelve independent population, Abernathy [/bib_ref], [bib_ref] Textb
 
 ## Participants
 
-Serum TSH was measured at baseline ([fig_ref] Figure 1 [/fig_ref]; [fig_ref] Table 1 [/fig_ref]).
+Serum TSH was measured at baseline ([fig_ref]Figure 1: TSH by intake quartile. Boxes show medians[/fig_ref]; \
+[fig_ref]Table 1: Baseline characteristics[/fig_ref]).
 
 - adults aged 18 to 65 years
 - no prior thyroid surgery
@@ -188,7 +189,9 @@ def test_real_article_body_citations_and_removed_parts():
     )
     assert "\n# Materials and Methods\n" in text and "\n## Animals and housing\n" in text
     assert "[bib_ref] Brominated flame retardants: cause for concern?, Birnbaum [/bib_ref]" in text
-    assert "[fig_ref] Figure 1 [/fig_ref]" in text
+    # App. B.2: the reference carries the figure's label and its caption cut to 12 words
+    assert ("exposure (p = 0.002; [fig_ref]Figure 1: Exposure to PBDE-47 depressed circulating concentrations of total "
+            "T4 in males and[/fig_ref]" in text)
     assert "[fig] Figure 1 Exposure to PBDE-47 depressed circulating concentrations of total T4" in text
     # reference list, affiliations and e-mail are gone; licence read from <license xlink:href=…publicdomain…>
     assert "Environ Health Perspect" not in text.split("# Abstract")[1]
@@ -251,3 +254,33 @@ def test_big_files_stream_article_by_article_with_the_same_output(tmp_path):
     assert first.id == "jats-pmid90000002" and first.text == whole[0][1]
     assert broken.metadata["quarantined"]["position"] == 1
     assert "articles after #1 lost" in broken.metadata["quarantined"]["error"]
+
+
+@requires_shared_data
+def test_real_article_upper_case_markup_like_the_paper():
+    """corpus.markup.case=upper writes the paper's spelling everywhere (references, captions, formulas, citations)."""
+    markup = MarkupConfig(case="upper", caption_words=5)
+    reader = build_reader(SourceConfig(name="papers", kind="jats", paths=[str(REAL_JATS / "ehp-116-1694.nxml")]),
+                          markup=markup)
+    (doc,) = list(reader())
+    assert "exposure (p = 0.002; [FIG_REF]Figure 1: Exposure to PBDE-47 depressed circulating[/FIG_REF]" in doc.text
+    assert "[FIG] Figure 1 Exposure to PBDE-47" in doc.text
+    assert "[BIB_REF] Brominated flame retardants: cause for concern?, Birnbaum [/BIB_REF]" in doc.text
+    assert not re.search(r"\[/?(bib_ref|fig_ref|fig|table|formula)\]", doc.text)
+    assert markup.special_tokens[:4] == ("[BIB_REF]", "[/BIB_REF]", "[FIG_REF]", "[/FIG_REF]")
+
+
+def test_figure_reference_without_a_resolvable_float_keeps_its_text(tmp_path):
+    """An xref whose rid names no figure/table keeps its own text; one rid per float when it names several."""
+    (tmp_path / "a.nxml").write_text(
+        '<article><front><article-meta><title-group><article-title>T</article-title></title-group></article-meta>'
+        '</front><body><p>See <xref ref-type="fig" rid="nope">Figure 9B</xref> and <xref ref-type="fig" '
+        'rid="f1 t1">Figures 1 and 2</xref>.</p><fig id="f1"><label>Figure 1.</label><caption><title>One two '
+        'three.</title></caption></fig><table-wrap id="t1"><caption><p>No label here</p></caption></table-wrap>'
+        '</body></article>'
+    )
+    (doc,) = read([tmp_path / "a.nxml"])
+    assert doc.text.splitlines()[2] == (
+        "See [fig_ref]Figure 9B[/fig_ref] and [fig_ref]Figure 1: One two three[/fig_ref] "
+        "[fig_ref]No label here[/fig_ref]."
+    )

@@ -7,6 +7,7 @@ a config never imports datatrove.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
@@ -40,11 +41,13 @@ class SourceConfig(StrictModel):
         "accessions); those articles are dropped with the file's reason (e.g. retracted) and counted in the ledger",
     )
 
-    def build(self, *, limits: ReadLimitsConfig | None = None, limit: int = -1) -> PipelineStep:
-        """The reader step of this source (``corpus.limits`` caps what it decompresses)."""
+    def build(self, *, limits: ReadLimitsConfig | None = None, limit: int = -1,
+              markup: MarkupConfig | None = None) -> PipelineStep:
+        """The reader step of this source (``corpus.limits`` caps what it decompresses; ``corpus.markup`` spells the
+        JATS reader's markers)."""
         from meditron.corpus.readers import build_reader
 
-        return build_reader(self, limit=limit, limits=limits)
+        return build_reader(self, limit=limit, limits=limits, markup=markup)
 
 
 class LanguageConfig(StrictModel):
@@ -188,11 +191,13 @@ class TokenizationConfig(StrictModel):
     bos: Literal["auto"] | bool = Field(default="auto", description="Start each document with BOS: auto | true | false")
     eos: Literal["auto"] | bool = Field(default="auto", description="End each document with EOS: auto | true | false")
 
-    def build(self, *, source: str | None, paths: CorpusPaths) -> PipelineStep:
-        """The tokenizer preparation step: ``source`` (``corpus.tokenizer``) saved with the shards, framing decided."""
+    def build(self, *, source: str | None, paths: CorpusPaths, markers: tuple[str, ...] | None = None) -> PipelineStep:
+        """The tokenizer preparation step: ``source`` (``corpus.tokenizer``) saved with the shards, framing decided;
+        ``markers``: the structure markers added as special tokens (``corpus.markup.special_tokens``)."""
         from meditron.corpus.tokenization import TokenizerPreparer
 
-        return TokenizerPreparer(source=source, settings=self, shards_dir=paths.shards, output=paths.tokenization)
+        return TokenizerPreparer(source=source, settings=self, shards_dir=paths.shards, output=paths.tokenization,
+                                 markers=markers)
 
 
 class ExecutorConfig(StrictModel):
@@ -225,6 +230,84 @@ class ReadLimitsConfig(StrictModel):
                                 "decompressed")
 
 
+class MarkupConfig(StrictModel):
+    """Spelling of the structure markers in full papers (App. B.2) and the caption length of figure/table references.
+
+    The same markers are added to the tokenizer as special tokens (corpus stage, pretraining, finetuning all read this
+    section), so each stays one id whatever the spelling."""
+
+    case: Literal["lower", "upper"] = Field(
+        default="lower", description="lower: [bib_ref] [fig_ref] [fig] [table] [formula]; upper: the paper's [BIB_REF]..."
+    )
+    caption_words: int = Field(default=12, ge=1, description="Caption words kept in [fig_ref]Figure 3: <caption>[/fig_ref]")
+
+    @property
+    def special_tokens(self) -> tuple[str, ...]:
+        """The markers as the tokenizer adds them (``[fig_ref]``, ``[/fig_ref]``... in ``case``)."""
+        from meditron.special_tokens import structure_markers
+
+        return structure_markers(self.case)
+
+    def cleaner_markup(self) -> Any:
+        """The JATS cleaner's ``Markup`` (a small frozen dataclass the reader step carries to its workers)."""
+        from meditron.corpus.cleaners.jats import Markup
+
+        return Markup(case=self.case, caption_words=self.caption_words)
+
+
+class UpsamplingConfig(StrictModel):
+    """MEDITRON's PMC upsampling (Table 10 / App. B.4): documents scored by rules from their metadata; ``drop`` rows
+    remove a document (named reason in the ledger), the others give ``1 + scale × score`` copies of a training document,
+    rounded probabilistically with the run's seed. Copies are written by the shard writer, after the split, so
+    deduplication and decontamination see one copy and no copy crosses the train/validation split."""
+
+    enabled: bool = False
+    rules_file: ConfigPath | None = Field(default=None, description="Rules YAML; default: the paper's Table 10 "
+                                          "(meditron/corpus/upsampling/paper_rules.yaml)")
+    sources: list[str] | None = Field(default=None, description="Sources scored; default: every jats and medline one")
+    journals_file: ConfigPath | None = Field(default=None, description="CSV with a `journal` column (e.g. journals "
+                                             "reviewed by UpToDate); without it `journal` rules give 0")
+    citations_file: ConfigPath | None = Field(default=None, description="CSV with citations, year and pmid/pmcid/doi "
+                                              "columns; without it `citations` rules give 0")
+    reference_date: date = Field(default=date(2023, 7, 15), description="Date ages and citations per year are counted "
+                                 "to (the paper: its July 2023 scrape)")
+    scale: float = Field(default=1.0, ge=0.0, description="Multiplies every score (the paper's `upfold`, 1)")
+
+    def check(self, sources: list[SourceConfig]) -> None:
+        """Load the rules and tables once before any stage runs: a bad file or row fails at once, naming it."""
+        from meditron.corpus.upsampling.rules import load_rules
+        from meditron.corpus.upsampling.tables import CitationTable, JournalList
+        from meditron.errors import ConfigError
+
+        unknown = sorted(set(self.sources or ()) - {s.name for s in sources})
+        if unknown:
+            raise ConfigError(f"corpus.upsampling.sources: {unknown} are not corpus sources "
+                              f"({sorted({s.name for s in sources})})")
+        rules = load_rules(self.rules_file)
+        if self.journals_file:
+            JournalList.load(self.journals_file)
+        if self.citations_file:
+            CitationTable.load(self.citations_file, self.reference_date, rules.quantiles())
+
+    def build_collector(self, *, paths: CorpusPaths) -> PipelineStep:
+        """Filter stage, right after the readers: each MEDLINE record's rule terms, for the full texts' PMID join."""
+        from meditron.corpus.upsampling.join import MedlineTermsCollector
+        from meditron.corpus.upsampling.rules import load_rules
+
+        rules = load_rules(self.rules_file)
+        return MedlineTermsCollector(folder=paths.upsampling_terms, publication_types=rules.terms("publication_types"),
+                                     mesh_terms=rules.terms("mesh_terms"))
+
+    def build(self, *, paths: CorpusPaths, seed: int) -> PipelineStep:
+        """Shards stage, after the split: drop or score each document, ``copies`` for the shard writer."""
+        from meditron.corpus.upsampling.step import Upsampler
+
+        return Upsampler(ledger_dir=str(paths.ledger_parts), counts_dir=paths.counts("upsampling"), seed=seed,
+                         rules_file=self.rules_file, sources=self.sources, journals_file=self.journals_file,
+                         citations_file=self.citations_file, reference_date=self.reference_date, scale=self.scale,
+                         terms_folder=paths.upsampling_terms, pmids_folder=paths.pmids)
+
+
 class CorpusConfig(StrictModel):
     """The ``corpus`` section: sources → filters → dedup → decontamination → PHI → mix → split → shards."""
 
@@ -242,3 +325,5 @@ class CorpusConfig(StrictModel):
     executor: ExecutorConfig = ExecutorConfig()
     batch_size: int = Field(default=256, ge=1, description="Documents tokenized per batch")
     limits: ReadLimitsConfig = ReadLimitsConfig()
+    markup: MarkupConfig = MarkupConfig()
+    upsampling: UpsamplingConfig = UpsamplingConfig()

@@ -34,6 +34,8 @@ def ledger_record(doc: Document, step: str) -> dict[str, Any]:
         record.update(state=DROPPED, reason=meta.get("drop_reason") or meta.get("filter_reason"))
     else:
         record.update(state=KEPT, split=meta.get("split"), tokens=meta.get("num_tokens"))
+        if meta.get("copies", 1) > 1:  # upsampled: written this many times in the shards (still one document)
+            record["copies"] = meta["copies"]
         if meta.get("contamination"):
             record["contamination"] = meta["contamination"]
     return record

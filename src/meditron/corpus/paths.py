@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from meditron.corpus.config import CorpusConfig
 
 #: Bump when a change in the pipeline code changes its output, so old intermediate files are not reused.
-PIPELINE_VERSION = "2"  # 2: documents start with BOS when the tokenizer adds one
+PIPELINE_VERSION = "3"  # 2: documents start with BOS when the tokenizer adds one; 3: [fig_ref]Figure 3: caption
 REPORT = "corpus_report.json"
 
 
@@ -105,6 +105,11 @@ class CorpusPaths:
         return self.work / "pmids"
 
     @property
+    def upsampling_terms(self) -> Path:
+        """Rule-relevant terms of each MEDLINE record, for the upsampling step's PMID join of full texts."""
+        return self.work / "upsampling" / "medline_terms"
+
+    @property
     def decont_hits(self) -> Path:
         return self.work / "decont_hits"
 
@@ -141,5 +146,11 @@ def config_fingerprint(corpus: CorpusConfig, seed: int, inputs: list[str]) -> st
         "benchmarks": _file_stats(d.benchmarks_dir) if d.enabled and d.benchmarks_dir else [],
         "tokenizer": _file_stats(corpus.tokenizer) if corpus.tokenizer else [],
     }
+    u = corpus.upsampling
+    if u.enabled:  # the rules and tables it reads (not in the dump when unset: old fingerprints stay valid)
+        from meditron.corpus.upsampling.rules import PAPER_RULES
+
+        read["upsampling"] = [row for f in (u.rules_file or PAPER_RULES, u.journals_file, u.citations_file) if f
+                              for row in _file_stats(f)]
     data.update(seed=seed, tasks=corpus.executor.tasks, version=PIPELINE_VERSION, inputs=stats, read=read)
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]

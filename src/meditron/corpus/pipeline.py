@@ -88,7 +88,9 @@ def check_corpus(c: CorpusConfig) -> None:
         raise ConfigError(f"corpus.decontamination.benchmarks_dir {d.benchmarks_dir!r} is not a folder")
     _validation_shares(c.sources)
     _replay_sources(c.sources)
-    check_tokenization(c.tokenizer, c.tokenization)
+    if c.upsampling.enabled:
+        c.upsampling.check(c.sources)
+    check_tokenization(c.tokenizer, c.tokenization, c.markup.special_tokens)
 
 
 def _filter_steps(c: CorpusConfig, paths: CorpusPaths, readers: list[PipelineStep], seed: int) -> list[PipelineStep]:
@@ -96,7 +98,10 @@ def _filter_steps(c: CorpusConfig, paths: CorpusPaths, readers: list[PipelineSte
     from meditron.corpus.filters.fulltext import PaperPmidCollector
     from meditron.corpus.writers import IntermediateWriter
 
-    steps: list[PipelineStep] = [*readers, LedgerGate(ledger_dir=paths.ledger_parts, counts_dir=paths.counts("gate"))]
+    steps: list[PipelineStep] = [*readers]
+    if c.upsampling.enabled:  # before the gate: title-only MEDLINE records still lend their terms to full texts
+        steps.append(c.upsampling.build_collector(paths=paths))
+    steps.append(LedgerGate(ledger_dir=paths.ledger_parts, counts_dir=paths.counts("gate")))
     # length/quality first: cheap, and language identification is unreliable on very short texts
     optional = [(c.quality.enabled, c.quality), (c.language.enabled, c.language), (c.phi.enabled, c.phi),
                 (c.decontamination.active, c.decontamination)]
@@ -108,7 +113,7 @@ def _filter_steps(c: CorpusConfig, paths: CorpusPaths, readers: list[PipelineSte
     return steps
 
 
-def _shard_steps(c: CorpusConfig, paths: CorpusPaths) -> list[PipelineStep]:
+def _shard_steps(c: CorpusConfig, paths: CorpusPaths, seed: int) -> list[PipelineStep]:
     from meditron.corpus.filters import AbstractFullTextFilter
     from meditron.corpus.mixing import SplitAssigner
     from meditron.corpus.writers import IntermediateReader, ShardWriter
@@ -117,10 +122,12 @@ def _shard_steps(c: CorpusConfig, paths: CorpusPaths) -> list[PipelineStep]:
     steps: list[PipelineStep] = [IntermediateReader(folder=paths.filtered)]
     if c.dedup.enabled:
         steps.append(c.dedup.build_filter(paths=paths))
+    steps += [AbstractFullTextFilter(ledger_dir=ledger, pmids_folder=paths.pmids),
+              SplitAssigner(validation_shares=_validation_shares(c.sources))]
+    if c.upsampling.enabled:  # after the split (copies stay in their split), before the writer that makes them
+        steps.append(c.upsampling.build(paths=paths, seed=seed))
     return [
         *steps,
-        AbstractFullTextFilter(ledger_dir=ledger, pmids_folder=paths.pmids),
-        SplitAssigner(validation_shares=_validation_shares(c.sources)),
         ShardWriter(shards_dir=paths.shards, tokenization=paths.tokenization, ledger_dir=ledger,
                     counts_dir=paths.counts("shards"), replay_dir=paths.replay_candidates,
                     replay_sources=_replay_sources(c.sources), batch_size=c.batch_size),
@@ -134,7 +141,8 @@ def build_stages(cfg: RunConfig, run: RunDir, paths: CorpusPaths, readers: list[
     from meditron.corpus.report.writer import RunFacts
 
     c, tasks = cfg.corpus, cfg.corpus.executor.tasks
-    prepare = [c.tokenization.build(source=c.tokenizer, paths=paths), c.decontamination.build_index(paths=paths)]
+    prepare = [c.tokenization.build(source=c.tokenizer, paths=paths, markers=c.markup.special_tokens),
+               c.decontamination.build_index(paths=paths)]
     stages = [Stage("prepare", prepare, 1), Stage("filter", _filter_steps(c, paths, readers, cfg.seed), tasks)]
     if c.dedup.enabled:
         stages += [
@@ -151,7 +159,7 @@ def build_stages(cfg: RunConfig, run: RunDir, paths: CorpusPaths, readers: list[
                      inputs=input_files(readers))
     return [
         *stages,
-        Stage("shards", _shard_steps(c, paths), tasks),
+        Stage("shards", _shard_steps(c, paths, cfg.seed), tasks),
         Stage("replay", [replay], 1),
         Stage("finalize", [CorpusFinalizer(paths=paths, run=run, facts=facts)], 1),
     ]
@@ -191,7 +199,7 @@ def run_corpus(cfg: RunConfig, run: RunDir) -> dict[str, Any]:
     """Run the corpus stage; returns the report (for Slurm, the submission summary: the report comes later)."""
     c = cfg.corpus
     check_corpus(c)
-    readers = [s.build(limits=c.limits) for s in c.sources]
+    readers = [s.build(limits=c.limits, markup=c.markup) for s in c.sources]
     paths = corpus_paths(cfg, run, input_files(readers))
     paths.out.mkdir(parents=True, exist_ok=True)
     paths.work.mkdir(parents=True, exist_ok=True)

@@ -95,25 +95,33 @@ def _document_boundaries(source: str, settings: TokenizationConfig, tok) -> tupl
     return bos, eos
 
 
-def check_tokenization(source: str, settings: TokenizationConfig) -> None:
+def check_tokenization(source: str, settings: TokenizationConfig, markers: tuple[str, ...] | None = None) -> None:
     """Load the tokenizer once before any stage runs, so a bad tokenizer path or BOS/EOS setting fails at once with
     its ConfigError (on a cluster: at submission), not inside the first job."""
-    from meditron.tokenizer import add_special_tokens, load_tokenizer
+    from meditron.tokenizer import MEDITRON_SPECIAL_TOKENS, add_special_tokens, load_tokenizer
 
     tok = load_tokenizer(Path(source))
-    add_special_tokens(tok)
+    add_special_tokens(tok, markers or MEDITRON_SPECIAL_TOKENS)
     _document_boundaries(source, settings, tok)
 
 
-def prepare_tokenizer(*, source: str | None, settings: TokenizationConfig, shards_dir: Path) -> ShardTokenization:
-    """Load the configured tokenizer, add MEDITRON's special tokens, save it with the shards, and decide the
-    document boundaries recorded in the manifest for the pretraining stage's check."""
-    from meditron.tokenizer import add_special_tokens, describe_tokenizer, load_tokenizer, save_tokenizer
+def prepare_tokenizer(*, source: str | None, settings: TokenizationConfig, shards_dir: Path,
+                      markers: tuple[str, ...] | None = None) -> ShardTokenization:
+    """Load the configured tokenizer, add MEDITRON's special tokens (``markers``: the structure markers as
+    ``corpus.markup`` spells them; default lower case), save it with the shards, and decide the document boundaries
+    recorded in the manifest for the pretraining stage's check."""
+    from meditron.tokenizer import (
+        MEDITRON_SPECIAL_TOKENS,
+        add_special_tokens,
+        describe_tokenizer,
+        load_tokenizer,
+        save_tokenizer,
+    )
 
     if not source:
         raise ConfigError("corpus.tokenizer is not set: give a local tokenizer dir, tokenizer.json or .model file")
     tok = load_tokenizer(Path(source))
-    add_special_tokens(tok)
+    add_special_tokens(tok, markers or MEDITRON_SPECIAL_TOKENS)
     bos, eos = _document_boundaries(source, settings, tok)
     return ShardTokenization(
         tokenizer_json=save_tokenizer(tok, Path(shards_dir) / TOKENIZER_DIR),
@@ -134,11 +142,14 @@ class TokenizerPreparer(PipelineStep):
     name = "🔤 Tokenizer"
     type = "🔢 - TOKENIZER"
 
-    def __init__(self, *, source: str | None, settings: TokenizationConfig, shards_dir: Path, output: Path):
+    def __init__(self, *, source: str | None, settings: TokenizationConfig, shards_dir: Path, output: Path,
+                 markers: tuple[str, ...] | None = None):
         super().__init__()
         self.source, self.settings, self.shards_dir, self.output = source, settings, Path(shards_dir), Path(output)
+        self.markers = markers
 
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
-        prepare_tokenizer(source=self.source, settings=self.settings, shards_dir=self.shards_dir).save(self.output)
+        prepare_tokenizer(source=self.source, settings=self.settings, shards_dir=self.shards_dir,
+                          markers=self.markers).save(self.output)
         if data:  # another preparation step before this one (a stage's steps are chained generators)
             yield from data

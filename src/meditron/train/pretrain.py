@@ -61,7 +61,7 @@ def resolve_tokenizer(cfg: RunConfig, shards: TokenShards) -> tuple[PreTrainedTo
 
     source, origin = _tokenizer_source(cfg, shards)
     tok = load_tokenizer(source)
-    add_special_tokens(tok)
+    add_special_tokens(tok, cfg.corpus.markup.special_tokens)  # the markers as the corpus spelled them
     if cfg.model.tokenizer is not None and cfg.model.path and _has_tokenizer(str(cfg.model.path)):
         own = load_tokenizer(Path(cfg.model.path))
         _check_extends_model_tokenizer(tok, cfg.model.tokenizer, own, cfg.model.path)

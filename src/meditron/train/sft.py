@@ -75,7 +75,7 @@ def chat_tokenizer(cfg: RunConfig, model_dir: Path):
     else:
         raise InputError("the model directory has no tokenizer; set model.tokenizer", path=str(model_dir))
     tok = load_tokenizer(source)
-    add_special_tokens(tok)
+    add_special_tokens(tok, cfg.corpus.markup.special_tokens)  # the markers as the corpus spelled them
     return install_chat_template(tok)
 
 

@@ -2,9 +2,11 @@
 
 Layout (as MEDITRON shaped PMC papers): the title, then ``# Abstract``, then the body; section titles as ``# `` and
 subsection titles (any depth below) as ``## ``. In-text citations become ``[bib_ref] <cited title, ≤12 words>,
-<first author's surname> [/bib_ref]`` resolved through ``<ref-list>``; figure/table references ``[fig_ref] … [/fig_ref]``;
-figures and tables survive only as their captions in ``[fig] … [/fig]`` / ``[table] … [/table]``; formulas as
-``[formula] … [/formula]`` with MathML/TeX reduced to text. Authors, affiliations, the reference list, footnotes,
+<first author's surname> [/bib_ref]`` resolved through ``<ref-list>``; figure/table references, as in the paper's
+App. B.2, ``[fig_ref]Figure 3: <caption, ≤12 words>[/fig_ref]`` resolved through the figure's or table's own label and
+caption; figures and tables survive only as their captions in ``[fig] … [/fig]`` / ``[table] … [/table]``; formulas
+as ``[formula] … [/formula]`` with MathML/TeX reduced to text. The markers' spelling (``[fig_ref]`` or the paper's
+``[FIG_REF]``) and the caption length come from ``Markup`` (``corpus.markup``). Authors, affiliations, the reference list, footnotes,
 acknowledgements and other non-prose front/back matter are left out.
 
 One recursive walk per article over the parsed tree (the tree is parsed once per file), with tag dispatch through
@@ -14,10 +16,13 @@ dicts: this is why it is several times faster than tools that re-parse the file 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from functools import cached_property
 
 from lxml import etree
 
-from meditron.corpus.cleaners.xml import ENTITY, collect_text, element_text, entity_text, squash
+from meditron.corpus.cleaners.xml import ENTITY, collect_text, element_text, entity_text, iso_date, squash
+from meditron.special_tokens import marker_name
 
 XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
 MML = "{http://www.w3.org/1998/Math/MathML}"
@@ -44,7 +49,31 @@ _CONTAINERS = frozenset(
     {"fig-group", "table-wrap-group", "disp-quote", "boxed-text", "statement", "speech", "app-group"}
 )
 _DROP_XREF = frozenset({"fn", "aff", "corresp", "author-notes", "contrib", "table-fn", "other"})
-_BRACKETED_REFS = re.compile(r"[\[(]((?:\s*\[bib_ref\][^\[]*\[/bib_ref\]\s*[,;–—-]?\s*)+)[\])]")
+_FLOAT_TAGS = ("fig", "table-wrap", "fig-group", "table-wrap-group", "chem-struct-wrap")
+
+
+@dataclass(frozen=True)
+class Markup:
+    """How the structure markers are spelled (``case``: ``lower`` → ``[fig_ref]``, ``upper`` → the paper's
+    ``[FIG_REF]``) and how many caption words a figure/table reference keeps (``corpus.markup``)."""
+
+    case: str = "lower"
+    caption_words: int = MAX_TITLE_WORDS
+
+    def open(self, name: str) -> str:
+        return f"[{marker_name(name, self.case)}]"
+
+    def close(self, name: str) -> str:
+        return f"[/{marker_name(name, self.case)}]"
+
+    @cached_property
+    def bracketed_refs(self) -> re.Pattern[str]:
+        """``[ <bib_ref spans> ]`` or ``( … )``: the brackets around citation spans, which the spans replace."""
+        o, c = re.escape(self.open("bib_ref")), re.escape(self.close("bib_ref"))
+        return re.compile(rf"[\[(]((?:\s*{o}[^\[]*{c}\s*[,;–—-]?\s*)+)[\])]")
+
+
+DEFAULT_MARKUP = Markup()
 
 
 # Sections that are publishing administration, not prose (typed by sec-type or only by their title in older files).
@@ -124,6 +153,29 @@ def parse_references(article: etree._Element) -> dict[str, str]:
     return refs
 
 
+def _plain_caption(caption: etree._Element | None) -> str:
+    """A caption's title and paragraphs as plain text (no markers: a reference never nests another one)."""
+    if caption is None:
+        return ""
+    return squash(" ".join(_text(c) for c in caption if c.tag in ("title", "p")))
+
+
+def parse_floats(article: etree._Element, caption_words: int = MAX_TITLE_WORDS) -> dict[str, str]:
+    """``figure/table id → "Figure 3: <caption, ≤ caption_words words>"`` (App. B.2), from each float's own
+    ``<label>`` and ``<caption>``; a float without a caption gives its label alone, one without a label its caption."""
+    floats: dict[str, str] = {}
+    for el in article.iter(*_FLOAT_TAGS):
+        fid = el.get("id")
+        if not fid:
+            continue
+        label = _text(next((c for c in el if c.tag == "label"), None)).rstrip(".: ")
+        caption = _words(_plain_caption(next((c for c in el if c.tag == "caption"), None)), caption_words)
+        text = f"{label}: {caption}" if label and caption else (label or caption)
+        if text:
+            floats[fid] = text
+    return floats
+
+
 # -------------------------------------------------------------------------------------------------------------- formulas
 def _tex(text: str) -> str:
     if "\\begin{document}" in text:
@@ -178,10 +230,12 @@ def formula_text(el: etree._Element) -> str:
 class _Renderer:
     """Walks body/abstract trees into blocks (paragraphs, headings, captions), one pass, no re-parsing."""
 
-    __slots__ = ("refs", "blocks", "buf", "num_bib_refs", "num_unresolved_refs")
+    __slots__ = ("refs", "floats", "markup", "blocks", "buf", "num_bib_refs", "num_unresolved_refs")
 
-    def __init__(self, refs: dict[str, str]):
+    def __init__(self, refs: dict[str, str], floats: dict[str, str] | None = None, markup: Markup = DEFAULT_MARKUP):
         self.refs = refs
+        self.floats = floats or {}
+        self.markup = markup
         self.blocks: list[str] = []
         self.buf: list[str] = []
         self.num_bib_refs = 0
@@ -193,8 +247,8 @@ class _Renderer:
             text = squash("".join(self.buf))
             self.buf = []
             if text:
-                if "[bib_ref]" in text:
-                    text = _BRACKETED_REFS.sub(lambda m: m.group(1).strip(), text)
+                if self.markup.open("bib_ref") in text:
+                    text = self.markup.bracketed_refs.sub(lambda m: m.group(1).strip(), text)
                 self.blocks.append(text)
 
     def heading(self, sec: etree._Element, depth: int) -> None:
@@ -275,7 +329,7 @@ class _Renderer:
         caption = self.caption_text(next((c for c in el if c.tag == "caption"), None))
         parts = [p for p in (label, caption) if p]
         if parts:
-            self.blocks.append(f"[{kind}] {' '.join(parts)} [/{kind}]")
+            self.blocks.append(f"{self.markup.open(kind)} {' '.join(parts)} {self.markup.close(kind)}")
 
     def caption_text(self, caption: etree._Element | None) -> str:
         """A ``<caption>``'s title and paragraphs on one line."""
@@ -287,7 +341,7 @@ class _Renderer:
     def formula(self, el: etree._Element) -> None:
         text = formula_text(el)
         if text:
-            self.blocks.append(f"[formula] {text} [/formula]")
+            self.blocks.append(f"{self.markup.open('formula')} {text} {self.markup.close('formula')}")
 
     def list(self, el: etree._Element, depth: int) -> None:
         """One block per list, one ``- `` line per item (an item's paragraphs stay on its line)."""
@@ -322,7 +376,7 @@ class _Renderer:
             elif tag == "inline-formula":
                 text = formula_text(child)
                 if text:
-                    buf.append(f" [formula] {text} [/formula] ")
+                    buf.append(f" {self.markup.open('formula')} {text} {self.markup.close('formula')} ")
             elif tag in _BLOCKS:
                 self.flush()
                 self.block(child, 1)
@@ -346,20 +400,28 @@ class _Renderer:
                 ref = self.refs.get(rid)
                 if ref:
                     self.num_bib_refs += 1
-                    spans.append(f"[bib_ref] {ref} [/bib_ref]")
+                    spans.append(f"{self.markup.open('bib_ref')} {ref} {self.markup.close('bib_ref')}")
             if spans:
                 self.buf.append(" ".join(spans))
             else:
                 self.num_unresolved_refs += 1
                 self.buf.append(_text(el))
         elif ref_type in ("fig", "table"):
-            text = _text(el)
-            if text:
-                self.buf.append(f"[fig_ref] {text} [/fig_ref]")
+            self.float_ref(el)
         elif ref_type in _DROP_XREF:
             return
         else:
             self.buf.append(_text(el))
+
+
+    def float_ref(self, el: etree._Element) -> None:
+        """``[fig_ref]Figure 3: <caption>[/fig_ref]`` per referenced figure/table (tables too, as in the paper); an id
+        that resolves to no float keeps the reference's own text (``[fig_ref]Figure 1A[/fig_ref]``)."""
+        found = [self.floats[rid] for rid in (el.get("rid") or "").split() if rid in self.floats]
+        texts = found or [t for t in [_text(el)] if t]
+        open_, close = self.markup.open("fig_ref"), self.markup.close("fig_ref")
+        if texts:
+            self.buf.append(" ".join(f"{open_}{t}{close}" for t in texts))
 
 
 # -------------------------------------------------------------------------------------------------------------- metadata
@@ -414,17 +476,30 @@ def _license(meta: etree._Element | None) -> tuple[str | None, str | None]:
     return normalise_license(" ".join(evidence)), url
 
 
-def _year(meta: etree._Element) -> int | None:
-    dates = {}
+_PUB_DATE_ORDER = ("epub", "pub", "ppub", "collection", "epub-ppub", "epreprint")
+
+
+def _pub_dates(meta: etree._Element) -> dict[str, str]:
+    """``pub-type``/``date-type`` → ``YYYY-MM-DD`` of the article's ``<pub-date>`` elements (first of each type)."""
+    dates: dict[str, str] = {}
     for d in meta.iterchildren("pub-date"):
-        y = next(d.iter("year"), None)
-        if y is not None and y.text and y.text.strip()[:4].isdigit():
-            key = d.get("pub-type") or d.get("date-type") or ""
-            dates.setdefault(key, int(y.text.strip()[:4]))
-    for key in ("epub", "pub", "ppub", "collection", "epub-ppub", "epreprint"):
+        date = iso_date(d.findtext("year"), d.findtext("month") or d.findtext("season"), d.findtext("day"))
+        if date:
+            dates.setdefault(d.get("pub-type") or d.get("date-type") or "", date)
+    return dates
+
+
+def _pub_date(meta: etree._Element) -> str | None:
+    dates = _pub_dates(meta)
+    for key in _PUB_DATE_ORDER:
         if key in dates:
             return dates[key]
     return min(dates.values()) if dates else None
+
+
+def _year(meta: etree._Element) -> int | None:
+    date = _pub_date(meta)
+    return int(date[:4]) if date else None
 
 
 def _article_meta(article: etree._Element) -> etree._Element | None:
@@ -459,6 +534,7 @@ def article_metadata(article: etree._Element) -> dict:
         "doi": ids.get("doi"),
         "journal": journal,
         "year": _year(meta) if meta is not None else None,
+        "pub_date": _pub_date(meta) if meta is not None else None,
         "article_type": article.get("article-type"),
         "license": licence,
         "license_url": licence_url,
@@ -466,10 +542,9 @@ def article_metadata(article: etree._Element) -> dict:
 
 
 # ------------------------------------------------------------------------------------------------------------ top level
-def article_to_text(article: etree._Element) -> tuple[str, dict]:
+def article_to_text(article: etree._Element, markup: Markup = DEFAULT_MARKUP) -> tuple[str, dict]:
     """Render one ``<article>`` element; returns ``(text, metadata)``. Raises ``EmptyArticleError`` on no content."""
-    refs = parse_references(article)
-    r = _Renderer(refs)
+    r = _Renderer(parse_references(article), parse_floats(article, markup.caption_words), markup)
     meta_el = _article_meta(article)
     title = ""
     if meta_el is not None:

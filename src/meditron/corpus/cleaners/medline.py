@@ -11,7 +11,7 @@ import re
 
 from lxml import etree
 
-from meditron.corpus.cleaners.xml import element_text
+from meditron.corpus.cleaners.xml import element_text, iso_date
 
 _YEAR = re.compile(r"(1[89]\d\d|20\d\d)")
 
@@ -56,6 +56,23 @@ def _year(article: etree._Element | None) -> int | None:
     return None
 
 
+def _pub_date(article: etree._Element | None) -> str | None:
+    """The issue's publication date (``PubDate``), else the electronic one (``ArticleDate``), else the year of a free
+    text ``MedlineDate`` (``1998 Dec-1999 Jan``) with its first month."""
+    if article is None:
+        return None
+    for path in ("Journal/JournalIssue/PubDate", "ArticleDate", "PubDate"):
+        date = article.find(path)
+        if date is not None and date.findtext("Year"):
+            return iso_date(date.findtext("Year"), date.findtext("Month"), date.findtext("Day"))
+    for path in ("Journal/JournalIssue/PubDate/MedlineDate", "PubDate/MedlineDate"):
+        text = article.findtext(path)
+        if text and (m := _YEAR.search(text)):
+            rest = text[m.end():].split()
+            return iso_date(m.group(1), rest[0] if rest else None)
+    return None
+
+
 def citation_to_text(record: etree._Element) -> tuple[str, dict]:
     """Render one record; ``metadata["has_abstract"]`` tells the reader whether there is anything beyond a title."""
     citation = record.find("MedlineCitation")
@@ -70,6 +87,7 @@ def citation_to_text(record: etree._Element) -> tuple[str, dict]:
         journal = element_text(article.find("Journal/Title")) if article is not None else ""
         journal = journal or (citation.findtext("MedlineJournalInfo/MedlineTA") or "").strip()
         year = _year(article)
+        pub_date = _pub_date(article)
         pub_types = [element_text(p) for p in citation.iterfind("Article/PublicationTypeList/PublicationType")]
         mesh = [element_text(d) for d in citation.iterfind("MeshHeadingList/MeshHeading/DescriptorName")]
         languages = [(x.text or "").strip() for x in citation.iterfind("Article/Language")]
@@ -82,6 +100,7 @@ def citation_to_text(record: etree._Element) -> tuple[str, dict]:
         abstract = book.find("Abstract")
         journal = ""
         year = _year(book.find("Book"))
+        pub_date = _pub_date(book.find("Book"))
         pub_types = [element_text(p) for p in book.iterfind("PublicationType")]
         mesh = []
         languages = [(x.text or "").strip() for x in book.iterfind("Language")]
@@ -104,6 +123,7 @@ def citation_to_text(record: etree._Element) -> tuple[str, dict]:
         "title": title,
         "journal": journal or None,
         "year": year,
+        "pub_date": pub_date,
         "publication_types": pub_types,
         "mesh_terms": mesh,
         "language": languages[0] if languages else None,

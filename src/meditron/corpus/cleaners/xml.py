@@ -75,3 +75,24 @@ def describe_xml_error(err: Exception) -> str:
     if first is not None and first.message and first.message.strip() not in str(err):
         return f"{type(err).__name__}: {first.message.strip()} (line {first.line}); {err}"
     return f"{type(err).__name__}: {err}"
+
+
+_MONTHS = {m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov",
+                                       "dec"), start=1)}
+
+
+def iso_date(year: str | None, month: str | None = None, day: str | None = None) -> str | None:
+    """``YYYY-MM-DD`` from the year/month/day texts of a citation (month as ``03``, ``3`` or ``Mar``); a missing or
+    unreadable month or day counts as the first, a missing year gives None. Used for recency (upsampling)."""
+    y = (year or "").strip()[:4]
+    if len(y) != 4 or not y.isdigit():
+        return None
+    m_text = (month or "").strip().lower()
+    m = int(m_text) if m_text.isdigit() else _MONTHS.get(m_text[:3], 1)
+    d_text = (day or "").strip()
+    d = int(d_text) if d_text.isdigit() else 1
+    if not 1 <= m <= 12:
+        m = 1
+    if not 1 <= d <= 28 + (3 if m != 2 else 0):
+        d = 1
+    return f"{y}-{m:02d}-{d:02d}"

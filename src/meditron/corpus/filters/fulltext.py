@@ -46,6 +46,15 @@ class PaperPmidCollector(PipelineStep):
         tmp.replace(self.folder / f"{rank:05d}.tsv")
 
 
+def load_paper_pmids(folder: str | Path) -> np.ndarray:
+    """The PMIDs ``PaperPmidCollector`` wrote, as one sorted int64 array without repeats (8 bytes per paper)."""
+    parts = []
+    for path in sorted(Path(folder).glob("*.tsv")):
+        with open(path, encoding="utf-8") as f:
+            parts.append(np.fromiter((int(line.split("\t", 1)[0]) for line in f if line.strip()), dtype=np.int64))
+    return np.unique(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
+
+
 class AbstractFullTextFilter(BaseFilter):
     """Drop MEDLINE abstracts whose PMID is among the collected full papers."""
 
@@ -56,18 +65,11 @@ class AbstractFullTextFilter(BaseFilter):
         self.pmids_folder = Path(pmids_folder)
         self._pmids: np.ndarray | None = None
 
-    def _load(self) -> np.ndarray:
-        parts = []
-        for path in sorted(self.pmids_folder.glob("*.tsv")):
-            with open(path, encoding="utf-8") as f:
-                parts.append(np.fromiter((int(line.split("\t", 1)[0]) for line in f if line.strip()), dtype=np.int64))
-        return np.unique(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
-
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
         if doc.metadata.get("kind") != "medline":
             return True
         if self._pmids is None:
-            self._pmids = self._load()
+            self._pmids = load_paper_pmids(self.pmids_folder)
         pmid = _pmid(doc)
         if pmid is None or not len(self._pmids):
             return True

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datatrove.pipeline.base import PipelineStep
 
-from meditron.corpus.config import ReadLimitsConfig, SourceConfig
+from meditron.corpus.config import MarkupConfig, ReadLimitsConfig, SourceConfig
 from meditron.errors import ConfigError
 from meditron.registry import resolve
 
@@ -27,12 +27,14 @@ def reader_class(kind: str) -> type[PipelineStep]:
     return resolve(READERS, kind, "corpus source kind")
 
 
-def build_reader(source: SourceConfig, limit: int = -1, limits: ReadLimitsConfig | None = None) -> PipelineStep:
+def build_reader(source: SourceConfig, limit: int = -1, limits: ReadLimitsConfig | None = None,
+                 markup: MarkupConfig | None = None) -> PipelineStep:
     """The reader step for one configured source.
 
     ``source.paths`` may be files, folders (read recursively) or globs, each possibly ``sample:``-prefixed; a path
     that matches nothing raises ``InputError`` here, before any worker starts. Guideline kinds take ``source.site``
-    (site rules, e.g. ``cdc``; default ``generic``). ``limits``: ``corpus.limits`` (decompressed-size caps).
+    (site rules, e.g. ``cdc``; default ``generic``). ``limits``: ``corpus.limits`` (decompressed-size caps);
+    ``markup``: ``corpus.markup`` (how the JATS reader spells its structure markers).
     """
     cls = reader_class(source.kind)
     kwargs: dict = {"paths": source.paths, "source": source.name, "limit": limit, "limits": limits}
@@ -40,6 +42,8 @@ def build_reader(source: SourceConfig, limit: int = -1, limits: ReadLimitsConfig
         if source.kind != "jats":
             raise ConfigError(f"corpus source {source.name!r}: exclude_ids_file applies to kind jats, not {source.kind}")
         kwargs["exclude_ids_file"] = source.exclude_ids_file
+    if source.kind == "jats" and markup is not None:
+        kwargs["markup"] = markup.cleaner_markup()
     if source.kind.startswith("guideline"):
         kwargs["site"] = source.site
         if source.kind != "guideline_jsonl":

@@ -14,7 +14,7 @@ from typing import Any
 from datatrove.data import Document
 from lxml import etree
 
-from meditron.corpus.cleaners.jats import article_to_text
+from meditron.corpus.cleaners.jats import DEFAULT_MARKUP, Markup, article_to_text
 from meditron.corpus.cleaners.xml import describe_xml_error
 from meditron.corpus.config import ReadLimitsConfig
 from meditron.corpus.readers.base import CorpusReader
@@ -55,9 +55,10 @@ class JatsReader(CorpusReader):
     suffixes = JATS_SUFFIXES
 
     def __init__(self, paths, source: str, limit: int = -1, limits: ReadLimitsConfig | None = None,
-                 exclude_ids_file: str | Path | None = None):
+                 exclude_ids_file: str | Path | None = None, markup: Markup | None = None):
         super().__init__(paths, source, limit=limit, limits=limits)
         self.exclusions = Exclusions.load(exclude_ids_file) if exclude_ids_file else Exclusions()
+        self.markup = markup or DEFAULT_MARKUP  # spelling of the markers and caption length (corpus.markup)
 
     def read_file(self, path: Path) -> Iterator[Document]:
         if path.name.lower().endswith((".tar.gz", ".tgz", ".tar")):
@@ -124,7 +125,7 @@ class JatsReader(CorpusReader):
 
     def _render(self, article: etree._Element, where: str, position: int, fallback_id: str) -> Document:
         try:
-            text, metadata = article_to_text(article)
+            text, metadata = article_to_text(article, self.markup)
         except Exception as err:  # one bad article never stops the file
             return self.quarantine(where, position, err)
         metadata["source"] = self.source

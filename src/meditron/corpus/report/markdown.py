@@ -51,4 +51,19 @@ def render_markdown(report: dict[str, Any]) -> str:
     lines += ["", "## Replay", "",
               f"target share {r.get('target_share', 0)}, realised {r['realised_share']:.4f} "
               f"({r['replay_train_tokens']} tokens)."]
+    lines += _upsampling_lines(report.get("upsampling") or {})
     return "\n".join(lines) + "\n"
+
+
+def _upsampling_lines(u: dict[str, Any]) -> list[str]:
+    if not u.get("enabled"):
+        return []
+    docs = u["documents"]
+    lines = ["", "## Upsampling", "",
+             f"{docs.get('scored', 0)} documents scored, {docs.get('dropped', 0)} dropped, {docs.get('upsampled', 0)} "
+             f"upsampled: {u['copies_added']} copies ({u['tokens_added']} tokens) added to the training split.",
+             "", "| rule | matched | dropped | copies added | not applied (conditional) |", "|---|---:|---:|---:|---:|"]
+    for name, r in u["rules"].items():
+        lines.append(f"| {name} | {r.get('matched', 0)} | {r.get('dropped', 0)} | {r.get('copies_added', 0)} | "
+                     f"{r.get('not_applied', 0)} |")
+    return lines

@@ -97,10 +97,30 @@ def replay_section(replay_counts: dict[str, Any], sources: dict[str, Any], repla
     }
 
 
+def upsampling_section(step_parts: list[dict[str, Any]], shard_parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """The upsampling step's counts (documents scored/dropped/upsampled, per rule: documents matched, dropped, copies
+    added — a document's added copies shared between its rules by their part of its score — and matched values)
+    with the copies and tokens the shard writer added per source and split. Copies are not ledger documents."""
+    step = merge_nested(step_parts)
+    added = merge_nested([p.get("upsampled", {}) for p in shard_parts])
+    rules = {name: {k: round(v, 3) if isinstance(v, float) else v for k, v in entry.items()}
+             for name, entry in step.get("rules", {}).items()}
+    return {
+        "enabled": True,
+        "documents": step.get("documents", {}),
+        "publication_types_from": step.get("publication_types_from", {}),
+        "rules": rules,
+        "added_per_source": added,
+        "copies_added": sum(e["copies"] for splits in added.values() for e in splits.values()),
+        "tokens_added": sum(e["tokens"] for splits in added.values() for e in splits.values()),
+    }
+
+
 def build_report(
     *, gate_parts: list[dict[str, Any]], ledger: dict[str, Any], sources: dict[str, Any], replay_counts: dict,
     replay_sources: list[str], contamination_section: dict[str, Any], phi_parts: list[dict[str, Any]],
     dedup: dict[str, Any] | None, paths: dict[str, str], seed: int, config: dict[str, Any],
+    upsampling: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """``corpus_report.json``: totals (checked against the ledger), per-source counts, drop reasons, dedup,
     decontamination, PHI, replay and tokens."""
@@ -117,6 +137,7 @@ def build_report(
         "contamination": contamination_section,
         "phi": merge_nested(phi_parts),
         "replay": replay_section(replay_counts, sources, replay_sources),
+        "upsampling": upsampling or {"enabled": False},
         "tokens": {"train": split_tokens(sources, "train"), "validation": split_tokens(sources, "validation")},
         "paths": paths,
         "seed": seed,

@@ -67,8 +67,11 @@ def _read_json(path: Path) -> Any:
 
 def finalize_corpus(paths: CorpusPaths, run: RunDir, facts: RunFacts) -> dict[str, Any]:
     """Write every output of the corpus stage; fails when the ledger does not account for every input record."""
-    sources = maths.manifest_sources([*read_task_counts(paths.counts("shards")),
-                                      *read_task_counts(paths.counts("replay"))])
+    shard_counts = read_task_counts(paths.counts("shards"))
+    sources = maths.manifest_sources([*shard_counts, *read_task_counts(paths.counts("replay"))])
+    upsampling = None
+    if facts.config.get("upsampling", {}).get("enabled"):
+        upsampling = maths.upsampling_section(read_task_counts(paths.counts("upsampling")), shard_counts)
     tokenization = ShardTokenization.load(paths.tokenization)
     write_manifest(paths.shards, {**tokenization.manifest_fields(), "seed": facts.seed, "weights": facts.weights,
                                   "sources": sources})
@@ -86,6 +89,7 @@ def finalize_corpus(paths: CorpusPaths, run: RunDir, facts: RunFacts) -> dict[st
                "report_md": str(paths.report_md), "work": str(paths.work)},
         seed=facts.seed,
         config=facts.config,
+        upsampling=upsampling,
     )
     write_json_atomic(paths.report, report)
     paths.report_md.write_text(render_markdown(report), encoding="utf-8")

@@ -4,7 +4,9 @@ Built on datatrove's tokenizer step (fast ``tokenizers`` batch encoding) with ou
 is ``[BOS] text [EOS]``, BOS and EOS as decided by ``corpus.tokenization`` (Llama-style tokenizers: both), but
 routing each document to ``<split>/<source>/<rank>.ds`` and writing the index as it goes (datatrove keeps all
 document ends in a list until the file closes), so memory stays flat however many documents a task holds. Documents
-are written in input order — no shuffling here; the trainer samples — which makes the bytes reproducible.
+are written in input order — no shuffling here; the trainer samples — which makes the bytes reproducible. A document
+that the upsampling step gave ``metadata["copies"] = n`` is written n times in a row (tokenized once; one ledger line);
+the added copies and tokens are counted apart (``upsampled`` in the task counts).
 Replay documents go to a candidates folder with an ``.ids`` side file: the replay selector picks from them once the
 medical token count is known.
 """
@@ -118,6 +120,7 @@ class ShardWriter(PipelineStepWithTokenizer):
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         files: dict[tuple[str, str], ShardFile] = {}
         counts: dict[str, Any] = defaultdict(dict)
+        self.upsampled: dict[str, dict[str, dict[str, int]]] = {}
         with self.ledger as ledger:
             for batch in batched(data, self.batch_size):
                 with self.track_time(unit="batch"):
@@ -133,7 +136,8 @@ class ShardWriter(PipelineStepWithTokenizer):
                 "num_docs": f.num_docs,
                 "replay_candidates": source in self.replay_sources,
             }
-        write_task_counts(self.counts_dir, rank, {"sources": dict(counts)})
+        extra = {"upsampled": self.upsampled} if self.upsampled else {}
+        write_task_counts(self.counts_dir, rank, {"sources": dict(counts), **extra})
         return
         yield
 
@@ -144,8 +148,14 @@ class ShardWriter(PipelineStepWithTokenizer):
         if key not in files:
             root = self.replay_dir if replay else self.shards_dir
             files[key] = ShardFile(root / split / source / f"{rank:05d}.ds", self.token_size, with_ids=replay)
-        files[key].write(ids, doc.id)
-        self.stat_update("tokens", value=len(ids))
+        copies = 1 if replay else int(doc.metadata.get("copies", 1))
+        for _ in range(copies):
+            files[key].write(ids, doc.id)
+        self.stat_update("tokens", value=len(ids) * copies)
+        if copies > 1:
+            added = self.upsampled.setdefault(source, {}).setdefault(split, {"copies": 0, "tokens": 0})
+            added["copies"] += copies - 1
+            added["tokens"] += (copies - 1) * len(ids)
         if not replay:  # replay candidates reach the ledger when the selector decides
             doc.metadata["num_tokens"] = len(ids)
             ledger.write(doc, rank)
