@@ -13,7 +13,7 @@ appended to); every stage is deterministic, hence a resumed run produces the sam
    tokenization into ``<shards>/<split>/<source>/<rank>.ds``
 5. ``replay`` (1 task): replay candidates sampled to the target token share
 6. ``finalize`` (1 task): manifest, merged ledger, contamination index, ``corpus_report.json``/``.md``
-7. ``mixtures`` (1 task, always re-run): ``<shards>/mixtures/<name>.json`` for ``corpus.mixtures`` (docs/MIXTURES.md)
+7. ``mixtures`` (1 task, re-run every time; only with ``corpus.mixtures``): ``<shards>/mixtures/<name>.json`` each
 
 ``build_stages`` only assembles steps (each config section builds its own, ``corpus.config``); every file is read
 or written by the steps when they run. Intermediate files live in ``<corpus>/work/<config hash>/``
@@ -156,7 +156,7 @@ def build_stages(cfg: RunConfig, run: RunDir, paths: CorpusPaths, readers: list[
         Stage("shards", _shard_steps(c, paths), tasks),
         Stage("replay", [replay], 1),
         Stage("finalize", [CorpusFinalizer(paths=paths, run=run, facts=facts)], 1),
-        Stage("mixtures", [MixtureWriter(shards_dir=paths.shards, mixtures=c.mixtures)], 1),
+        *([Stage("mixtures", [MixtureWriter(shards_dir=paths.shards, mixtures=c.mixtures)], 1)] if c.mixtures else []),
     ]
 
 
