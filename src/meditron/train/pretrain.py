@@ -178,7 +178,12 @@ def check_resume_blend(checkpoints: Path, blend: dict[str, Any]) -> None:
     saved_path = latest / CONFIG_FILE if latest is not None else None
     if saved_path is None or not saved_path.exists():
         return
-    saved = json.loads(saved_path.read_text(encoding="utf-8"))
+    try:
+        saved = json.loads(saved_path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return  # a damaged checkpoint: loading it reports that, with the checkpoint's other files
+    if not isinstance(saved, dict):
+        return
     before = saved.get("data_blend") or {"mixture": (saved.get("train") or {}).get("mixture"), "shares": None}
     if before["mixture"] != blend["mixture"]:
         was = f"mixture {before['mixture']!r}" if before["mixture"] else "no mixture"
