@@ -107,3 +107,38 @@ def test_eval_has_a_number_for_every_benchmark_and_mode(quickstart_run: Path):
         for mode in MODES:
             acc = results[bench][mode]["accuracy"]
             assert isinstance(acc, float) and 0.0 <= acc <= 1.0 and not math.isnan(acc), (bench, mode, acc)
+
+
+@pytest.mark.slow
+def test_two_mixtures_from_one_corpus_run(quickstart_run: Path):
+    """The corpus run built both mixtures of the preset; pretraining used the default one; the stream of either
+    holds only its sources, each in its share of every 8192-sequence block (largest remainder: within one)."""
+    from meditron.config import load_config
+    from meditron.train.pretrain import pretrain_datasets
+
+    shards = quickstart_run / "shards"
+    tokens = {s: v["train"]["num_tokens"] for s, v in json.loads((shards / "manifest.json").read_text())["sources"].items()}
+    gap = json.loads((shards / "mixtures" / "gap_replay.json").read_text())
+    pmc = json.loads((shards / "mixtures" / "pmc_replay.json").read_text())
+    assert sorted(gap["sources"]) == ["abstracts", "guidelines", "papers", "replay"] and gap["left_out"] == []
+    assert {s: e["share"] for s, e in gap["sources"].items()} == {s: n / sum(tokens.values()) for s, n in tokens.items()}
+    assert sorted(pmc["sources"]) == ["papers", "replay"] and pmc["left_out"] == ["abstracts", "guidelines"]
+    assert {s: e["share"] for s, e in pmc["sources"].items()} == pytest.approx({"papers": 0.95, "replay": 0.05})
+    pretrain = json.loads((quickstart_run / "run.json").read_text())["stages"]["pretrain"]["metrics"]
+    assert pretrain["mixture"]["name"] == "gap_replay"
+    for name, mixture in (("gap_replay", gap), ("pmc_replay", pmc)):
+        cfg = load_config("quickstart-cpu", [f"train.mixture={name}", *SMALL_OVERRIDES])
+        train, val, _ = pretrain_datasets(cfg, shards)
+        located = [train.locate(i) for i in range(8192)]
+        samples = {s: sum(1 for src, _ in located if src == s) for s in tokens}
+        assert sum(samples.values()) == 8192
+        for source in tokens:
+            share = mixture["sources"].get(source, {}).get("share", 0.0)
+            assert abs(samples[source] - share * 8192) < 1, (name, source, samples)
+        src, idx = located[5]
+        assert train[5]["input_ids"].tolist() == train.sources[train.names.index(src)][idx]["input_ids"].tolist()
+        # validation: the mixture's sources' splits holding at least one sequence (none: no validation stream)
+        sources = mixture["sources"]
+        expected = {s for s in mixture["validation_sources"] if sources[s]["validation_tokens"] >= cfg.train.seq_len}
+        assert (set() if val is None else {s.name for s in val.sources}) == expected
+        assert name != "gap_replay" or expected  # the default mixture has validation data

@@ -178,6 +178,21 @@ def corpus_run(config: ConfigOpt = None, set_: SetOpt = None) -> None:
     run_corpus(cfg, _start_run(cfg, "corpus"))
 
 
+@corpus_app.command("mixtures")
+def corpus_mixtures(config: ConfigOpt = None, set_: SetOpt = None) -> None:
+    """(Re)build `<shards>/mixtures/<name>.json` for every `corpus.mixtures` entry over the shards a corpus run wrote.
+
+    Reads only the shard manifest (no reading, filtering, dedup or decontamination again). `corpus run` builds them
+    too; run this after editing `corpus.mixtures`. Example: `meditron corpus mixtures --config my.yaml`
+    """
+    cfg = _load(config, set_)
+    from meditron.corpus.mixtures import rebuild_mixtures
+
+    written = rebuild_mixtures(cfg, _run_dir(cfg))
+    for name, path in written.items():
+        print(f"{name}\t{path}")
+
+
 @corpus_app.command("inspect")
 def corpus_inspect(
     files: Annotated[list[Path], typer.Argument(help="Input files")],
@@ -325,11 +340,16 @@ def pretrain(
     set_: SetOpt = None,
     resume: ResumeOpt = False,
     trust_checkpoint: TrustOpt = False,
+    mixture: Annotated[
+        str | None,
+        typer.Option(help="Train on this corpus.mixtures entry only (= --set train.mixture=NAME; docs/MIXTURES.md)"),
+    ] = None,
 ) -> None:
     """Continue pretraining a causal LM on the corpus shards (single process or under torchrun).
 
     Example: `torchrun --nproc-per-node 2 -m meditron pretrain --config configs/quickstart-cpu.yaml --set train.steps=20`
     """
+    set_ = [*(set_ or []), *([f"train.mixture={mixture}"] if mixture is not None else [])]
     cfg = _load(config, _with_trust(set_, "train.checkpoint.trust_unverified", trust_checkpoint))
     from meditron.train.pretrain import run_pretrain
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 from datetime import date
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from meditron._base import ConfigPath, ConfigPathText, StrictModel
+from meditron.corpus.mixture_config import MixtureName, MixtureSpec, check_mixture_sources
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -327,3 +328,14 @@ class CorpusConfig(StrictModel):
     limits: ReadLimitsConfig = ReadLimitsConfig()
     markup: MarkupConfig = MarkupConfig()
     upsampling: UpsamplingConfig = UpsamplingConfig()
+    mixtures: dict[MixtureName, MixtureSpec] = Field(
+        default_factory=dict,
+        description="Named blends of the sources, {name: {source: weight (0.5) | token budget ('2B') | epochs ('1x')}}: "
+        "one manifest each in <shards>/mixtures/, trained on with `meditron pretrain --mixture NAME` (docs/MIXTURES.md)",
+    )
+
+    @model_validator(mode="after")
+    def _mixtures_name_sources(self) -> CorpusConfig:
+        if self.sources:  # without sources the shards come from elsewhere: checked against their manifest at build
+            check_mixture_sources(self.mixtures, [s.name for s in self.sources])
+        return self

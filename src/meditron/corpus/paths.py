@@ -138,8 +138,9 @@ def _file_stats(path: str | Path) -> list[list[Any]]:
 def config_fingerprint(corpus: CorpusConfig, seed: int, inputs: list[str]) -> str:
     """Hash of everything that changes the output: the config (not the executor kind or worker count), the seed,
     the task count, and the files it reads — inputs, the decontamination benchmarks and the tokenizer — by path, size
-    and modification time (a file replaced in place gives a new work directory, not a stale resume)."""
-    data: dict[str, Any] = corpus.model_dump(mode="json", exclude={"executor", "output_dir", "shards_dir"})
+    and modification time (a file replaced in place gives a new work directory, not a stale resume). Not the
+    ``mixtures``: they are built over finished shards, so editing them never re-runs the corpus."""
+    data: dict[str, Any] = corpus.model_dump(mode="json", exclude={"executor", "output_dir", "shards_dir", "mixtures"})
     stats = [row for f in inputs for row in _file_stats(f)]
     d = corpus.decontamination
     read = {

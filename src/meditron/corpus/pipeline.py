@@ -13,6 +13,7 @@ appended to); every stage is deterministic, hence a resumed run produces the sam
    tokenization into ``<shards>/<split>/<source>/<rank>.ds``
 5. ``replay`` (1 task): replay candidates sampled to the target token share
 6. ``finalize`` (1 task): manifest, merged ledger, contamination index, ``corpus_report.json``/``.md``
+7. ``mixtures`` (1 task, re-run every time; only with ``corpus.mixtures``): ``<shards>/mixtures/<name>.json`` each
 
 ``build_stages`` only assembles steps (each config section builds its own, ``corpus.config``); every file is read
 or written by the steps when they run. Intermediate files live in ``<corpus>/work/<config hash>/``
@@ -137,6 +138,7 @@ def _shard_steps(c: CorpusConfig, paths: CorpusPaths, seed: int) -> list[Pipelin
 def build_stages(cfg: RunConfig, run: RunDir, paths: CorpusPaths, readers: list[PipelineStep]) -> list[Stage]:
     """The datatrove pipelines of the corpus stage, in order (no file is touched here)."""
     from meditron.corpus.mixing import ReplaySelector
+    from meditron.corpus.mixtures.step import MixtureWriter
     from meditron.corpus.report import CorpusFinalizer
     from meditron.corpus.report.writer import RunFacts
 
@@ -162,6 +164,7 @@ def build_stages(cfg: RunConfig, run: RunDir, paths: CorpusPaths, readers: list[
         Stage("shards", _shard_steps(c, paths, cfg.seed), tasks),
         Stage("replay", [replay], 1),
         Stage("finalize", [CorpusFinalizer(paths=paths, run=run, facts=facts)], 1),
+        *([Stage("mixtures", [MixtureWriter(shards_dir=paths.shards, mixtures=c.mixtures)], 1)] if c.mixtures else []),
     ]
 
 
@@ -171,7 +174,7 @@ def _reset_stale_shards(paths: CorpusPaths) -> None:
     current = paths.work.name  # the config fingerprint
     if marker.exists() and marker.read_text(encoding="utf-8") == current:
         return
-    for target in (paths.shards / "train", paths.shards / "validation", paths.manifest):
+    for target in (paths.shards / "train", paths.shards / "validation", paths.manifest, paths.shards / "mixtures"):
         if target.is_dir():
             shutil.rmtree(target)
         elif target.exists():
@@ -205,6 +208,7 @@ def run_corpus(cfg: RunConfig, run: RunDir) -> dict[str, Any]:
     paths.work.mkdir(parents=True, exist_ok=True)
     _reset_stale_shards(paths)
     stages = build_stages(cfg, run, paths, readers)
+    shutil.rmtree(paths.logs("mixtures"), ignore_errors=True)  # no completion marker: mixtures follow the config
     if c.executor.kind == "slurm":  # submitted as a chain of dependent job arrays; the last one writes the report
         previous = None
         for stage in stages:

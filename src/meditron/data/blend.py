@@ -18,7 +18,7 @@ labels aligned to inputs (the trainer shifts them).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from functools import lru_cache
 from pathlib import Path
 
@@ -176,32 +176,35 @@ def build_pretrain_datasets(
     seed: int,
     weights: Mapping[str, float] | None = None,
     block_size: int = DEFAULT_BLOCK_SIZE,
+    validation_sources: Collection[str] | None = None,
+    weights_key: str = "train.source_weights",
 ) -> tuple[BlendedDataset, ConcatDataset | None, TokenShards]:
-    """The blended training stream and the validation stream (None when the corpus has no validation split).
+    """The blended training stream and the validation stream (None when there is no validation data).
 
     ``weights`` default to each source's number of training tokens (the natural mix the corpus stage produced);
-    a named source that is absent from the shards is an error, a source left out gets weight 0.
+    a named source that is absent from the shards is an error (naming ``weights_key``), a source left out gets
+    weight 0 and its files are never opened. ``validation_sources`` limits the validation stream to those sources
+    (a mixture's own); None takes every source's validation split.
     """
     shards = TokenShards(shards_dir)
     train_names = shards.sources("train")
     if not train_names:
         raise InputError("the shards have no training tokens", path=str(shards.root))
-    train = {n: TokenSequences(shards.files(n, "train"), seq_len, n) for n in train_names}
     if weights:
         unknown = sorted(set(weights) - set(train_names))
         if unknown:
-            raise ConfigError(
-                f"train.source_weights names {unknown} which have no training tokens (sources: {train_names})"
-            )
+            raise ConfigError(f"{weights_key} names {unknown} which have no training tokens (sources: {train_names})")
         w = {n: float(weights.get(n, 0.0)) for n in train_names}
         if any(v < 0 for v in w.values()):
-            raise ConfigError(f"train.source_weights must be ≥ 0, got {dict(weights)}")
+            raise ConfigError(f"{weights_key} must be ≥ 0, got {dict(weights)}")
+        train = {n: TokenSequences(shards.files(n, "train"), seq_len, n) for n in train_names if w[n] > 0}
     else:
+        train = {n: TokenSequences(shards.files(n, "train"), seq_len, n) for n in train_names}
         w = {n: float(train[n].num_tokens) for n in train_names}
     # A weighted source too short for one sequence is an error; an unweighted one is simply left out.
     usable = {n: s for n, s in train.items() if len(s) or w[n] > 0}
     blended = BlendedDataset(usable, w, seed, block_size)
-    val_names = shards.sources("validation")
+    val_names = [n for n in shards.sources("validation") if validation_sources is None or n in validation_sources]
     validation = None
     if val_names:
         val = {n: TokenSequences(shards.files(n, "validation"), seq_len, n) for n in val_names}

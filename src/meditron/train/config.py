@@ -79,6 +79,20 @@ class TrainConfig(StrictModel):
     tensorboard: bool = True
     wandb: bool = False
     mlflow: bool = False
+    mixture: str | None = Field(
+        default=None,
+        description="Train on this corpus.mixtures entry (<shards>/mixtures/<name>.json): only its sources, in its "
+        "proportions; set by `meditron pretrain --mixture NAME`. Not with source_weights",
+    )
+
+    @model_validator(mode="after")
+    def _mixture_or_source_weights(self) -> TrainConfig:
+        if self.mixture is not None and self.source_weights:
+            raise ValueError(
+                f"mixture {self.mixture!r} and source_weights {self.source_weights} both set the blend of sources: "
+                "keep one (--set train.mixture=null to blend by source_weights; a mixture is a named corpus.mixtures entry)"
+            )
+        return self
 
 
 class FinetuneConfig(TrainConfig, SFTDataSection):

@@ -5,7 +5,9 @@ tokenizer, and pretraining uses that one. It is loaded from ``model.tokenizer`` 
 when that directory has a tokenizer, else from the shards' own copy; whichever it is, it must be the shards'
 tokenizer (the manifest's vocabulary fingerprint, BOS/EOS ids and document framing), or the run stops before training
 with one line naming both tokenizers — never does another tokenizer silently win. Then ``train.seq_len`` is checked
-against the model's context, sources are blended by ``train.source_weights`` in the order of the run's ``seed``, the
+against the model's context, sources are blended by ``train.mixture`` (a built ``corpus.mixtures`` manifest: its
+sources only, in its proportions, validated on their validation splits) or ``train.source_weights`` (one or the
+other; default: in proportion to tokens) in the order of the run's ``seed``, the
 :class:`meditron.train.trainer.Trainer` trains, and the last checkpoint is consolidated into ``hf/`` of the checkpoint
 directory (``<run>/checkpoints/pretrain/hf`` by default: where finetuning starts). The tokens the model's vocabulary
 gains (MEDITRON's special tokens) and how their embedding rows start are logged and kept in run.json.
@@ -13,6 +15,8 @@ gains (MEDITRON's special tokens) and how their embedding rows start are logged 
 
 from __future__ import annotations
 
+import json
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,9 +27,12 @@ from meditron.run import RunDir
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
 
+    from meditron.corpus.mixtures import Mixture
     from meditron.data.blend import BlendedDataset, ConcatDataset
     from meditron.data.shards import TokenShards
     from meditron.tokenizer import TokenizerIdentity
+
+log = logging.getLogger(__name__)
 
 #: What to change when the model's tokenizer is not the shards' one.
 _FIX = (
@@ -128,12 +135,77 @@ def check_shards_tokenizer(shards: TokenShards, tokenizer, origin: str, *, confi
     return dict(record)
 
 
-def pretrain_datasets(cfg: RunConfig, shards_dir: Path) -> tuple[BlendedDataset, ConcatDataset | None, TokenShards]:
-    """The blended training stream (ordered by the run's ``seed``) and the validation stream of ``shards_dir``."""
+def load_mixture(cfg: RunConfig, shards_dir: Path) -> Mixture | None:
+    """``train.mixture``'s manifest in ``<shards>/mixtures/`` (None without one), refused when built for other shards
+    or from another spec than the config's ``corpus.mixtures`` entry of that name."""
+    from meditron.corpus.mixtures import read_mixture
+
+    name = cfg.train.mixture
+    if name is None:
+        return None
+    return read_mixture(shards_dir, name, configured=cfg.corpus.mixtures.get(name))
+
+
+def pretrain_datasets(
+    cfg: RunConfig, shards_dir: Path, mixture: Mixture | None = None
+) -> tuple[BlendedDataset, ConcatDataset | None, TokenShards]:
+    """The blended training stream (ordered by the run's ``seed``) and the validation stream of ``shards_dir``.
+
+    With ``train.mixture``: only the mixture's sources, by its weights, and their validation splits."""
     from meditron.data.blend import build_pretrain_datasets
 
+    mixture = mixture or load_mixture(cfg, shards_dir)
+    if mixture is not None:
+        return build_pretrain_datasets(
+            shards_dir, cfg.train.seq_len, seed=cfg.seed, weights=mixture.weights,
+            validation_sources=mixture.validation_sources, weights_key=f"mixture {mixture.name} ({mixture.path})",
+        )  # fmt: skip
     weights = cfg.train.source_weights or None
     return build_pretrain_datasets(shards_dir, cfg.train.seq_len, seed=cfg.seed, weights=weights)
+
+
+def data_blend(mixture: Mixture | None, train_data: BlendedDataset) -> dict[str, Any]:
+    """What the checkpoints keep of the data blend (``run_config.json``'s ``data_blend``), compared on resume."""
+    return {"mixture": mixture.name if mixture else None, "shares": train_data.shares}
+
+
+def check_resume_blend(checkpoints: Path, blend: dict[str, Any]) -> None:
+    """Refuse to resume a run on another mixture (or on the same name whose blend changed): the data order after the
+    checkpoint would not be the one before it. Checkpoints from before mixtures count as ``mixture: None``."""
+    from meditron.train.checkpoint import CONFIG_FILE, find_latest_checkpoint
+
+    latest = find_latest_checkpoint(checkpoints)
+    saved_path = latest / CONFIG_FILE if latest is not None else None
+    if saved_path is None or not saved_path.exists():
+        return
+    try:
+        saved = json.loads(saved_path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return  # a damaged checkpoint: loading it reports that, with the checkpoint's other files
+    if not isinstance(saved, dict):
+        return
+    before = saved.get("data_blend") or {"mixture": (saved.get("train") or {}).get("mixture"), "shares": None}
+    if before["mixture"] != blend["mixture"]:
+        was = f"mixture {before['mixture']!r}" if before["mixture"] else "no mixture"
+        now = f"mixture {blend['mixture']!r}" if blend["mixture"] else "no mixture"
+        raise ConfigError(
+            f"--resume: {latest} was trained on {was}, this run asks for {now}; resume with "
+            f"--mixture {before['mixture'] or '(none)'} or start a new run (another name or train.checkpoint.dir)"
+        )
+    if blend["mixture"] and before["shares"] is not None and before["shares"] != blend["shares"]:
+        raise ConfigError(
+            f"--resume: mixture {blend['mixture']!r} blended {before['shares']} in {latest} but {blend['shares']} "
+            "now (the mixture was edited and rebuilt); restore it or start a new run"
+        )
+
+
+def mixture_summary(mixture: Mixture, train_data: BlendedDataset, train_tokens: int) -> dict[str, Any]:
+    """The mixture as trained on: shares, and epochs of each source over the run's ``train_tokens`` tokens."""
+    sources = mixture.document["sources"]
+    epochs = {s: share * train_tokens / sources[s]["available_tokens"] for s, share in train_data.shares.items()}
+    return {"name": mixture.name, "manifest": str(mixture.path), "kind": mixture.document["kind"],
+            "shares": train_data.shares, "budget_tokens": mixture.total_tokens, "train_tokens": train_tokens,
+            "epochs": epochs}  # fmt: skip
 
 
 def run_pretrain(cfg: RunConfig, run: RunDir, resume: bool) -> dict[str, Any]:
@@ -149,8 +221,16 @@ def run_pretrain(cfg: RunConfig, run: RunDir, resume: bool) -> dict[str, Any]:
     tokenizer, shards_tokenization = resolve_tokenizer(cfg, TokenShards(shards_dir))
     context = check_seq_len(tc.seq_len, "train.seq_len", build_config(cfg.model, tokenizer), tokenizer)
     vocabulary = vocabulary_growth(cfg.model, tokenizer)
-    train_data, val_data, shards = pretrain_datasets(cfg, shards_dir)
+    mixture = load_mixture(cfg, shards_dir)
+    train_data, val_data, shards = pretrain_datasets(cfg, shards_dir, mixture)
     paths = stage_paths(run, "pretrain", tc.checkpoint)
+    blend = data_blend(mixture, train_data)
+    if resume:
+        check_resume_blend(paths.checkpoints, blend)
+    train_tokens = tc.steps * tc.global_batch_size * tc.seq_len
+    if mixture is not None:
+        log.info("pretrain: mixture %s (%s), %s tokens: %s", mixture.name, mixture.path, f"{train_tokens:,}",
+                 ", ".join(f"{s} {v:.3f}" for s, v in train_data.shares.items()))
     env = init_distributed(tc.parallel)
     try:
         log_start_notes("pretrain", vocabulary, context, env)
@@ -163,12 +243,14 @@ def run_pretrain(cfg: RunConfig, run: RunDir, resume: bool) -> dict[str, Any]:
             seed=cfg.seed,
             checkpoint_dir=paths.checkpoints,
             log_path=run.logs / "train.jsonl",
-            run_config=dump_config(cfg),
+            run_config={**dump_config(cfg), "data_blend": blend},
             env=env,
             run_name=cfg.name,
         )
         summary = trainer.train(resume=resume)
         summary["sources"] = train_data.shares
+        if mixture is not None:
+            summary["mixture"] = mixture_summary(mixture, train_data, train_tokens)
         summary["vocabulary"] = vocabulary
         summary["tokenization"] = shards_tokenization
         summary["max_context"] = {"tokens": context.max_context, "source": context.source}
