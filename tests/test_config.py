@@ -112,3 +112,13 @@ def test_non_mapping_yaml(tmp_path):
 def test_model_path_and_preset_are_exclusive():
     with pytest.raises(ConfigError, match="either model.path or model.preset"):
         load_config(None, ["model.path=/x", "model.preset=tiny-llama"])
+
+
+@pytest.mark.parametrize("override", ["finetune.mixture=gap_replay", "finetune.source_weights={papers: 1.0}",
+                                      "finetune.shards_dir=/data/shards"])
+def test_finetune_refuses_pretraining_blend_keys(override):
+    """Finetuning reads chat datasets: a shard blend under finetune would be ignored, so it is refused by name."""
+    key = override.split("=")[0]
+    with pytest.raises(ConfigError) as e:
+        load_config("quickstart-cpu", [override])
+    assert f"{key}=" in str(e.value) and "has no effect" in str(e.value) and f"train.{key.split('.')[1]}" in str(e.value)

@@ -116,3 +116,13 @@ class FinetuneConfig(TrainConfig, SFTDataSection):
     warmup_ratio: float | None = 0.1
     global_batch_size: int = 64
     seq_len: int = 2048
+
+    @model_validator(mode="after")
+    def _no_shard_blend(self) -> FinetuneConfig:
+        """Finetuning reads chat datasets, not the corpus shards: a blend set here would be silently ignored."""
+        for key, value in (("mixture", self.mixture), ("source_weights", self.source_weights),
+                           ("shards_dir", self.shards_dir)):
+            if value:
+                raise ValueError(f"finetune.{key}={value!r} has no effect: finetuning reads finetune.datasets, not the "
+                                 f"corpus shards; set train.{key} for pretraining and remove finetune.{key}")
+        return self
