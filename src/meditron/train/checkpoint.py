@@ -3,7 +3,8 @@
 Layout of ``<dir>/step_XXXXXXX/`` (``XXXXXXX`` = optimiser steps done):
 
 * DCP files (``.metadata``, ``__<rank>_0.distcp``): ``model`` and ``optim`` (sharded; DCP reshards them on load, so
-  a run saved on 2 processes resumes on 1 or 8) and ``rng`` (the torch CPU generator);
+  a run saved on 2 processes resumes on 1 or 8, at any TP/PP degree: the optimizer state is keyed by parameter name)
+  and ``rng`` (the torch CPU generator);
 * ``trainer_state.json``: step, tokens seen, scheduler state, non-finite step counters, world size — the data position
   is the step (samples ``[0, step·G)`` are consumed);
 * ``run_config.json``: the resolved run config;
