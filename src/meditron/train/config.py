@@ -30,11 +30,11 @@ class ParallelConfig(StrictModel):
     dp_shard: int = Field(default=-1, description="FSDP2 shard degree; -1 = all ranks not used by TP")
     tp: int = Field(default=1, ge=1, description="Tensor-parallel degree (DTensor)")
     pp: int = Field(default=1, ge=1, description="Pipeline-parallel degree (torch.distributed.pipelining)")
-    pp_schedule: Literal["1f1b", "interleaved_1f1b", "gpipe"] = Field(
+    pp_schedule: Literal["1f1b", "interleaved_1f1b"] = Field(
         default="1f1b", description="Pipeline schedule; interleaved_1f1b runs pp_virtual_stages stages per rank"
     )
     pp_virtual_stages: int = Field(
-        default=1, ge=1, description="Pipeline stages per rank: 1 for 1f1b/gpipe, 2 or more for interleaved_1f1b"
+        default=1, ge=1, description="Pipeline stages per rank: 1 for 1f1b, 2 or more for interleaved_1f1b"
     )
     backend: Literal["auto", "gloo", "nccl"] = "auto"
     mixed_precision: Literal["fp32", "bf16"] = "fp32"

@@ -9,7 +9,7 @@ checkpointing, FSDP2 in ``parallelize.py``) and filled from rank 0's weights. Th
 optimizer and the checkpointer as one module with the whole model's names (:class:`StagedModel`), so a DCP checkpoint
 written at one PP degree is read at any other (or without PP), and ``meditron export`` consolidates it unchanged.
 
-Schedules: ``1f1b`` and ``gpipe`` (one stage per rank), ``interleaved_1f1b`` (``pp_virtual_stages`` stages per rank,
+Schedules: ``1f1b`` (one stage per rank) and ``interleaved_1f1b`` (``pp_virtual_stages`` stages per rank,
 rank ``r`` holding stages ``r, r + pp, ...``). A step's micro-batches (``global_batch_size / (micro_batch_size × dp)``)
 are the schedule's micro-batches, and the loss is the trainer's: the sum of token losses of each micro-batch × the
 same global scale, so gradients equal the unpipelined run's. The fused LM-head loss works here too: the last stage
@@ -72,7 +72,7 @@ def check_pipeline(config: Any, pcfg: ParallelConfig, n_microbatches: int) -> No
         raise ConfigError(f"train.parallel.pp={pcfg.pp}: the model ties its LM head to its input embedding, which the "
                           "first and last pipeline stages cannot share; set pp: 1")
     stage_layer_ranges(int(config.num_hidden_layers), pcfg.pp, pcfg.pp_virtual_stages)
-    if pcfg.pp_schedule != "gpipe" and n_microbatches < pcfg.pp:
+    if n_microbatches < pcfg.pp:
         raise ConfigError(
             f"train.parallel.pp_schedule={pcfg.pp_schedule} needs at least pp={pcfg.pp} micro-batches per step, got "
             f"{n_microbatches} (= global_batch_size / (micro_batch_size × dp)): raise global_batch_size or lower "
@@ -321,9 +321,8 @@ def build_pipeline(
 
 def _schedule(name: str, stages: list[Any], n_microbatches: int, loss: _StageLoss) -> Any:
     """The torch schedule; ``scale_grads=False``: the loss already carries the global normalisation."""
-    from torch.distributed.pipelining import Schedule1F1B, ScheduleGPipe, ScheduleInterleaved1F1B
+    from torch.distributed.pipelining import Schedule1F1B, ScheduleInterleaved1F1B
 
     if name == "interleaved_1f1b":
         return ScheduleInterleaved1F1B(stages, n_microbatches=n_microbatches, loss_fn=loss, scale_grads=False)
-    single = {"1f1b": Schedule1F1B, "gpipe": ScheduleGPipe}[name]
-    return single(stages[0], n_microbatches=n_microbatches, loss_fn=loss, scale_grads=False)
+    return Schedule1F1B(stages[0], n_microbatches=n_microbatches, loss_fn=loss, scale_grads=False)
