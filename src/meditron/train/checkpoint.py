@@ -3,7 +3,8 @@
 Layout of ``<dir>/step_XXXXXXX/`` (``XXXXXXX`` = optimiser steps done):
 
 * DCP files (``.metadata``, ``__<rank>_0.distcp``): ``model`` and ``optim`` (sharded; DCP reshards them on load, so
-  a run saved on 2 processes resumes on 1 or 8) and ``rng`` (the torch CPU generator);
+  a run saved on 2 processes resumes on 1 or 8, at any TP/PP degree: the optimizer state is keyed by parameter name)
+  and ``rng`` (the torch CPU generator);
 * ``trainer_state.json``: step, tokens seen, scheduler state, non-finite step counters, world size — the data position
   is the step (samples ``[0, step·G)`` are consumed);
 * ``run_config.json``: the resolved run config;
@@ -114,10 +115,10 @@ class CheckpointManager:
         self.keep_last = keep_last
         self.trust_unverified = trust_unverified
 
-    def _state(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+    def _state(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer, flat: bool = True) -> dict[str, Any]:
         from torch.distributed.checkpoint.state_dict import get_state_dict
 
-        model_sd, optim_sd = get_state_dict(model, optimizer)
+        model_sd, optim_sd = get_state_dict(model, optimizer, options=_options(flat))
         return {"model": model_sd, "optim": optim_sd, "rng": torch.get_rng_state()}
 
     def save(
@@ -235,8 +236,9 @@ class CheckpointManager:
         problems = self.verify(checkpoint) if problems is None else problems
         if problems and not self.trust_unverified:
             raise CheckpointError(unverified_message(checkpoint, problems))
-        load_metadata(checkpoint / ".metadata")  # refuses a crafted pickle here, in one clear line (DCP wraps errors)
-        state = self._state(model, optimizer)
+        metadata = load_metadata(checkpoint / ".metadata")  # refuses a crafted pickle here, in one line
+        flat = _flat_optimizer_keys(metadata.state_dict_metadata)
+        state = self._state(model, optimizer, flat)
         try:
             with _single_process_quiet():
                 dcp.load(state, storage_reader=SafeFileSystemReader(checkpoint), planner=SafeLoadPlanner(),
@@ -245,7 +247,8 @@ class CheckpointManager:
             raise
         except Exception as e:  # shape/key mismatch: name the checkpoint, not DCP's internals
             raise CheckpointError(f"cannot load {checkpoint} into this model/optimizer: {_first_line(e)}") from None
-        set_state_dict(model, optimizer, model_state_dict=state["model"], optim_state_dict=state["optim"])
+        set_state_dict(model, optimizer, model_state_dict=state["model"], optim_state_dict=state["optim"],
+                       options=_options(flat))
         torch.set_rng_state(state["rng"])
         loop_state, data = read_trainer_state(checkpoint)
         if scheduler is not None and data.get("scheduler") is not None:
@@ -319,6 +322,23 @@ def verify_or_refuse(checkpoint: Path, trust: bool, warn: Any = None) -> None:
         raise CheckpointError(unverified_message(checkpoint, problems))
     if warn is not None:
         warn(f"{checkpoint}: loading unverified (--trust-checkpoint): {problems[0]}{_more(problems)}")
+
+
+def _options(flat: bool) -> Any:
+    """Optimizer state keyed by parameter name (``state.<fqn>.exp_avg``, ``param_groups.<fqn>.lr``), not by group.
+
+    Why: a pipeline rank's optimizer holds only its stages' parameters, so per-group lists differ between ranks and
+    between PP degrees; keyed by name, DCP reshards optimizer state like weights. ``flat=False`` reads checkpoints
+    written before (groups listed as ``param_groups.0...``).
+    """
+    from torch.distributed.checkpoint.state_dict import StateDictOptions
+
+    return StateDictOptions(flatten_optimizer_state_dict=flat)
+
+
+def _flat_optimizer_keys(keys: Any) -> bool:
+    """True unless the checkpoint lists optimizer groups by index (``optim.param_groups.0.lr``: the older format)."""
+    return not any(k.startswith("optim.param_groups.") and k.split(".")[2].isdigit() for k in keys)
 
 
 def _more(problems: list[str]) -> str:

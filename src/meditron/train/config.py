@@ -29,6 +29,13 @@ class ModelConfig(StrictModel):
 class ParallelConfig(StrictModel):
     dp_shard: int = Field(default=-1, description="FSDP2 shard degree; -1 = all ranks not used by TP")
     tp: int = Field(default=1, ge=1, description="Tensor-parallel degree (DTensor)")
+    pp: int = Field(default=1, ge=1, description="Pipeline-parallel degree (torch.distributed.pipelining)")
+    pp_schedule: Literal["1f1b", "interleaved_1f1b"] = Field(
+        default="1f1b", description="Pipeline schedule; interleaved_1f1b runs pp_virtual_stages stages per rank"
+    )
+    pp_virtual_stages: int = Field(
+        default=1, ge=1, description="Pipeline stages per rank: 1 for 1f1b, 2 or more for interleaved_1f1b"
+    )
     backend: Literal["auto", "gloo", "nccl"] = "auto"
     mixed_precision: Literal["fp32", "bf16"] = "fp32"
     activation_checkpointing: bool = False
@@ -41,6 +48,17 @@ class ParallelConfig(StrictModel):
     cpu_keep_freed_memory: bool = Field(
         default=True, description="CPU: large blocks from the heap, never trimmed (glibc mallopt): no page faults per step"
     )
+
+    @model_validator(mode="after")
+    def _pipeline_stages(self) -> ParallelConfig:
+        interleaved = self.pp_schedule == "interleaved_1f1b"
+        if interleaved and self.pp_virtual_stages < 2:
+            raise ValueError("train.parallel.pp_schedule=interleaved_1f1b needs pp_virtual_stages >= 2 (stages per "
+                             "rank); use pp_schedule 1f1b for one stage per rank")
+        if not interleaved and self.pp_virtual_stages != 1:
+            raise ValueError(f"train.parallel.pp_virtual_stages={self.pp_virtual_stages} needs pp_schedule "
+                             f"interleaved_1f1b ({self.pp_schedule} runs one stage per rank)")
+        return self
 
 
 class CheckpointConfig(StrictModel):

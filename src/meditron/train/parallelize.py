@@ -2,7 +2,8 @@
 
 The same code runs from one CPU process (no process group: the plain model) to many GPUs under ``torchrun``:
 
-* mesh ``(dp, tp)``: tensor parallelism inside a group of ``tp`` ranks, FSDP2 sharding across the ``dp`` groups;
+* mesh ``(pp, dp, tp)``: tensor parallelism inside a group of ``tp`` ranks, FSDP2 sharding across the ``dp`` groups,
+  pipeline stages across the ``pp`` groups (``pipeline.py`` splits the model; each stage is parallelised here);
 * TP uses the model's own ``base_model_tp_plan`` (``colwise``/``rowwise`` per projection) with DTensor;
 * FSDP2 ``fully_shard`` wraps each decoder layer, then the root (embeddings, final norm, LM head);
 * on GPU with ``mixed_precision: bf16`` parameters are cast to bf16 for compute, gradients reduced in fp32;
@@ -41,6 +42,8 @@ class DistEnv:
     dp_rank: int = 0
     dp_size: int = 1
     tp: int = 1
+    pp: int = 1
+    pp_rank: int = 0
     mixed_precision: str = "fp32"
 
     @property
@@ -80,6 +83,14 @@ class DistEnv:
         dist.all_reduce(moved, op=dist.ReduceOp.SUM, group=self.mesh["dp"].get_group())
         return moved.to(value.device)
 
+    def all_reduce_pp(self, value: torch.Tensor) -> torch.Tensor:
+        """Sum over the pipeline ranks only (a value only the last stage holds reaches every stage)."""
+        if not self.distributed or self.pp == 1:
+            return value
+        moved = value.to(self.device)
+        dist.all_reduce(moved, op=dist.ReduceOp.SUM, group=self.mesh["pp"].get_group())
+        return moved.to(value.device)
+
     def broadcast_object(self, obj: Any) -> Any:
         if not self.distributed:
             return obj
@@ -95,7 +106,7 @@ class DistEnv:
 
 
 def init_distributed(pcfg: ParallelConfig) -> DistEnv:
-    """Join the process group when launched by ``torchrun`` (``WORLD_SIZE`` set) and build the ``(dp, tp)`` mesh."""
+    """Join the process group when launched by ``torchrun`` (``WORLD_SIZE`` set) and build the ``(pp, dp, tp)`` mesh."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     use_cuda = torch.cuda.is_available() and pcfg.backend != "gloo"
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
@@ -104,22 +115,23 @@ def init_distributed(pcfg: ParallelConfig) -> DistEnv:
         torch.cuda.set_device(device)
     mp = pcfg.mixed_precision
     if world == 1 and "RANK" not in os.environ:
-        if pcfg.tp != 1:
-            raise ConfigError(f"train.parallel.tp={pcfg.tp} needs that many processes: launch with torchrun")
+        if pcfg.tp != 1 or pcfg.pp != 1:
+            key, n = ("tp", pcfg.tp) if pcfg.tp != 1 else ("pp", pcfg.pp)
+            raise ConfigError(f"train.parallel.{key}={n} needs that many processes: launch with torchrun")
         return DistEnv(device=device, mixed_precision=mp)
     backend = pcfg.backend if pcfg.backend != "auto" else ("nccl" if use_cuda else "gloo")
     if not dist.is_initialized():
         dist.init_process_group(backend=backend, timeout=datetime.timedelta(minutes=30))
     rank, world = dist.get_rank(), dist.get_world_size()
-    tp = pcfg.tp
-    if world % tp:
-        raise ConfigError(f"train.parallel.tp={tp} does not divide the {world} processes")
-    dp = world // tp
+    tp, pp = pcfg.tp, pcfg.pp
+    if world % (tp * pp):
+        raise ConfigError(f"train.parallel.tp={tp} × pp={pp} = {tp * pp} does not divide the {world} processes")
+    dp = world // (tp * pp)
     if pcfg.dp_shard not in (-1, dp):
-        raise ConfigError(f"train.parallel.dp_shard={pcfg.dp_shard} but world {world} / tp {tp} = {dp}")
+        raise ConfigError(f"train.parallel.dp_shard={pcfg.dp_shard} but world {world} / (tp {tp} × pp {pp}) = {dp}")
     from torch.distributed.device_mesh import init_device_mesh
 
-    mesh = init_device_mesh(device.type, (dp, tp), mesh_dim_names=("dp", "tp"))
+    mesh = init_device_mesh(device.type, (pp, dp, tp), mesh_dim_names=("pp", "dp", "tp"))
     return DistEnv(
         rank=rank,
         world_size=world,
@@ -129,6 +141,8 @@ def init_distributed(pcfg: ParallelConfig) -> DistEnv:
         dp_rank=mesh["dp"].get_local_rank(),
         dp_size=dp,
         tp=tp,
+        pp=pp,
+        pp_rank=mesh["pp"].get_local_rank(),
         mixed_precision=mp,
     )
 
@@ -194,8 +208,14 @@ def parallelize(model: nn.Module, env: DistEnv, pcfg: ParallelConfig) -> nn.Modu
     return model
 
 
-def materialize(model: nn.Module, full_state_dict: dict[str, torch.Tensor] | None, env: DistEnv) -> None:
-    """Allocate the (sharded) parameters on the device and fill them from rank 0's full state dict."""
+def materialize(
+    model: nn.Module, full_state_dict: dict[str, torch.Tensor] | None, env: DistEnv, strict: bool = True
+) -> None:
+    """Allocate the (sharded) parameters on the device and fill them from rank 0's full state dict.
+
+    ``strict=False`` lets a pipeline stage take only its own keys of the whole model's state dict (``pipeline.py``
+    checks beforehand that every key of the stage is in it).
+    """
     from torch.distributed.checkpoint.state_dict import StateDictOptions, set_model_state_dict
 
     buffers = {n: b.detach().clone() for n, b in model.named_buffers()}
@@ -209,7 +229,7 @@ def materialize(model: nn.Module, full_state_dict: dict[str, torch.Tensor] | Non
         model.load_state_dict(full_state_dict, strict=False)
         model.tie_weights()
         return
-    options = StateDictOptions(full_state_dict=True, broadcast_from_rank0=True)
+    options = StateDictOptions(full_state_dict=True, broadcast_from_rank0=True, strict=strict)
     set_model_state_dict(model, full_state_dict if env.is_main else {}, options=options)
 
 

@@ -101,7 +101,17 @@ class Trainer:
         if env.device.type == "cpu" and cfg.parallel.cpu_keep_freed_memory:
             keep_freed_memory()
         full = self.model_factory() if (env.is_main or not env.distributed) else None
-        if env.distributed:
+        self.pipeline = None
+        if env.pp > 1:  # pipeline stages (train/pipeline.py); the rest of the set-up sees their StagedModel
+            from meditron.train.pipeline import build_pipeline
+
+            self.pipeline = build_pipeline(
+                full, env, cfg.parallel, n_microbatches=self.accumulation, seq_len=cfg.seq_len,
+                fused_head=cfg.parallel.fused_lm_head_loss, model_inputs=self._model_inputs,
+            )  # fmt: skip
+            model = self.pipeline.model
+            del full
+        elif env.distributed:
             from meditron.train.model import empty_model
 
             config = env.broadcast_object(full.config if full is not None else None)
@@ -115,7 +125,7 @@ class Trainer:
         self.model = model
         self.hf_config = model.config
         # The loss takes the LM head's input and weight (no [tokens, vocab] logits); other families keep the logits.
-        self.fused_head = fusable_lm_head(model) if cfg.parallel.fused_lm_head_loss else None
+        self.fused_head = fusable_lm_head(model) if cfg.parallel.fused_lm_head_loss and not self.pipeline else None
         # Weight decay on matrices only (projections, embeddings); not on norm weights and biases (Megatron, HF).
         params = [p for p in model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(
@@ -139,7 +149,7 @@ class Trainer:
             kind=cfg.schedule,
         )
         self.flops_per_token = flops_per_token(
-            _num_params(model),
+            self.pipeline.num_params() if self.pipeline else _num_params(model),
             int(getattr(model.config, "num_hidden_layers", 0)),
             int(getattr(model.config, "hidden_size", 0)),
             cfg.seq_len,
@@ -259,13 +269,15 @@ class Trainer:
         denominator = float(max(1, num_labels))
         scale = env.grad_scale / denominator  # FSDP averages over dp ranks; the global normalisation must survive
         loss_sum = torch.zeros((), dtype=torch.float64, device=env.device)
-        for k, mb in enumerate(micro_batches):
+        if self.pipeline is not None:  # the schedule runs forward and backward of every micro-batch
+            loss_sum += self.pipeline.forward_backward(micro_batches, scale)
+        for k, mb in enumerate(micro_batches if self.pipeline is None else []):
             set_gradient_sync(model, k == len(micro_batches) - 1)
             token_loss_sum = self._forward_loss(mb)
             (token_loss_sum * scale).backward()
             loss_sum += token_loss_sum.detach().double()
         loss = env.all_reduce_dp(loss_sum.reshape(1)).item() / denominator
-        grad_norm = _clip_grad_norm(model, self.cfg.grad_clip)
+        grad_norm = _clip_grad_norm(model, self.cfg.grad_clip, env.all_reduce_pp)
         skipped = not (math.isfinite(loss) and math.isfinite(grad_norm))
         if skipped:
             self.state.nonfinite_total += 1
@@ -289,19 +301,7 @@ class Trainer:
 
     def _forward_loss(self, mb: dict[str, torch.Tensor]) -> torch.Tensor:
         """Sum of next-token cross-entropies of one micro-batch (fp32), ignoring labels of IGNORE_INDEX."""
-        inputs = {"input_ids": mb["input_ids"].to(self.env.device, non_blocking=True)}
-        if "position_ids" in mb:
-            inputs["position_ids"] = mb["position_ids"].to(self.env.device)
-        if "seq_ids" in mb:
-            mask = packed_causal_mask(mb["seq_ids"].to(self.env.device))
-            if getattr(self.model.config, "_attn_implementation", None) == "eager":
-                # eager attention *adds* a 4-D mask to the scores: a boolean one would mask nothing.
-                mask = torch.zeros(mask.shape, dtype=torch.float32, device=mask.device).masked_fill(
-                    ~mask, torch.finfo(torch.float32).min
-                )
-            inputs["attention_mask"] = mask
-        elif "attention_mask" in mb:
-            inputs["attention_mask"] = mb["attention_mask"].to(self.env.device)
+        inputs = self._model_inputs(mb)
         # Shift the labels, not the logits: slicing the [B, L, V] logits would copy the largest tensor of the step.
         labels = F.pad(mb["labels"], (0, 1), value=IGNORE_INDEX)[:, 1:].to(self.env.device)
         head = self.fused_head
@@ -315,6 +315,23 @@ class Trainer:
             # After the root's forward FSDP2 keeps the root's parameters (the head's among them) unsharded for backward.
             return linear_cross_entropy_sum(hidden.flatten(0, 1), head.weight, labels.flatten())
 
+    def _model_inputs(self, mb: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The model's keyword inputs for a micro-batch, on the device: ids, positions, the (packed) attention mask."""
+        inputs = {"input_ids": mb["input_ids"].to(self.env.device, non_blocking=True)}
+        if "position_ids" in mb:
+            inputs["position_ids"] = mb["position_ids"].to(self.env.device)
+        if "seq_ids" in mb:
+            mask = packed_causal_mask(mb["seq_ids"].to(self.env.device))
+            if getattr(self.model.config, "_attn_implementation", None) == "eager":
+                # eager attention *adds* a 4-D mask to the scores: a boolean one would mask nothing.
+                mask = torch.zeros(mask.shape, dtype=torch.float32, device=mask.device).masked_fill(
+                    ~mask, torch.finfo(torch.float32).min
+                )
+            inputs["attention_mask"] = mask
+        elif "attention_mask" in mb:
+            inputs["attention_mask"] = mb["attention_mask"].to(self.env.device)
+        return inputs
+
     @torch.no_grad()
     def evaluate(self) -> float:
         """Mean token loss over the first ``eval_batches`` global batches of the validation stream (wrapping)."""
@@ -325,9 +342,13 @@ class Trainer:
         num_steps = max(1, min(cfg.eval_batches, self.val_size // cfg.global_batch_size))
         total = torch.zeros(2, dtype=torch.float64)
         for step in range(num_steps):
-            for idx in rank_indices(step, cfg.global_batch_size, cfg.micro_batch_size, env.dp_rank, env.dp_size):
-                mb = collate([self.val_data[i % self.val_size] for i in idx])
-                total[0] += self._forward_loss(mb).double().cpu()
+            indices = rank_indices(step, cfg.global_batch_size, cfg.micro_batch_size, env.dp_rank, env.dp_size)
+            mbs = [collate([self.val_data[i % self.val_size] for i in idx]) for idx in indices]
+            if self.pipeline is not None:
+                total[0] += self.pipeline.loss_sum(mbs).double().cpu()
+            for mb in mbs:
+                if self.pipeline is None:
+                    total[0] += self._forward_loss(mb).double().cpu()
                 total[1] += _num_label_tokens(mb["labels"])
         total = env.all_reduce_dp(total.to(env.device)).cpu()
         self.model.train()
@@ -428,11 +449,14 @@ def _num_params(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if id(p) not in skip)
 
 
-def _clip_grad_norm(model: torch.nn.Module, max_norm: float) -> float:
+def _clip_grad_norm(
+    model: torch.nn.Module, max_norm: float, sum_stages: Callable[[torch.Tensor], torch.Tensor] | None = None
+) -> float:
     """Clip the total gradient norm; returns the norm before clipping.
 
     Under FSDP + TP gradients live on different meshes (TP'd projections on ``(dp, tp)``, the rest on ``dp``), which
-    ``torch.nn.utils.clip_grad_norm_`` cannot stack: norms are taken per mesh, made global, then combined.
+    ``torch.nn.utils.clip_grad_norm_`` cannot stack: norms are taken per mesh, made global, then combined; under
+    pipeline parallelism ``sum_stages`` adds up the squared norms of the stages.
     """
     grads = [p.grad for p in model.parameters() if p.grad is not None]
     if not grads:
@@ -446,6 +470,8 @@ def _clip_grad_norm(model: torch.nn.Module, max_norm: float) -> float:
         if hasattr(norm, "full_tensor"):
             norm = norm.full_tensor()
         total_sq += float(norm.item()) ** 2
+    if sum_stages is not None:
+        total_sq = float(sum_stages(torch.tensor([total_sq], dtype=torch.float64)).item())
     total = math.sqrt(total_sq)
     if max_norm > 0 and math.isfinite(total) and total > max_norm:
         coef = max_norm / (total + 1e-6)
