@@ -387,7 +387,7 @@ def plan(
     gpu_memory_gb: Annotated[float | None, typer.Option(min=0, help="Per-GPU memory budget; over it the plan fails")] = None,
     mfu: Annotated[float, typer.Option(min=0.01, max=1.0, help="Model FLOPs utilisation (the paper's: 0.42)")] = 0.42,
     gpu_tflops: Annotated[float, typer.Option(min=1, help="Per-GPU dense bf16 peak (A100: 312)")] = 312.0,
-    pp: Annotated[int, typer.Option(min=1, help="Pipeline-parallel degree (planned analytically)")] = 1,
+    pp: Annotated[int | None, typer.Option(min=1, help="Pipeline-parallel degree; default: the config's parallel.pp")] = None,
     overhead_gb: Annotated[float, typer.Option(min=0, help="Per-GPU allowance for CUDA context, NCCL buffers")] = 3.0,
     stage: Annotated[PlanStage, typer.Option(help="Which section's batch and parallel settings")] = PlanStage.pretrain,
     json_: Annotated[bool, typer.Option("--json", help="Print the plan as JSON")] = False,

@@ -22,7 +22,7 @@ from meditron.train.config import ParallelConfig
 from meditron.train.metrics import flops_per_token
 from meditron.train.plan import Cluster, make_plan
 from meditron.train.plan.arch import Architecture, shipped_config
-from meditron.train.plan.memory import StageSplit, Workload, activation_bytes, layer_activation_bytes
+from meditron.train.plan.memory import StageSplit, Workload, activation_bytes, layer_activation_bytes, pipeline_stages
 from meditron.train.plan.report import print_plan
 from meditron.train.plan.shards import measure_shards
 from tests.train.helpers import REPO, _free_port, make_shards, run_cli
@@ -209,10 +209,22 @@ def test_tensor_parallel_3_fails_in_one_line_with_the_nearest_layout():
 
 def test_layouts_that_cannot_work_are_refused(tmp_path, shards):
     cfg = load_config(_config(tmp_path, shards))
-    with pytest.raises(ConfigError, match="pp=3 does not divide the model's num_hidden_layers=2"):
+    with pytest.raises(ConfigError, match="train.parallel.pp=3 does not divide the model's num_hidden_layers=2"):
         make_plan(cfg, Cluster(nodes=1, gpus_per_node=6), pp=3)
     with pytest.raises(ConfigError, match=r"tp × pp = 4 does not divide the 6 GPUs"):
         make_plan(load_config(_config(tmp_path, shards, tp=2)), Cluster(nodes=1, gpus_per_node=6), pp=2)
+
+
+def test_pipeline_degree_comes_from_the_config_and_stages_follow_the_trainers_split(tmp_path, shards):
+    """``train.parallel.pp`` is what the plan lays out (``--pp`` only overrides it); each stage holds the layers
+    ``train/pipeline.py:stage_layer_ranges`` gives it, the embedding on the first and the head on the last."""
+    cluster = Cluster(nodes=1, gpus_per_node=2, overhead_gb=0)
+    from_config = make_plan(load_config(_config(tmp_path, shards), ["train.parallel.pp=2"]), cluster)
+    from_flag = make_plan(load_config(_config(tmp_path, shards)), cluster, pp=2)
+    assert from_config["layout"] == from_flag["layout"] == {"tp": 1, "pp": 2, "dp": 1,
+                                                            "activation_checkpointing": False, "world": 2}
+    assert from_config["peak_bytes"] == from_flag["peak_bytes"]
+    assert [(s.layers, s.embedding, s.head) for s in pipeline_stages(2, 2)] == [(1, True, False), (1, False, True)]
 
 
 def test_a_budget_too_small_fails_and_names_a_layout_that_fits(tmp_path, shards):

@@ -20,7 +20,7 @@ def _tokenizer_candidates(cfg) -> list[str | None]:
             cfg.corpus.tokenizer and str(cfg.corpus.tokenizer)]
 
 
-def make_plan(cfg, cluster: Cluster, *, stage: str = "pretrain", pp: int = 1) -> dict[str, Any]:
+def make_plan(cfg, cluster: Cluster, *, stage: str = "pretrain", pp: int | None = None) -> dict[str, Any]:
     """The plan of ``cfg``'s ``stage`` on ``cluster``; raises ConfigError (one line, with the nearest layout that
     fits) when the configured layout cannot run or does not fit ``cluster.gpu_memory_gb``."""
     from meditron.train.plan.arch import resolve_architecture
@@ -29,6 +29,7 @@ def make_plan(cfg, cluster: Cluster, *, stage: str = "pretrain", pp: int = 1) ->
     section = cfg.train if stage == "pretrain" else cfg.finetune
     prefix = "train" if stage == "pretrain" else "finetune"
     arch = resolve_architecture(cfg.model, _tokenizer_candidates(cfg))
+    pp = section.parallel.pp if pp is None else pp
     wanted = Layout(section.parallel.tp, pp, section.parallel.activation_checkpointing)
     cache = _ShardCache(arch, section)
     steps = section.steps
@@ -44,8 +45,9 @@ def make_plan(cfg, cluster: Cluster, *, stage: str = "pretrain", pp: int = 1) ->
     if wanted.tp > cluster.gpus_per_node:
         notes.append(f"tp={wanted.tp} spans nodes ({cluster.gpus_per_node} GPUs per node): keep tp inside a node")
     if pp > 1:
-        notes.append("pipeline parallelism is planned analytically (even split of the decoder layers, embeddings "
-                     "on the first stage, final norm and LM head on the last, 1F1B schedule)")
+        notes.append("pipeline stages follow the trainer's split (train/pipeline.py: equal shares of the decoder "
+                     "layers, embeddings on the first stage, final norm and LM head on the last); per-stage memory "
+                     "and the 1F1B in-flight activations come from that split and the formulas, not a fake-PG build")
     if steps is None:
         notes.append(f"{prefix}.steps is not set (derived from epochs at run time): no token budget or days")
     return {

@@ -44,12 +44,12 @@ class StageSplit:
 
 
 def pipeline_stages(num_layers: int, pp: int) -> list[StageSplit]:
-    """An even split of the decoder layers; embeddings on the first stage, final norm and head on the last.
+    """What each pipeline rank holds, from the trainer's own split (:func:`meditron.train.pipeline.stage_layer_ranges`):
+    equal shares of the decoder layers, the embedding on the first stage, the final norm and LM head on the last."""
+    from meditron.train.pipeline import stage_layer_ranges
 
-    Analytic, for plans: when ``train.parallel.pp`` exists this is the one function to switch to the real split.
-    """
-    per_stage = num_layers // pp
-    return [StageSplit(index=k, layers=per_stage, embedding=k == 0, head=k == pp - 1) for k in range(pp)]
+    ranges = stage_layer_ranges(num_layers, pp)
+    return [StageSplit(index=k, layers=len(r), embedding=k == 0, head=k == pp - 1) for k, r in enumerate(ranges)]
 
 
 @dataclass(frozen=True)

@@ -55,7 +55,7 @@ class Layout:
 
     def flags(self, stage: str) -> str:
         section = "train" if stage == "pretrain" else "finetune"
-        return (f"--set {section}.parallel.tp={self.tp} --pp {self.pp} --set "
+        return (f"--set {section}.parallel.tp={self.tp} --set {section}.parallel.pp={self.pp} --set "
                 f"{section}.parallel.activation_checkpointing={str(self.activation_checkpointing).lower()}")
 
 
@@ -68,7 +68,7 @@ def layout_problem(arch: Architecture, section: TrainConfig, layout: Layout, clu
         if value % tp:
             return f"{key}={tp} does not divide the model's {name}={value}"
     if arch.layers % pp:
-        return f"pp={pp} does not divide the model's num_hidden_layers={arch.layers}"
+        return f"{prefix}.parallel.pp={pp} does not divide the model's num_hidden_layers={arch.layers}"
     if world % (tp * pp):
         return f"tp × pp = {tp * pp} does not divide the {world} GPUs ({cluster.nodes} nodes × {cluster.gpus_per_node})"
     dp = world // (tp * pp)
