@@ -33,6 +33,7 @@ SMALL_OVERRIDES = [
     "train.steps=16",
     "train.eval_every=8",
     "train.checkpoint.every_steps=8",
+    "train.downstream_eval.every_steps=8",
     "finetune.epochs=1",
     "eval.limit=6",
     "eval.seeds=[1234]",
