@@ -27,7 +27,7 @@ DOWNSTREAM = {
     "benchmarks": BENCHMARKS,
     "num_fewshot": 1,
     "seeds": [1234, 432],
-    "limit": 12,
+    "limit": 20,
     "every_steps": EVERY,
 }
 
