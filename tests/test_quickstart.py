@@ -72,9 +72,9 @@ def test_downstream_rows_equal_meditron_eval_of_the_checkpoints(quickstart_run: 
     rows = [json.loads(x) for x in (quickstart_run / "logs" / "train.jsonl").read_text().splitlines() if x.strip()]
     logged = {r["step"]: r["downstream"] for r in rows if "downstream" in r}
     assert sorted(logged) == [8, 16]
-    assert {k for k in logged[16] if "/" not in k} == {"medqa4", "pubmedqa", "average"}
+    assert {k for k in logged[16] if "/" not in k} == {"medmcqa", "mmlu_medical", "average"}
     _meditron("eval", "--checkpoints", str(quickstart_run), "--data-dir", "sample:benchmarks", "--benchmarks",
-              "medqa4,pubmedqa", "--num-fewshot", "1", "--limit", "20", "--set", "eval.seeds=[1234,432]")  # fmt: skip
+              "medmcqa,mmlu_medical", "--num-fewshot", "1", "--limit", "20", "--set", "eval.seeds=[1234,432]")  # fmt: skip
     table = json.loads((quickstart_run / "eval" / "checkpoints.json").read_text())
     assert [r["step"] for r in table["rows"]] == [8, 16]
     for row in table["rows"]:
