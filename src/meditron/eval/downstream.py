@@ -23,7 +23,7 @@ import logging
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -180,7 +180,9 @@ class DownstreamEvaluator:
         return out
 
 
-def build_downstream_evaluator(section: DownstreamEvalConfig) -> Any:
+def build_downstream_evaluator(
+    section: DownstreamEvalConfig,
+) -> Callable[[PreTrainedTokenizerBase], DownstreamEvaluator] | None:
     """What a front end passes to ``run_pretrain``: None when the section is disabled, else a builder that the stage
     calls with its tokenizer (known only once the shards' tokenizer is resolved)."""
     if not section.enabled:
