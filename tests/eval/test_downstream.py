@@ -148,3 +148,22 @@ def test_two_processes_log_the_same_numbers(trained, parallel):
     assert [r["step"] for r in two] == [r["step"] for r in ref] == [3, 6]
     assert [r["downstream"] for r in two] == [r["downstream"] for r in ref]
     assert [r["data_checksum"] for r in two] == [r["data_checksum"] for r in ref]
+
+
+def test_downstream_scores_reach_tensorboard(tmp_path):
+    """The nested ``downstream`` record is flattened for the dashboards: ``downstream/<bench>`` scalars."""
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from meditron.train.metrics import MetricsLogger
+
+    logger = MetricsLogger(tmp_path / "train.jsonl", tensorboard_dir=tmp_path / "tb")
+    logger.log(3, {"loss": 2.5, "downstream": {"medqa4": 0.25, "medqa4/seed1234": 0.5, "average": 0.25}}, echo=False)
+    logger.close()
+    events = EventAccumulator(str(tmp_path / "tb"))
+    events.Reload()
+    assert {"loss", "downstream/medqa4", "downstream/medqa4/seed1234", "downstream/average"} <= set(
+        events.Tags()["scalars"]
+    )
+    assert [(e.step, e.value) for e in events.Scalars("downstream/medqa4/seed1234")] == [(3, 0.5)]
+    assert json.loads((tmp_path / "train.jsonl").read_text())["downstream"]["medqa4"] == 0.25
