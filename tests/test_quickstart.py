@@ -66,6 +66,28 @@ def test_shards_are_readable(quickstart_run: Path):
 
 
 @pytest.mark.slow
+def test_downstream_rows_equal_meditron_eval_of_the_checkpoints(quickstart_run: Path):
+    """The preset's in-training benchmark scores: rows at the configured steps (every 8 in --small, and the last),
+    equal to `meditron eval --checkpoints` with the same settings (benchmarks, shots, seeds, sample)."""
+    rows = [json.loads(x) for x in (quickstart_run / "logs" / "train.jsonl").read_text().splitlines() if x.strip()]
+    logged = {r["step"]: r["downstream"] for r in rows if "downstream" in r}
+    assert sorted(logged) == [8, 16]
+    assert {k for k in logged[16] if "/" not in k} == {"medmcqa", "mmlu_medical", "average"}
+    _meditron("eval", "--checkpoints", str(quickstart_run), "--data-dir", "sample:benchmarks", "--benchmarks",
+              "medmcqa,mmlu_medical", "--num-fewshot", "1", "--limit", "20", "--set", "eval.seeds=[1234,432]")  # fmt: skip
+    table = json.loads((quickstart_run / "eval" / "checkpoints.json").read_text())
+    assert [r["step"] for r in table["rows"]] == [8, 16]
+    for row in table["rows"]:
+        scores = logged[row["step"]]
+        assert row["average"] == scores["average"]
+        for bench, cell in row["accuracy"].items():
+            assert cell["mean"] == scores[bench] and cell["std"] == scores[f"{bench}/std"]
+            assert cell["seeds"] == {s: scores[f"{bench}/seed{s}"] for s in ("1234", "432")}
+    report = (quickstart_run / "reports" / "training.md").read_text()
+    assert "## Downstream accuracy during training" in report and "| 16 |" in report
+
+
+@pytest.mark.slow
 def test_pretraining_loss_falls_and_checkpoint_resumes(quickstart_run: Path):
     log = quickstart_run / "logs" / "train.jsonl"
     rows = [json.loads(x) for x in log.read_text().splitlines() if x.strip()]

@@ -353,7 +353,16 @@ def pretrain(
     cfg = _load(config, _with_trust(set_, "train.checkpoint.trust_unverified", trust_checkpoint))
     from meditron.train.pretrain import run_pretrain
 
-    run_pretrain(cfg, _start_run(cfg, "pretrain"), resume=resume)
+    run_pretrain(cfg, _start_run(cfg, "pretrain"), resume=resume, downstream_eval=_downstream_eval(cfg))
+
+
+def _downstream_eval(cfg):
+    """``train.downstream_eval``'s evaluator builder (eval code handed to the trainer), or None when it is off."""
+    if not cfg.train.downstream_eval.enabled:
+        return None
+    from meditron.eval.downstream import build_downstream_evaluator
+
+    return build_downstream_evaluator(cfg.train.downstream_eval)
 
 
 @app.command()
@@ -435,6 +444,11 @@ def eval_(
     backend: Annotated[str | None, typer.Option(help="meditron | hf | vllm | openai")] = None,
     base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint for --backend openai")] = None,
     num_fewshot: Annotated[int | None, typer.Option(help="Shots for top_token mode")] = None,
+    checkpoints: Annotated[
+        Path | None,
+        typer.Option(help="A run folder: score each saved pretraining checkpoint (top_token) into the paper's "
+                     "Table 6 layout, <run>/eval/checkpoints.{json,md}"),
+    ] = None,
 ) -> None:
     """Evaluate a model on MedQA, MedMCQA, PubMedQA and MMLU-Medical in the paper's modes.
 
@@ -444,7 +458,7 @@ def eval_(
     """
     if _eval_subcommand_invoked(
         ctx,
-        config, set_, model, data_dir, benchmarks, modes, out, limit, backend, base_url, num_fewshot
+        config, set_, model, data_dir, benchmarks, modes, out, limit, backend, base_url, num_fewshot, checkpoints
     ):
         return
     extra = list(set_ or [])
@@ -466,6 +480,12 @@ def eval_(
     if modes:
         extra.append(f"eval.modes=[{','.join(modes)}]")
     cfg = _load(config, extra)
+    if checkpoints is not None:
+        from meditron.eval.checkpoints import run_checkpoint_evals
+        from meditron.run import RunDir
+
+        run_checkpoint_evals(cfg.eval, RunDir(checkpoints))
+        return
     from meditron.eval.run import run_eval
 
     run = _run_dir(cfg) if config is not None else None

@@ -33,6 +33,7 @@ SMALL_OVERRIDES = [
     "train.steps=16",
     "train.eval_every=8",
     "train.checkpoint.every_steps=8",
+    "train.downstream_eval.every_steps=8",
     "finetune.epochs=1",
     "eval.limit=6",
     "eval.seeds=[1234]",
@@ -108,6 +109,7 @@ def render_summary(summary: dict[str, Any]) -> Table:
 def run_quickstart(out: Path, overrides: list[str] | None = None, small: bool = False) -> dict[str, Any]:
     """Run every stage into ``out`` (``out/run.json``, ``out/hf/``, ``out/eval/results.json``) and print a table."""
     from meditron.corpus.pipeline import run_corpus
+    from meditron.eval.downstream import build_downstream_evaluator
     from meditron.eval.run import run_eval
     from meditron.serve.export import run_export
     from meditron.train.pretrain import run_pretrain
@@ -128,7 +130,8 @@ def run_quickstart(out: Path, overrides: list[str] | None = None, small: bool = 
         return result
 
     stage("corpus", run_corpus, cfg, run)
-    stage("pretrain", run_pretrain, cfg, run, resume=False)
+    downstream = build_downstream_evaluator(cfg.train.downstream_eval)  # None when train.downstream_eval is off
+    stage("pretrain", run_pretrain, cfg, run, resume=False, downstream_eval=downstream)
     stage("finetune", run_finetune, cfg, run, resume=False)
     finetuned = run.stage_hf("finetune")
     eval_cfg = cfg.eval.model_copy(update={"model": str(finetuned), "out": run.eval})

@@ -93,6 +93,26 @@ class RunDir:
         """The evaluation stage's ``results.json`` (accuracies per benchmark and mode)."""
         return self.eval / "results.json"
 
+    @property
+    def eval_checkpoints(self) -> Path:
+        """``meditron eval --checkpoints``: one evaluation folder per saved step (``eval/checkpoints/step_XXXXXXX/``)."""
+        return self.eval / "checkpoints"
+
+    @property
+    def eval_checkpoints_table(self) -> Path:
+        """The paper's Table 6 layout of those evaluations (rows = steps, columns = benchmarks); ``.md`` beside it."""
+        return self.eval / "checkpoints.json"
+
+    @property
+    def reports(self) -> Path:
+        """Human-readable reports of the run (``training.md`` and its figures)."""
+        return self.root / "reports"
+
+    @property
+    def training_report(self) -> Path:
+        """Pretraining's loss and downstream-accuracy curves, from ``logs/train.jsonl``."""
+        return self.reports / "training.md"
+
     def stage_dir(self, stage: str) -> Path:
         """Where a training stage (``pretrain``, ``finetune``) keeps its checkpoints: ``checkpoints/<stage>``."""
         _check_stage(stage)

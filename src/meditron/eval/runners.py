@@ -105,20 +105,29 @@ def _scored(fn: Callable, lm: Any, items: list, cfg: EvalConfig, **kw: Any) -> l
         ) from None
 
 
+def top_token_pass(s: Session, b: BenchRun, mode: str, k: int, seed: int | None) -> list[dict]:
+    """One scoring pass of a top-token mode over the benchmark's items: zero-shot (``k=0``) or k-shot drawn with
+    ``seed`` from the benchmark's pool. The one place both ``meditron eval`` and in-training evaluation
+    (``eval/downstream.py``) score top-token items."""
+    fitter = b.fitter(s, generative=False)
+    pool = b.pool if k else None
+    return _scored(M.top_token, s.lm_ll, b.items, s.cfg, k=k, seed=seed, pool=pool, scoring=M.SCORINGS[mode],
+                   fitter=fitter)  # fmt: skip
+
+
+def fewshot_seeds(cfg: EvalConfig, b: BenchRun) -> list[int]:
+    """The seeds of the k-shot passes: ``eval.seeds`` when shots are asked for and the benchmark has a pool."""
+    return list(cfg.seeds) if cfg.num_fewshot and b.pool is not None else []
+
+
 def run_top_token(s: Session, b: BenchRun, mode: str) -> ModeResult:
     """Zero-shot, then k-shot per seed (mean ± std over seeds) in either top-token scoring (``modes.SCORINGS``)."""
     cfg, scoring = s.cfg, M.SCORINGS[mode]
-    fitter = b.fitter(s, generative=False)
-
-    def score(k: int, seed: int | None, pool: M.FewshotPool | None) -> list[dict]:
-        return _scored(M.top_token, s.lm_ll, b.items, cfg, k=k, seed=seed, pool=pool, scoring=scoring, fitter=fitter)
-
-    zero = score(0, None, None)
+    zero = top_token_pass(s, b, mode, 0, None)
     runs: dict[str, list[dict]] = {}
-    if cfg.num_fewshot and b.pool is not None:
-        for seed in cfg.seeds:
-            log.info("%s %s %d-shot, seed %d", b.name, mode, cfg.num_fewshot, seed)
-            runs[str(seed)] = score(cfg.num_fewshot, seed, b.pool)
+    for seed in fewshot_seeds(cfg, b):
+        log.info("%s %s %d-shot, seed %d", b.name, mode, cfg.num_fewshot, seed)
+        runs[str(seed)] = top_token_pass(s, b, mode, cfg.num_fewshot, seed)
     merged = M.per_item_mean(runs) if runs else zero
     summary = R.top_token_summary(zero, runs, merged, bootstrap_samples=cfg.bootstrap_samples)
     summary["scoring"] = "full vocabulary (paper)" if scoring == "full_vocab" else "best of the option keys (lm-eval)"

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from meditron._base import ConfigPath, ConfigPathText, StrictModel
 from meditron.data.sft.config import SFTDataSection
@@ -69,8 +69,69 @@ class CheckpointConfig(StrictModel):
                                    "(damaged files load as wrong weights); set by --trust-checkpoint")
 
 
+def horizon_problem(steps: int | None, schedule_steps: int | None, section: str) -> str | None:
+    """Why ``schedule_steps`` cannot be the horizon of a run of ``steps`` steps (None when it can).
+
+    A horizon shorter than the run is refused: the learning rate would sit at ``min_lr`` for the remaining steps,
+    which a shorter ``steps`` does at less cost, so it is almost always a typo rather than a plan.
+    """
+    if schedule_steps is None or steps is None or schedule_steps >= steps:
+        return None
+    return (
+        f"{section}.schedule_steps={schedule_steps} is below the {steps} steps trained: the learning rate would stay "
+        f"at min_lr for the last {steps - schedule_steps} steps; set {section}.schedule_steps >= {steps} (MEDITRON: "
+        "2x the steps) or leave it unset to end the schedule with the run"
+    )
+
+
+class DownstreamEvalConfig(StrictModel):
+    """``train.downstream_eval``: benchmark accuracy of the live model while pretraining runs (paper Table 6).
+
+    Every ``every_steps`` steps (and at the last step) the model being trained is scored in the paper's top-token mode
+    by the evaluation stage's own code (``meditron.eval.downstream``): the same loaders, prompts, few-shot pools, seeded
+    ``limit`` sample and scoring as ``meditron eval``, so a logged number equals what ``meditron eval`` gives for that
+    step's checkpoint with the same settings (``eval.modes=[top_token]``, the same benchmarks, num_fewshot, seeds,
+    limit, sample_seed, batch_size). Accuracies go to ``train.jsonl`` under ``downstream`` and to TensorBoard.
+    """
+
+    enabled: bool = False
+    data_dir: ConfigPath | None = Field(default=None, description="Folder with the official benchmark files (recursive)")
+    benchmarks: list[str] = Field(default=["medqa4", "medmcqa", "pubmedqa", "mmlu_medical"], min_length=1)
+    mode: Literal["top_token"] = Field(
+        default="top_token", description="Fixed: the paper's top-token mode (full-vocabulary argmax, Table 6)"
+    )
+    num_fewshot: int = Field(default=3, ge=0, description="Shots per question (MEDITRON: 3 for 7B, 5 for 70B)")
+    seeds: list[int] = Field(default=[1234, 432, 32], min_length=1, description="Few-shot draws; accuracy = their mean")
+    limit: int | None = Field(
+        default=200, ge=1, description="A seeded sample of N items per benchmark, stratified as eval's --limit; "
+        "null = every item"
+    )
+    sample_seed: int = Field(default=1234, description="Seed of the item sample (eval.sample_seed's counterpart)")
+    every_steps: int = Field(default=500, ge=1, description="Evaluate every N optimiser steps (and at the last one)")
+    batch_size: int = Field(default=8, ge=1, description="Rows per forward pass (eval.batch_size's counterpart)")
+
+    @field_validator("benchmarks")
+    @classmethod
+    def _known_benchmarks(cls, value: list[str]) -> list[str]:
+        from meditron.benchmarks.items import BENCHMARKS  # stdlib-only module: loading a config stays light
+
+        unknown = [b for b in value if b not in BENCHMARKS]
+        if unknown:
+            raise ValueError(f"unknown benchmark(s) {unknown}; valid: {', '.join(BENCHMARKS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _needs_data(self) -> DownstreamEvalConfig:
+        if self.enabled and self.data_dir is None:
+            raise ValueError("downstream_eval.enabled needs downstream_eval.data_dir: the official benchmark files")
+        return self
+
+
 class TrainConfig(StrictModel):
     """The ``train`` section: continued pretraining. Optimiser fields are flat so ``--set train.lr=...`` works."""
+
+    #: The config key messages name (``finetune`` in the subclass).
+    SECTION: ClassVar[str] = "train"
 
     shards_dir: ConfigPath | None = Field(default=None, description="Token shards of the corpus stage; default <run>/shards")
     source_weights: dict[str, float] = Field(default_factory=dict, description="Blend weights; default: natural sizes")
@@ -83,6 +144,10 @@ class TrainConfig(StrictModel):
     warmup_steps: int = Field(default=2000, ge=0)
     warmup_ratio: float | None = Field(default=None, ge=0, le=1, description="If set, overrides warmup_steps")
     schedule: Literal["cosine", "linear", "constant"] = "cosine"
+    schedule_steps: int | None = Field(
+        default=None, ge=1, description="Steps the LR schedule spans (default: steps); training still stops at steps. "
+        "MEDITRON: 2x steps, so the last LR stays high (paper Table 11)"
+    )
     betas: tuple[float, float] = (0.9, 0.95)
     eps: float = 1e-5
     weight_decay: float = 0.1
@@ -102,6 +167,7 @@ class TrainConfig(StrictModel):
         description="Train on this corpus.mixtures entry (<shards>/mixtures/<name>.json): only its sources, in its "
         "proportions; set by `meditron pretrain --mixture NAME`. Not with source_weights",
     )
+    downstream_eval: DownstreamEvalConfig = DownstreamEvalConfig()
 
     @model_validator(mode="after")
     def _mixture_or_source_weights(self) -> TrainConfig:
@@ -109,6 +175,24 @@ class TrainConfig(StrictModel):
             raise ValueError(
                 f"mixture {self.mixture!r} and source_weights {self.source_weights} both set the blend of sources: "
                 "keep one (--set train.mixture=null to blend by source_weights; a mixture is a named corpus.mixtures entry)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _horizon_covers_the_run(self) -> TrainConfig:
+        problem = horizon_problem(self.steps, self.schedule_steps, self.SECTION)
+        if problem:
+            raise ValueError(problem)
+        return self
+
+    @model_validator(mode="after")
+    def _downstream_eval_needs_the_whole_model(self) -> TrainConfig:
+        """The evaluator runs the live model's forward on every rank; a pipeline stage holds only some layers."""
+        if self.downstream_eval.enabled and self.parallel.pp > 1:
+            raise ValueError(
+                f"{self.SECTION}.downstream_eval runs the whole model on each rank and cannot run under pipeline "
+                f"parallelism ({self.SECTION}.parallel.pp={self.parallel.pp}): set pp=1 for this run, or score its "
+                "checkpoints afterwards with `meditron eval --checkpoints RUN_DIR`"
             )
         return self
 
@@ -120,6 +204,8 @@ class FinetuneConfig(TrainConfig, SFTDataSection):
     ``steps`` only caps it. The data fields (datasets, packing, the contamination guard) are
     :class:`meditron.data.sft.config.SFTDataSection`'s.
     """
+
+    SECTION: ClassVar[str] = "finetune"
 
     init_from: ConfigPathText | None = Field(
         default=None,
@@ -143,4 +229,13 @@ class FinetuneConfig(TrainConfig, SFTDataSection):
             if value:
                 raise ValueError(f"finetune.{key}={value!r} has no effect: finetuning reads finetune.datasets, not the "
                                  f"corpus shards; set train.{key} for pretraining and remove finetune.{key}")
+        return self
+
+    @model_validator(mode="after")
+    def _no_downstream_eval(self) -> FinetuneConfig:
+        if self.downstream_eval.enabled:
+            raise ValueError(
+                "finetune.downstream_eval is not available (in-training benchmark scores are a pretraining tool); "
+                "evaluate the finetuned model with `meditron eval`"
+            )
         return self

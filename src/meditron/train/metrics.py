@@ -109,7 +109,8 @@ class MetricsLogger:
         if self._file is not None:
             self._file.write(json.dumps(record) + "\n")
             self._file.flush()
-        numeric = {k: v for k, v in record.items() if isinstance(v, (int, float)) and k != "step"}
+        # nested groups (``downstream``: accuracy per benchmark) become ``downstream/medqa4`` for the dashboards
+        numeric = {k: v for k, v in _flatten(record).items() if isinstance(v, (int, float)) and k != "step"}
         if self._tb is not None:
             for k, v in numeric.items():
                 self._tb.add_scalar(k, v, step)
@@ -133,6 +134,17 @@ class MetricsLogger:
         if self._mlflow is not None:
             self._mlflow.end_run()
             self._mlflow = None
+
+
+def _flatten(record: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"downstream": {"medqa4": 0.4}}`` → ``{"downstream/medqa4": 0.4}`` (keys that already hold ``/`` stay)."""
+    flat: dict[str, Any] = {}
+    for k, v in record.items():
+        if isinstance(v, dict):
+            flat.update(_flatten(v, f"{prefix}{k}/"))
+        else:
+            flat[f"{prefix}{k}"] = v
+    return flat
 
 
 def _clean(v: Any) -> Any:

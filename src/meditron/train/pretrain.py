@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -208,8 +209,15 @@ def mixture_summary(mixture: Mixture, train_data: BlendedDataset, train_tokens: 
             "epochs": epochs}  # fmt: skip
 
 
-def run_pretrain(cfg: RunConfig, run: RunDir, resume: bool) -> dict[str, Any]:
-    """Train, checkpoint, consolidate to HF, record the stage. Every rank calls this; rank 0 writes the records."""
+def run_pretrain(
+    cfg: RunConfig, run: RunDir, resume: bool, downstream_eval: Callable[[Any], Callable] | None = None
+) -> dict[str, Any]:
+    """Train, checkpoint, consolidate to HF, record the stage. Every rank calls this; rank 0 writes the records.
+
+    ``downstream_eval``: for ``train.downstream_eval``, a builder taking the stage's tokenizer and returning the
+    ``evaluator(model, step)`` the trainer calls (``meditron.eval.downstream.build_downstream_evaluator``, built by the
+    front end: ``train`` does not import ``eval``). A completed run ends with ``<run>/reports/training.md``.
+    """
     from meditron.data.shards import TokenShards
     from meditron.train.model import build_config, check_seq_len, load_full_model, vocabulary_growth
     from meditron.train.parallelize import init_distributed, shutdown
@@ -221,6 +229,10 @@ def run_pretrain(cfg: RunConfig, run: RunDir, resume: bool) -> dict[str, Any]:
     tokenizer, shards_tokenization = resolve_tokenizer(cfg, TokenShards(shards_dir))
     context = check_seq_len(tc.seq_len, "train.seq_len", build_config(cfg.model, tokenizer), tokenizer)
     vocabulary = vocabulary_growth(cfg.model, tokenizer)
+    if tc.downstream_eval.enabled and downstream_eval is None:
+        raise ConfigError("train.downstream_eval.enabled needs an evaluator: run `meditron pretrain`, or pass "
+                          "downstream_eval=meditron.eval.downstream.build_downstream_evaluator(cfg.train.downstream_eval)")
+    evaluator = downstream_eval(tokenizer) if downstream_eval is not None else None  # reads the benchmarks: fail early
     mixture = load_mixture(cfg, shards_dir)
     train_data, val_data, shards = pretrain_datasets(cfg, shards_dir, mixture)
     paths = stage_paths(run, "pretrain", tc.checkpoint)
@@ -246,6 +258,7 @@ def run_pretrain(cfg: RunConfig, run: RunDir, resume: bool) -> dict[str, Any]:
             run_config={**dump_config(cfg), "data_blend": blend},
             env=env,
             run_name=cfg.name,
+            downstream_eval=evaluator,
         )
         summary = trainer.train(resume=resume)
         summary["sources"] = train_data.shares
@@ -258,6 +271,10 @@ def run_pretrain(cfg: RunConfig, run: RunDir, resume: bool) -> dict[str, Any]:
             "pretrain", summary, env=env, run=run, paths=paths, artifacts={"log": run.logs / "train.jsonl"},
             inputs=[shards.root / "manifest.json"],
         )  # fmt: skip
+        if env.is_main and summary["stopped"] == "completed":
+            from meditron.train.report import write_training_report
+
+            write_training_report(run, run.logs / "train.jsonl")
         return summary
     finally:
         shutdown(env)

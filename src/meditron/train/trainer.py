@@ -34,7 +34,13 @@ from meditron.train.lm_head import fusable_lm_head, hidden_states_from
 from meditron.train.loss import cross_entropy_sum, linear_cross_entropy_sum
 from meditron.train.metrics import MetricsLogger, device_peak_flops, flops_per_token, truncate_jsonl
 from meditron.train.parallelize import DistEnv, init_distributed, materialize, parallelize, set_gradient_sync
-from meditron.train.schedule import build_scheduler, warmup_steps_for
+from meditron.train.schedule import (
+    build_scheduler,
+    restore_schedule,
+    schedule_fields,
+    schedule_horizon,
+    warmup_steps_for,
+)
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +64,8 @@ class Trainer:
         val_data: optional validation source, evaluated every ``cfg.eval_every`` steps and at the end.
         run_config: the resolved run config (JSON-safe dict), stored in each checkpoint.
         env: a ``DistEnv``; default: joined from the ``torchrun`` environment (or a single process).
+        downstream_eval: ``evaluator(model, step) -> {name: accuracy}`` (``train.downstream_eval``), called on every
+            rank every ``cfg.downstream_eval.every_steps`` steps and at the end; logged under ``downstream``.
     """
 
     def __init__(
@@ -75,6 +83,7 @@ class Trainer:
         run_config: dict[str, Any] | None = None,
         env: DistEnv | None = None,
         run_name: str = "meditron",
+        downstream_eval: Callable[[torch.nn.Module, int], dict[str, float]] | None = None,
     ):
         self.cfg = cfg
         self.seed = seed
@@ -89,6 +98,7 @@ class Trainer:
                                              trust_unverified=cfg.checkpoint.trust_unverified)
         self.log_path = Path(log_path)
         self.run_name = run_name
+        self.downstream_eval = downstream_eval
         self.accumulation = accumulation_steps(cfg.global_batch_size, cfg.micro_batch_size, self.env.dp_size)
         self.state = TrainerState()
         self.model: torch.nn.Module | None = None
@@ -139,13 +149,14 @@ class Trainer:
             # one fused kernel per step (CPU and CUDA); DTensor parameters of tensor parallelism keep foreach.
             **({"foreach": True} if env.tp > 1 else {"fused": True}),
         )
-        self.warmup_steps = warmup_steps_for(cfg.steps, cfg.warmup_steps, cfg.warmup_ratio)
+        horizon = schedule_horizon(cfg.steps, cfg.schedule_steps, cfg.SECTION)  # the LR curve may outlast the run
+        self.warmup_steps = warmup_steps_for(horizon, cfg.warmup_steps, cfg.warmup_ratio)
         self.scheduler = build_scheduler(
             self.optimizer,
             lr=cfg.lr,
             min_lr=cfg.min_lr,
             warmup_steps=self.warmup_steps,
-            total_steps=cfg.steps,
+            total_steps=horizon,
             kind=cfg.schedule,
         )
         self.flops_per_token = flops_per_token(
@@ -163,6 +174,7 @@ class Trainer:
                 "them as the run goes. Pass --resume to continue instead.",
                 logging.WARNING,
             )
+        configured_schedule = schedule_fields(self.scheduler)
         if resume:  # the newest checkpoint that verifies against its manifest; skipped ones are reported
             loaded = self.checkpoints.load_latest(model, self.optimizer, self.scheduler, report=self._warn)
             if loaded is None:
@@ -170,6 +182,10 @@ class Trainer:
             else:
                 self.state, self.resumed_from = loaded
                 self._report(f"resumed from {self.resumed_from} (step {self.state.step})")
+                note = restore_schedule(self.scheduler, configured_schedule, steps=cfg.steps,
+                                        explicit=cfg.schedule_steps is not None, section=cfg.SECTION)  # fmt: skip
+                if note:
+                    self._report(note, logging.WARNING)
         if env.is_main:
             if self.state.step == 0 and not resume:
                 self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -228,6 +244,10 @@ class Trainer:
                 if self.val_data is not None and (state.step % cfg.eval_every == 0 or state.step == cfg.steps):
                     val_loss = self.evaluate()
                     record["val_loss"] = val_loss
+                if self.downstream_eval is not None and (
+                    state.step % cfg.downstream_eval.every_steps == 0 or state.step == cfg.steps
+                ):
+                    record["downstream"] = self.downstream_eval(self.model, state.step)
                 metrics.log(state.step, record, echo=state.step % max(1, cfg.log_every) == 0)
                 if out["skipped"] and state.nonfinite_in_a_row >= cfg.max_nonfinite_in_a_row:
                     raise TrainingDiverged(
