@@ -63,11 +63,14 @@ def write_config(data: Path, out: Path, tasks: int, workers: int) -> Path:
 
 
 def _role(p, root: int) -> str:
-    """main (the command itself), worker (a pool process running tasks), or helper (forkserver, resource tracker)."""
+    """main (the command itself: it runs the tasks when there is one worker), worker (a pool process running tasks),
+    or helper (forkserver, resource tracker, datatrove's per-stage ``multiprocess.Manager``, a fork of main)."""
     if p.pid == root:
         return "main"
     line = " ".join(p.cmdline())
-    return "helper" if ("forkserver" in line or "resource_tracker" in line) else "worker"
+    if "resource_tracker" in line or p.ppid() == root:  # forkserver and managers are the main process's children
+        return "helper"
+    return "worker" if "forkserver" in line else "helper"  # pool workers are the forkserver's children
 
 
 class RssSampler(threading.Thread):
@@ -343,11 +346,10 @@ def _run_row(size: dict, r: dict, base: dict | None) -> str:
     other = sum(v for k, v in st.items() if k not in ("filter", "dedup-buckets", "shards"))
     stages = f"{st.get('filter', 0):.0f} / {st.get('dedup-buckets', 0):.0f} / {st.get('shards', 0):.0f} / {other:.0f}"
     planted = r.get("planted")
-    roles = r["peak_rss_mb_by_role"]
     found = f"{planted['found']}/{planted['planted']}" if planted else "n/a"
     return (f"| {size['xml_mb']:,.0f} ({size['gz_mb']:,.0f} gz) | {size['files']} | {r['docs']:,} | {r['pipeline']} | "
             f"{r['tasks']}×{r['workers']} | {r['wall_s']:,.0f} | {r['cpu_s']:,.0f} | {r['docs_per_s']:,.0f} | "
-            f"{r['mb_per_s']:.2f} | {speedup} | {stages if st else 'n/a'} | {roles.get('main', 0):,} / {roles.get('worker', 0) or '–'} | "
+            f"{r['mb_per_s']:.2f} | {speedup} | {stages if st else 'n/a'} | {r['peak_rss_mb_max_process']:,} | "
             f"{found} | {r['load_avg_1m'][0]:.1f}–{r['load_avg_1m'][1]:.1f} |")
 
 
@@ -368,7 +370,7 @@ def render(results: dict, argv: list[str]) -> str:
         "cluster / filter, `DocumentTokenizer`, on the text our reader extracts (JSONL, no XML to parse).",
         "",
         "| input MB (XML) | files | docs | pipeline | tasks×workers | wall s | CPU s | docs/s | MB/s | vs 1 worker | "
-        "stage wall s: filter / buckets / shards / rest | peak RSS per process: main / each pool worker (MB) | "
+        "stage wall s: filter / buckets / shards / rest | peak RSS, largest single process (MB) | "
         "planted dups | load |",
         "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---|",
     ]
