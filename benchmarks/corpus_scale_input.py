@@ -7,8 +7,8 @@ some neighbours swapped), so records are distinct for exact *and* near dedup (tw
 written in the current baseline layout (``<PubmedArticleSet>`` of ``<PubmedArticle>``, gzipped, NLM-style names
 ``pubmed99n0001.xml.gz`` …) with about ``file_mb`` of XML each.
 
-Planted near-duplicates: pairs (first, copy) where the copy is the first record with one to three words changed (5-gram
-Jaccard ≈ 0.9, far above the MinHash detection point) and a new PMID, written to a *later, different* file (the next
+Planted near-duplicates: pairs (first, copy) where the copy is the first record with one word in 150 changed (5-gram
+Jaccard ≥ 0.93, far above the MinHash detection point) and a new PMID, written to a *later, different* file (the next
 file for half of the pairs, so the pair spans two tasks whenever there are several, a random later file for the other
 half). ``planted.json`` beside the files lists them. Deterministic: same seed and sizes → same bytes.
 """
@@ -102,11 +102,14 @@ def perturb(fields: list[list[bytes]], rng: random.Random, vocab: list[bytes], r
 
 
 def near_copy(fields: list[list[bytes]], rng: random.Random, vocab: list[bytes]) -> tuple[list[list[bytes]], int]:
-    """The same fields with 1–3 plain words of the longest field changed: a near duplicate."""
+    """The same fields with one plain word changed per 150 words of the record (1–3): each edit changes at most 5 of
+    the 5-word shingles, so the pair's Jaccard similarity stays ≥ 0.93, where the default MinHash (14 buckets × 8
+    hashes, 50% detection at ≈ 0.72) misses a pair with probability < 1e-5. A pair nearer the threshold is a
+    question of MinHash's recall curve, not of whether the pipeline compares documents across files and tasks."""
     out = [list(f) for f in fields]
     longest = max(out, key=len)
     plain = [i for i, w in enumerate(longest) if _PLAIN_WORD.fullmatch(w)]
-    edits = rng.randint(1, 3)
+    edits = max(1, min(3, sum(len(f) for f in fields) // 150))
     for i in rng.sample(plain, min(edits, len(plain))):
         longest[i] = rng.choice([v for v in vocab[:50] if v != longest[i]])
     return out, edits
