@@ -370,7 +370,7 @@ def render(results: dict, argv: list[str]) -> str:
         f"end: {m['uptime_end']} (the last column gives the 1-minute load range during each run).",
         "- Input: gzipped MEDLINE files (`<PubmedArticleSet>`, the baseline layout) built from the real citations of "
         "`../shared/data/pubmed` (new PMIDs, 35% of the words replaced, some swapped); MB = the decompressed XML the "
-        "pipeline parses. Planted near-duplicate pairs (1–3 words changed, new PMID) sit in different files.",
+        "pipeline parses. Planted near-duplicate pairs (one word in 150 changed, new PMID) sit in different files.",
         "- Ours: `meditron corpus run` with one MEDLINE source and every default step (quality, py3langid, PHI, "
         "13-gram decontamination against the real benchmarks, exact + MinHash dedup, split, 32k SentencePiece "
         "tokenization, report). Stock: datatrove's `JsonlReader → GopherQualityFilter`, MinHash signature / buckets / "
