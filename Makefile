@@ -46,6 +46,7 @@ quickstart: $(VENV)/.base
 
 test: $(VENV)/.dev
 	@bash scripts/ensure_chromium.sh  # headless chromium for the chat-page browser test (no-op unless root + missing)
+	@bash tools/slurm/start_single_node.sh --if-possible  # single-node Slurm for tests/corpus/test_slurm.py (root only)
 	$(PY) -m pytest -q -n 2 --durations=15 $(PYTEST_ARGS)
 
 test-fast: $(VENV)/.dev

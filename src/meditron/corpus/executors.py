@@ -3,6 +3,8 @@ Ray code is imported only when chosen). Every builder skips completed tasks, whi
 
 from __future__ import annotations
 
+import shlex
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,8 +48,18 @@ def slurm_executor(cfg: ExecutorConfig, *, steps: list[PipelineStep], tasks: int
         steps, tasks=tasks, workers=workers if workers > 1 else -1, time=cfg.slurm_time,
         partition=cfg.slurm_partition, cpus_per_task=cfg.slurm_cpus_per_task,
         mem_per_cpu_gb=cfg.slurm_mem_per_cpu_gb, job_name=f"meditron-corpus-{name}", logging_dir=str(logs),
-        depends=depends, skip_completed=True,
+        depends=depends, skip_completed=True, env_command=_same_python_command(),
     )
+
+
+def _same_python_command() -> str:
+    """The job script's first command: put this interpreter's ``bin`` first on ``PATH``.
+
+    datatrove's job script calls ``launch_pickled_pipeline`` and ``merge_stats`` by name; on a node whose login
+    ``PATH`` has no (or another) datatrove, the stage would fail or run other code. The submitting interpreter's
+    folder (a venv's ``bin``, shared with the nodes like the output folders) has both entry points.
+    """
+    return f'export PATH={shlex.quote(str(Path(sys.executable).parent))}:"$PATH"'
 
 
 def ray_executor(cfg: ExecutorConfig, *, steps: list[PipelineStep], tasks: int, logs: Path, name: str,

@@ -123,6 +123,10 @@ class CorpusPaths:
         """The benchmark n-gram index itself (numpy arrays), loaded by every decontamination task."""
         return self.work / "decont_index.npz"
 
+    def medline_index(self, reader_position: int) -> Path:
+        """The MEDLINE pre-scan of the ``reader_position``-th source, saved by ``prepare`` for every filter task."""
+        return self.work / "medline_index" / str(reader_position)
+
     @property
     def replay_candidates(self) -> Path:
         return self.work / "replay_candidates"

@@ -135,6 +135,14 @@ def _shard_steps(c: CorpusConfig, paths: CorpusPaths, seed: int) -> list[Pipelin
     ]
 
 
+def _medline_prescans(paths: CorpusPaths, readers: list[PipelineStep]) -> list[PipelineStep]:
+    """One pre-scan per MEDLINE source, run once in ``prepare``; its reader then loads it instead of re-scanning."""
+    from meditron.corpus.readers.medline import MedlineReader
+    from meditron.corpus.readers.medline_prescan import MedlineIndexWriter
+
+    return [MedlineIndexWriter(r, paths.medline_index(i)) for i, r in enumerate(readers) if isinstance(r, MedlineReader)]
+
+
 def build_stages(cfg: RunConfig, run: RunDir, paths: CorpusPaths, readers: list[PipelineStep]) -> list[Stage]:
     """The datatrove pipelines of the corpus stage, in order (no file is touched here)."""
     from meditron.corpus.mixing import ReplaySelector
@@ -144,7 +152,7 @@ def build_stages(cfg: RunConfig, run: RunDir, paths: CorpusPaths, readers: list[
 
     c, tasks = cfg.corpus, cfg.corpus.executor.tasks
     prepare = [c.tokenization.build(source=c.tokenizer, paths=paths, markers=c.markup.special_tokens),
-               c.decontamination.build_index(paths=paths)]
+               c.decontamination.build_index(paths=paths), *_medline_prescans(paths, readers)]
     stages = [Stage("prepare", prepare, 1), Stage("filter", _filter_steps(c, paths, readers, cfg.seed), tasks)]
     if c.dedup.enabled:
         stages += [

@@ -10,7 +10,9 @@ deleted versions with ``metadata["drop_reason"]``, so the ledger sees every reco
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
 from array import array
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -132,6 +134,33 @@ class MedlineIndex:
             self.deleted[pos[ok]] = del_rows[ok] > last_rows[pos[ok]]
         self.num_deletions = int(d.sum())
 
+    _ARRAYS = ("pmids", "last_file", "last_occ", "deleted")
+
+    def save(self, folder: Path, files: Sequence[Path]) -> None:
+        """Write the index as ``.npy`` files (memory-mapped by ``load``), atomically: a folder renamed into place."""
+        folder = Path(folder)
+        tmp = folder.with_name(folder.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        for name in self._ARRAYS:
+            np.save(tmp / f"{name}.npy", getattr(self, name))
+        facts = {"files": [str(f) for f in files], "num_events": self.num_events, "num_deletions": self.num_deletions}
+        (tmp / "index.json").write_text(json.dumps(facts), encoding="utf-8")
+        shutil.rmtree(folder, ignore_errors=True)
+        tmp.rename(folder)
+
+    @classmethod
+    def load(cls, folder: Path, files: Sequence[Path]) -> MedlineIndex:
+        """The index ``save`` wrote for exactly these files, memory-mapped (tasks on one node share its pages)."""
+        facts = json.loads((Path(folder) / "index.json").read_text(encoding="utf-8"))
+        if facts["files"] != [str(f) for f in files]:
+            raise ValueError(f"MEDLINE index {folder} was built for other files")
+        index = cls.__new__(cls)
+        for name in cls._ARRAYS:
+            setattr(index, name, np.load(Path(folder) / f"{name}.npy", mmap_mode="r"))
+        index.num_events, index.num_deletions = facts["num_events"], facts["num_deletions"]
+        return index
+
     def drop_reason(self, pmid: int, file_index: int, occurrence: int) -> str | None:
         """``None`` to keep this version, else why it goes."""
         pos = int(np.searchsorted(self.pmids, pmid))
@@ -152,11 +181,17 @@ class MedlineReader(CorpusReader):
     def __init__(self, paths, source: str, limit: int = -1, limits: ReadLimitsConfig | None = None):
         super().__init__(paths, source, limit=limit, limits=limits)
         self._index: MedlineIndex | None = None
+        #: where the corpus pipeline's ``prepare`` stage saved the pre-scan (``MedlineIndexWriter``); None: build here
+        self.index_dir: Path | None = None
 
     @property
     def index(self) -> MedlineIndex:
+        """The pre-scan: loaded when a preparation step saved it (once for all tasks), else built in this process."""
         if self._index is None:
-            self._index = MedlineIndex(self.files, self.limits)
+            if self.index_dir is not None and (Path(self.index_dir) / "index.json").exists():
+                self._index = MedlineIndex.load(Path(self.index_dir), self.files)
+            else:
+                self._index = MedlineIndex(self.files, self.limits)
         return self._index
 
     def read_file(self, path: Path) -> Iterator[Document]:
