@@ -122,3 +122,11 @@ def test_finetune_refuses_pretraining_blend_keys(override):
     with pytest.raises(ConfigError) as e:
         load_config("quickstart-cpu", [override])
     assert f"{key}=" in str(e.value) and "has no effect" in str(e.value) and f"train.{key.split('.')[1]}" in str(e.value)
+
+
+def test_reduce_grads_per_micro_batch_is_refused_under_pipeline_parallelism():
+    """The pipeline schedule turns gradient sync off until each stage's last micro-batch itself."""
+    assert load_config("quickstart-cpu", ["train.parallel.reduce_grads=per_micro_batch"]).train.parallel.reduce_grads \
+        == "per_micro_batch"
+    with pytest.raises(ConfigError, match=r"reduce_grads=per_micro_batch is not available with pp=2"):
+        load_config("quickstart-cpu", ["train.parallel.reduce_grads=per_micro_batch", "train.parallel.pp=2"])

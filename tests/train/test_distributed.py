@@ -73,6 +73,17 @@ def test_fsdp_two_processes_match_one_process_and_export(setup, reference):
     assert len(tok.encode("[bib_ref]", add_special_tokens=False)) == 1
 
 
+def test_fsdp_reducing_gradients_every_micro_batch_matches_one_process(setup, reference):
+    """``parallel.reduce_grads: per_micro_batch`` (2 micro-batches per rank here) sums the same gradients in
+    another order: the losses stay the one-process ones."""
+    root, shards = setup
+    config = _config(root, shards, "rs", parallel={"reduce_grads": "per_micro_batch"})
+    run_cli(["pretrain", "--config", str(config), "--set", "train.steps=6", "--set", "train.schedule_steps=10"], nproc=2)
+    log = read_log(root / "runs" / "rs")
+    assert [r["step"] for r in log] == list(range(1, 7))
+    np.testing.assert_allclose(_losses(log), _losses(reference)[:6], rtol=1e-5)
+
+
 def test_tensor_parallel_two_matches_one_process(setup, reference):
     root, shards = setup
     run_cli(["pretrain", "--config", str(_config(root, shards, "tp", parallel={"tp": 2}))], nproc=2)

@@ -35,11 +35,11 @@ def shards(tmp_path_factory):
     return make_shards(tmp_path_factory.mktemp("plan_shards"), num_docs={"a": 40, "b": 20})
 
 
-def _config(tmp_path, shards, **parallel):
+def _config(tmp_path, shards, global_batch_size: int = 4, **parallel):
     """A run config of tiny-llama on the test shards (fp32, gloo), as a YAML file."""
     cfg = {"name": "p", "out_dir": str(tmp_path), "seed": 7,
            "model": {"preset": "tiny-llama", "tokenizer": str(shards / "tokenizer")},
-           "train": {"shards_dir": str(shards), "steps": 10, "seq_len": 32, "global_batch_size": 4,
+           "train": {"shards_dir": str(shards), "steps": 10, "seq_len": 32, "global_batch_size": global_batch_size,
                      "micro_batch_size": 2, "tensorboard": False, "parallel": {"backend": "gloo", **parallel}}}
     path = tmp_path / "plan.yaml"
     path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
@@ -79,6 +79,25 @@ def test_plan_bytes_equal_rank0_of_a_two_process_fsdp_or_tp_run(tmp_path, shards
     measured = _probe(config, tmp_path / "two.json", 2)
     assert (measured["world"], measured["tp"]) == (2, tp)
     _assert_same(_planned(config, 2), measured)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("reduce_grads", ["per_step", "per_micro_batch"])
+def test_accumulated_gradients_equal_what_fsdp_holds_between_micro_batches(tmp_path, shards, reduce_grads):
+    """The plan's "unsharded gradients (accumulation)" row against the gradients FSDP2 really keeps between the two
+    micro-batches of a trainer step on 2 processes: all of them per step, none when reducing every micro-batch."""
+    config = _config(tmp_path, shards, global_batch_size=8, reduce_grads=reduce_grads)
+    measured = _probe(config, tmp_path / "acc.json", 2)
+    assert measured["micro_batches"] == 2
+    planned = make_plan(load_config(config), Cluster(nodes=1, gpus_per_node=2, overhead_gb=0))
+    assert planned["stages"][0]["bytes"]["accumulated_gradients"] == measured["accumulated_gradients"]
+    if reduce_grads == "per_step":  # every parameter, unsharded, fp32: the whole model's bytes
+        assert measured["accumulated_gradients"] == planned["parameters"]["total"] * 4
+    else:
+        assert measured["accumulated_gradients"] == 0
+        per_step = make_plan(load_config(_config(tmp_path, shards, global_batch_size=8)), Cluster(1, 2, overhead_gb=0))
+        sent, sent_per_step = (p["communication"]["fsdp_reduce_scatter"] for p in (planned, per_step))
+        assert sent == 2 * sent_per_step  # one reduce-scatter per micro-batch instead of one per step
 
 
 def _shipped(hub_id: str) -> Architecture:
@@ -186,7 +205,8 @@ def test_70b_config_fits_128_gpus_of_80_gb_and_prints_a_throughput():
                     "--gpu-memory-gb", "80", "--json"])
     plan = json.loads(proc.stdout)
     assert plan["fits"] and plan["peak_bytes"] < 80e9
-    assert plan["layout"] == {"tp": 8, "pp": 1, "dp": 16, "activation_checkpointing": True, "world": 128}
+    assert plan["layout"] == {"tp": 8, "pp": 1, "dp": 16, "activation_checkpointing": True, "reduce_grads": "per_step",
+                              "world": 128}
     assert plan["architecture"]["vocab"] == 32012  # Llama-2's 32000 + MEDITRON's 12 special tokens
     assert plan["parameters"]["total"] == 68_976_648_192 + 2 * 12 * 8192
     assert plan["throughput"]["tokens_per_second"] > 0
@@ -204,7 +224,13 @@ def test_tensor_parallel_3_fails_in_one_line_with_the_nearest_layout():
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, proc.stderr
     assert "train.parallel.tp=3 does not divide the model's num_attention_heads=64" in lines[0]
-    assert "nearest layout that fits: tp=8, pp=1" in lines[0]
+    # tp=4 keeping every unsharded gradient would need ~69 GB; reducing them every micro-batch fits
+    assert ("nearest layout that fits: tp=4, pp=1, activation checkpointing on, gradients reduced per_micro_batch"
+            in lines[0])
+    flags = re.search(r"; (--set .*)\)$", lines[0]).group(1).split()
+    fits = run_cli(["plan", "-c", "configs/meditron-70b.yaml", "--nodes", "16", "--gpus-per-node", "8",
+                    "--gpu-memory-gb", "80", "--json", *flags])
+    assert json.loads(fits.stdout)["fits"]
 
 
 def test_layouts_that_cannot_work_are_refused(tmp_path, shards):
@@ -221,8 +247,8 @@ def test_pipeline_degree_comes_from_the_config_and_stages_follow_the_trainers_sp
     cluster = Cluster(nodes=1, gpus_per_node=2, overhead_gb=0)
     from_config = make_plan(load_config(_config(tmp_path, shards), ["train.parallel.pp=2"]), cluster)
     from_flag = make_plan(load_config(_config(tmp_path, shards)), cluster, pp=2)
-    assert from_config["layout"] == from_flag["layout"] == {"tp": 1, "pp": 2, "dp": 1,
-                                                            "activation_checkpointing": False, "world": 2}
+    assert from_config["layout"] == from_flag["layout"] == {"tp": 1, "pp": 2, "dp": 1, "activation_checkpointing": False,
+                                                            "reduce_grads": "per_step", "world": 2}
     assert from_config["peak_bytes"] == from_flag["peak_bytes"]
     assert [(s.layers, s.embedding, s.head) for s in pipeline_stages(2, 2)] == [(1, True, False), (1, False, True)]
 
@@ -236,8 +262,10 @@ def test_a_budget_too_small_fails_and_names_a_layout_that_fits(tmp_path, shards)
     with pytest.raises(ConfigError, match="over the .* GB budget; nearest layout that fits") as err:
         make_plan(cfg, small)
     assert "\n" not in str(err.value)
-    tp, pp, ckpt = re.search(r"fits: tp=(\d+), pp=(\d+), activation checkpointing (on|off)", str(err.value)).groups()
-    overrides = [f"train.parallel.tp={tp}", f"train.parallel.activation_checkpointing={ckpt == 'on'}"]
+    tp, pp, ckpt, reduce = re.search(r"fits: tp=(\d+), pp=(\d+), activation checkpointing (on|off), gradients "
+                                     r"reduced (per_step|per_micro_batch)", str(err.value)).groups()
+    overrides = [f"train.parallel.tp={tp}", f"train.parallel.activation_checkpointing={ckpt == 'on'}",
+                 f"train.parallel.reduce_grads={reduce}"]
     suggested = make_plan(load_config(_config(tmp_path, shards), overrides), small, pp=int(pp))
     assert suggested["fits"] and suggested["peak_bytes"] <= budget_gb * 1e9
 

@@ -22,7 +22,7 @@ NOT_FOR_CLINICAL_USE = (
 )
 
 _TRAIN_KEYS = ("steps", "seq_len", "global_batch_size", "micro_batch_size", "lr", "min_lr", "warmup_steps",
-               "warmup_ratio", "schedule", "betas", "eps", "weight_decay", "grad_clip", "epochs")
+               "warmup_ratio", "schedule", "schedule_steps", "betas", "eps", "weight_decay", "grad_clip", "epochs")
 
 
 def fmt(v: Any) -> str:

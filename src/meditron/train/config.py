@@ -37,6 +37,13 @@ class ParallelConfig(StrictModel):
         default=1, ge=1, description="Pipeline stages per rank: 1 for 1f1b, 2 or more for interleaved_1f1b"
     )
     backend: Literal["auto", "gloo", "nccl"] = "auto"
+    reduce_grads: Literal["per_step", "per_micro_batch"] = Field(
+        default="per_step",
+        description="When FSDP2 reduce-scatters gradients under accumulation: per_step keeps every parameter's "
+        "unsharded gradient between micro-batches (one reduce-scatter per step; memory = the whole model's gradients "
+        "in the reduce dtype); per_micro_batch reduce-scatters each micro-batch (no unsharded gradients kept; one "
+        "reduce-scatter per micro-batch). `meditron plan` shows both",
+    )
     mixed_precision: Literal["fp32", "bf16"] = "fp32"
     activation_checkpointing: bool = False
     compile: bool = False
@@ -58,6 +65,9 @@ class ParallelConfig(StrictModel):
         if not interleaved and self.pp_virtual_stages != 1:
             raise ValueError(f"train.parallel.pp_virtual_stages={self.pp_virtual_stages} needs pp_schedule "
                              f"interleaved_1f1b ({self.pp_schedule} runs one stage per rank)")
+        if self.pp > 1 and self.reduce_grads != "per_step":
+            raise ValueError(f"train.parallel.reduce_grads={self.reduce_grads} is not available with pp={self.pp}: the "
+                             "pipeline schedule turns gradient sync off until a stage's last micro-batch itself")
         return self
 
 

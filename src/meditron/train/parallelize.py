@@ -234,7 +234,9 @@ def materialize(
 
 
 def set_gradient_sync(model: nn.Module, enabled: bool) -> None:
-    """Skip FSDP's reduce-scatter on all but the last micro-batch of a step (gradients accumulate unsharded)."""
+    """Turn FSDP's gradient reduce-scatter on or off for the next backward. Off (all but the last micro-batch of a
+    step under ``parallel.reduce_grads: per_step``), FSDP2 accumulates every parameter's unsharded gradient until the
+    next backward with it on."""
     if hasattr(model, "set_requires_gradient_sync"):
         model.set_requires_gradient_sync(enabled)
 

@@ -289,10 +289,11 @@ class Trainer:
         denominator = float(max(1, num_labels))
         scale = env.grad_scale / denominator  # FSDP averages over dp ranks; the global normalisation must survive
         loss_sum = torch.zeros((), dtype=torch.float64, device=env.device)
+        every_micro_batch = self.cfg.parallel.reduce_grads == "per_micro_batch"
         if self.pipeline is not None:  # the schedule runs forward and backward of every micro-batch
             loss_sum += self.pipeline.forward_backward(micro_batches, scale)
         for k, mb in enumerate(micro_batches if self.pipeline is None else []):
-            set_gradient_sync(model, k == len(micro_batches) - 1)
+            set_gradient_sync(model, every_micro_batch or k == len(micro_batches) - 1)
             token_loss_sum = self._forward_loss(mb)
             (token_loss_sum * scale).backward()
             loss_sum += token_loss_sum.detach().double()

@@ -30,7 +30,8 @@ def make_plan(cfg, cluster: Cluster, *, stage: str = "pretrain", pp: int | None 
     prefix = "train" if stage == "pretrain" else "finetune"
     arch = resolve_architecture(cfg.model, _tokenizer_candidates(cfg))
     pp = section.parallel.pp if pp is None else pp
-    wanted = Layout(section.parallel.tp, pp, section.parallel.activation_checkpointing)
+    wanted = Layout(section.parallel.tp, pp, section.parallel.activation_checkpointing,
+                    section.parallel.reduce_grads == "per_micro_batch")
     cache = _ShardCache(arch, section)
     steps = section.steps
     problem = layout_problem(arch, section, wanted, cluster, prefix)

@@ -26,7 +26,8 @@ def communication_bytes(arch: Architecture, shards: ShardReport, stage: StageSpl
     ring = (dp - 1) / dp
     # layers are gathered for forward and again for backward (reshard_after_forward); the root once per micro-batch
     all_gather = work.micro_batches * (2 * layers + root) * cb * ring
-    reduce_scatter = (layers + root) * rb * ring  # once per step: only the last micro-batch syncs gradients
+    # once per step (only the last micro-batch syncs gradients), or per micro-batch with reduce_grads: per_micro_batch
+    reduce_scatter = (work.micro_batches if work.reduce_per_micro_batch else 1) * (layers + root) * rb * ring
     activation = work.micro_batch * work.seq_len * arch.hidden * cb
     # without sequence parallelism: 2 all-reduces forward (attention and MLP outputs), 2 backward, 2 more on recompute
     per_layer = 4 + (2 if shards.activation_checkpointing else 0)

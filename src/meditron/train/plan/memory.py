@@ -6,7 +6,8 @@ Transients of FSDP2: the root module (embeddings, final norm, LM head) stays all
 two decoder layers are all-gathered at a time (the one computing and the one prefetched), and one layer's unsharded
 gradient exists in the compute dtype and, for the reduce-scatter, in the reduce dtype. With gradient accumulation
 the trainer turns the reduce-scatter off on all but the last micro-batch (``set_requires_gradient_sync``), and FSDP2
-then keeps every parameter's *unsharded* gradient in the reduce dtype until the step (``unsharded_accumulated_grad``).
+then keeps every parameter's *unsharded* gradient in the reduce dtype until the step (``unsharded_accumulated_grad``);
+with ``parallel.reduce_grads: per_micro_batch`` it reduce-scatters every micro-batch and keeps none.
 
 Activations per decoder layer and micro-batch (bytes; ``b`` micro-batch, ``s`` sequence, ``h`` hidden, ``h_kv`` the
 K/V width, ``f`` MLP width, ``a`` heads, ``t`` tensor-parallel degree, ``e`` bytes of the compute dtype), after the
@@ -62,6 +63,7 @@ class Workload:
     pp: int
     fused_head: bool
     device_type: str = "cuda"
+    reduce_per_micro_batch: bool = False  # parallel.reduce_grads: no unsharded gradients kept between micro-batches
 
 
 def _norm_bytes(tokens: int, h: int, e: int) -> int:
@@ -129,7 +131,8 @@ def stage_memory(arch: Architecture, shards: ShardReport, stage: StageSplit, wor
         "gradients": local * pb,
         "optimizer": 2 * local * pb + 4 * tensors,
         "gathered_parameters": gathered if sharded else (local * cb if cb != pb else 0),
-        "accumulated_gradients": unsharded * rb if sharded and work.micro_batches > 1 else 0,
+        "accumulated_gradients": unsharded * rb if sharded and work.micro_batches > 1
+        and not work.reduce_per_micro_batch else 0,
         "activations": act["stored"] + act["recompute"],
         "loss": act["loss"],
         "overhead": overhead_bytes,

@@ -1,10 +1,11 @@
 """``meditron plan``: will this config fit this cluster, and how long will it take? Answered before renting it.
 
-A layout is ``(tp, pp, activation checkpointing)`` on ``nodes × gpus_per_node`` GPUs; ``dp = world / (tp × pp)``.
+A layout is ``(tp, pp, activation checkpointing, gradient reduce-scatter per step or per micro-batch)`` on ``nodes × gpus_per_node`` GPUs; ``dp = world / (tp × pp)``.
 It is refused, in one line, when it cannot run (a degree that does not divide the heads, the KV heads, the MLP width,
 the layers or the GPUs; a global batch that does not split; per-GPU memory over the budget), with the nearest layout
 that fits: tensor-parallel degrees that divide the heads and the GPUs of a node, pipeline degrees that divide the
-layers, with and without activation checkpointing, nearest first (distance in powers of two of each degree).
+layers, with and without activation checkpointing, reducing gradients per step or per micro-batch (``pp`` 1 only),
+nearest first (distance in powers of two of each degree).
 """
 
 from __future__ import annotations
@@ -48,15 +49,21 @@ class Layout:
     tp: int
     pp: int
     activation_checkpointing: bool
+    reduce_per_micro_batch: bool = False  # parallel.reduce_grads: per_micro_batch (True) or per_step
+
+    @property
+    def reduce_grads(self) -> str:
+        return "per_micro_batch" if self.reduce_per_micro_batch else "per_step"
 
     def describe(self) -> str:
         ckpt = "on" if self.activation_checkpointing else "off"
-        return f"tp={self.tp}, pp={self.pp}, activation checkpointing {ckpt}"
+        return f"tp={self.tp}, pp={self.pp}, activation checkpointing {ckpt}, gradients reduced {self.reduce_grads}"
 
     def flags(self, stage: str) -> str:
         section = "train" if stage == "pretrain" else "finetune"
         return (f"--set {section}.parallel.tp={self.tp} --set {section}.parallel.pp={self.pp} --set "
-                f"{section}.parallel.activation_checkpointing={str(self.activation_checkpointing).lower()}")
+                f"{section}.parallel.activation_checkpointing={str(self.activation_checkpointing).lower()} --set "
+                f"{section}.parallel.reduce_grads={self.reduce_grads}")
 
 
 def layout_problem(arch: Architecture, section: TrainConfig, layout: Layout, cluster: Cluster,
@@ -67,6 +74,8 @@ def layout_problem(arch: Architecture, section: TrainConfig, layout: Layout, clu
                         ("intermediate_size", arch.ffn)):
         if value % tp:
             return f"{key}={tp} does not divide the model's {name}={value}"
+    if pp > 1 and layout.reduce_per_micro_batch:
+        return f"{prefix}.parallel.reduce_grads=per_micro_batch is not available with pp={pp}"
     if arch.layers % pp:
         return f"{prefix}.parallel.pp={pp} does not divide the model's num_hidden_layers={arch.layers}"
     if world % (tp * pp):
@@ -105,7 +114,8 @@ def evaluate(arch: Architecture, section: TrainConfig, layout: Layout, cluster: 
     shards = cache.get(layout, dp, probe)
     micro = section.global_batch_size // (section.micro_batch_size * dp)
     work = Workload(micro_batch=section.micro_batch_size, seq_len=section.seq_len, micro_batches=micro,
-                    pp=layout.pp, fused_head=section.parallel.fused_lm_head_loss and _fusable(arch))
+                    pp=layout.pp, fused_head=section.parallel.fused_lm_head_loss and _fusable(arch),
+                    reduce_per_micro_batch=layout.reduce_per_micro_batch)
     overhead = int(cluster.overhead_gb * GB)
     stages = pipeline_stages(arch.layers, layout.pp)
     memory = [stage_memory(arch, shards, s, work, overhead) for s in stages]
@@ -119,7 +129,8 @@ def evaluate(arch: Architecture, section: TrainConfig, layout: Layout, cluster: 
     budget = cluster.gpu_memory_gb * GB if cluster.gpu_memory_gb else None
     return {
         "layout": {"tp": layout.tp, "pp": layout.pp, "dp": dp,
-                   "activation_checkpointing": shards.activation_checkpointing, "world": cluster.world},
+                   "activation_checkpointing": shards.activation_checkpointing, "reduce_grads": layout.reduce_grads,
+                   "world": cluster.world},
         "workload": {"micro_batch": work.micro_batch, "seq_len": work.seq_len, "accumulation": micro,
                      "global_batch": section.global_batch_size, "fused_lm_head_loss": work.fused_head},
         "dtypes": {"parameters": shards.param_bytes, "compute": shards.compute_bytes, "reduce": shards.reduce_bytes},
@@ -150,14 +161,16 @@ def candidate_layouts(arch: Architecture, section: TrainConfig, cluster: Cluster
     for tp in tps:
         for pp in pps:
             for ckpt in (wanted.activation_checkpointing, not wanted.activation_checkpointing):
-                layout = Layout(tp, pp, ckpt)
-                if layout != wanted and layout_problem(arch, section, layout, cluster) is None:
-                    found.append(layout)
+                for per_micro in (wanted.reduce_per_micro_batch, not wanted.reduce_per_micro_batch):
+                    layout = Layout(tp, pp, ckpt, per_micro)
+                    if layout != wanted and layout_problem(arch, section, layout, cluster) is None:
+                        found.append(layout)
 
     def distance(layout: Layout) -> tuple[float, int, int]:
         d = abs(math.log2(layout.tp / wanted.tp)) + abs(math.log2(layout.pp / wanted.pp))
-        return (d + (0.5 if layout.activation_checkpointing != wanted.activation_checkpointing else 0),
-                -layout.tp, layout.pp)
+        d += 0.5 if layout.activation_checkpointing != wanted.activation_checkpointing else 0
+        d += 0.5 if layout.reduce_per_micro_batch != wanted.reduce_per_micro_batch else 0
+        return (d, -layout.tp, layout.pp)
 
     return sorted(found, key=distance)
 
@@ -178,7 +191,7 @@ def nearest_fitting(arch, section, cluster, wanted, cache, steps, limit: int = 1
 def refuse(reason: str, found: tuple[Layout, dict] | None, stage: str) -> ConfigError:
     """The one-line error: why, and the nearest layout that fits (or that none was found)."""
     if found is None:
-        return ConfigError(f"plan: {reason}; no layout of tp, pp and activation checkpointing fits: add GPUs or "
+        return ConfigError(f"plan: {reason}; no layout of tp, pp, activation checkpointing and reduce_grads fits: add GPUs or "
                            "lower micro_batch_size / seq_len")
     layout, result = found
     return ConfigError(f"plan: {reason}; nearest layout that fits: {layout.describe()} "

@@ -45,7 +45,8 @@ def memory_table(plan: dict[str, Any]) -> Table:
 def _layout_text(plan: dict[str, Any]) -> str:
     lay = plan["layout"]
     ckpt = "on" if lay["activation_checkpointing"] else "off"
-    return f"{lay['world']} GPUs = dp {lay['dp']} × tp {lay['tp']} × pp {lay['pp']}, checkpointing {ckpt}"
+    return (f"{lay['world']} GPUs = dp {lay['dp']} × tp {lay['tp']} × pp {lay['pp']}, checkpointing {ckpt}, "
+            f"gradients reduced {lay['reduce_grads']}")
 
 
 def summary_table(plan: dict[str, Any]) -> Table:
