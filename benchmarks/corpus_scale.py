@@ -367,7 +367,8 @@ def render(results: dict, argv: list[str]) -> str:
         f"- Command: `python benchmarks/corpus_scale.py {' '.join(argv)}`",
         f"- Machine: {m['nproc']} cores ({m['cpu']}), {m['ram_gib']} GiB RAM, Python {m['python']}, datatrove "
         f"{m['datatrove']}. Date: {m['date']}. Shared with other jobs: `uptime` at start: {m['uptime_start']}; at "
-        f"end: {m['uptime_end']} (the last column gives the 1-minute load range during each run).",
+        f"end: {m['uptime_end']} (the last column gives the 1-minute load range during each run). Tokenizer threads "
+        f"(`RAYON_NUM_THREADS`): {m.get('rayon_threads') or 'default: ours cores ÷ workers, stock all cores'}.",
         "- Input: gzipped MEDLINE files (`<PubmedArticleSet>`, the baseline layout) built from the real citations of "
         "`../shared/data/pubmed` (new PMIDs, 35% of the words replaced, some swapped); MB = the decompressed XML the "
         "pipeline parses. Planted near-duplicate pairs (one word in 150 changed, new PMID) sit in different files.",
@@ -439,7 +440,8 @@ def machine() -> dict:
     return {"nproc": os.cpu_count(), "ram_gib": round(psutil.virtual_memory().total / 2**30, 1), "cpu": model,
             "python": platform.python_version(), "datatrove": version("datatrove"),
             "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            "uptime_start": subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()}
+            "uptime_start": subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip(),
+            "rayon_threads": os.environ.get("RAYON_NUM_THREADS")}
 
 
 def child(kind: str, data: Path, work: Path | None, tasks: int, workers: int) -> dict:
@@ -490,6 +492,10 @@ def main() -> None:
     ap.add_argument("--peer-max-mb", type=float, default=250.0, help="run the stock datatrove peer up to this size")
     ap.add_argument("--single-worker-max-mb", type=float, default=float("inf"),
                     help="skip the 1-worker run above this size (when time is short)")
+    ap.add_argument("--tokenizer-threads", type=int, default=None,
+                    help="RAYON_NUM_THREADS for every run (ours and stock): 1 makes each worker single-core, so the "
+                    "1-vs-2-worker ratio measures the pipeline's scaling; default: ours gives each of W workers "
+                    "cores/W tokenizer threads, stock datatrove lets each use all cores")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--scratch", type=Path, default=Path("/tmp/meditron-corpus-scale"),
                     help="generated input and run folders (removed after each size unless --keep)")
@@ -512,6 +518,8 @@ def main() -> None:
         if args.write_docs:
             write_docs(section)
         return
+    if args.tokenizer_threads is not None:
+        os.environ["RAYON_NUM_THREADS"] = str(args.tokenizer_threads)  # inherited by every run's processes
     results = {"machine": machine(), "argv": sys.argv[1:], "sizes": []}
     for size in args.size_mb:
         results["sizes"].append(measure_size(size, args))

@@ -272,3 +272,25 @@ def test_fingerprint_follows_the_files_the_stage_reads(tmp_path):
     doc.write_text("<b></b>")
     seen.add(config_fingerprint(corpus, 0, [str(doc)]))
     assert len(seen) == 5
+
+
+def test_local_workers_share_the_cores_between_their_tokenizer_threads(monkeypatch):
+    """Each of W local workers gets cores // W tokenizer threads (HF tokenizers' pool would start one per core in
+    every worker); the variable is restored after the run, and a value the user set is kept."""
+    import os
+
+    from meditron.corpus.pipeline import RAYON_THREADS, _tokenizer_threads_per_worker
+
+    monkeypatch.delenv(RAYON_THREADS, raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(8)))
+    with _tokenizer_threads_per_worker(2):
+        assert os.environ[RAYON_THREADS] == "4"
+    assert RAYON_THREADS not in os.environ
+    with _tokenizer_threads_per_worker(16):
+        assert os.environ[RAYON_THREADS] == "1"
+    with _tokenizer_threads_per_worker(1):
+        assert RAYON_THREADS not in os.environ
+    monkeypatch.setenv(RAYON_THREADS, "3")
+    with _tokenizer_threads_per_worker(2):
+        assert os.environ[RAYON_THREADS] == "3"
+    assert os.environ[RAYON_THREADS] == "3"

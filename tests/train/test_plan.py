@@ -217,6 +217,20 @@ def test_70b_config_fits_128_gpus_of_80_gb_and_prints_a_throughput():
     assert "tokens/s" in tables and "total (budget 80)" in tables
 
 
+def test_7b_preset_splits_its_batch_on_64_gpus_and_needs_per_micro_batch_reduction_on_40_gb():
+    """The 7B preset's 1600 sequences = micro-batch 5 × 64 GPUs × 5 (docs/SCALING.md); on 40 GB cards the unsharded
+    gradients of accumulation (6.74e9 × 4 B) do not fit, and the plan names the setting that removes them."""
+    cluster = ["--nodes", "8", "--gpus-per-node", "8"]
+    plan = json.loads(run_cli(["plan", "-c", "configs/meditron-7b.yaml", *cluster, "--gpu-memory-gb", "80",
+                               "--json"]).stdout)
+    assert plan["fits"] and plan["workload"]["accumulation"] == 5
+    assert plan["stages"][0]["bytes"]["accumulated_gradients"] == plan["parameters"]["total"] * 4
+    proc = run_cli(["plan", "-c", "configs/meditron-7b.yaml", *cluster, "--gpu-memory-gb", "40"], check=False)
+    assert proc.returncode != 0
+    assert "nearest layout that fits: tp=1, pp=1, activation checkpointing on, gradients reduced per_micro_batch" \
+        in proc.stderr
+
+
 def test_tensor_parallel_3_fails_in_one_line_with_the_nearest_layout():
     proc = run_cli(["plan", "-c", "configs/meditron-70b.yaml", "--nodes", "16", "--gpus-per-node", "8",
                     "--gpu-memory-gb", "80", "--set", "train.parallel.tp=3"], check=False)

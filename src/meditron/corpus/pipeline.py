@@ -22,9 +22,12 @@ or written by the steps when they run. Intermediate files live in ``<corpus>/wor
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -176,6 +179,10 @@ def build_stages(cfg: RunConfig, run: RunDir, paths: CorpusPaths, readers: list[
     ]
 
 
+#: The variable the Rust thread pool of HF ``tokenizers`` reads for its size (rayon).
+RAYON_THREADS = "RAYON_NUM_THREADS"
+
+
 def _reset_stale_shards(paths: CorpusPaths) -> None:
     """Shards written under another config (other work folder) are removed before this config writes its own."""
     marker = paths.shards_marker
@@ -191,12 +198,31 @@ def _reset_stale_shards(paths: CorpusPaths) -> None:
     marker.write_text(current, encoding="utf-8")
 
 
+@contextlib.contextmanager
+def _tokenizer_threads_per_worker(workers: int) -> Iterator[None]:
+    """With ``workers`` local processes, each tokenizer (HF ``tokenizers``' Rust thread pool, which otherwise starts
+    one thread per core in *every* worker) gets ``cores // workers`` threads: no oversubscription. The worker pool
+    inherits the variable (datatrove's pool forks from a forkserver that copies the environment when the process
+    starts its first pool: a fresh ``meditron corpus run`` always does); it is restored afterwards. A
+    ``RAYON_NUM_THREADS`` the user set is left alone."""
+    if workers <= 1 or RAYON_THREADS in os.environ:
+        yield
+        return
+    os.environ[RAYON_THREADS] = str(max(1, (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                                            else os.cpu_count() or 1) // workers))
+    try:
+        yield
+    finally:
+        os.environ.pop(RAYON_THREADS, None)
+
+
 def _run_stages(cfg: RunConfig, paths: CorpusPaths, stages: list[Stage]) -> None:
     """Local and Ray: one stage after the other, each blocking, with a progress bar."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     columns = (TextColumn("corpus: {task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, transient=False) as progress:
+    local_workers = cfg.corpus.executor.workers if cfg.corpus.executor.kind == "local" else 1
+    with Progress(*columns, transient=False) as progress, _tokenizer_threads_per_worker(local_workers):
         bar = progress.add_task("starting", total=len(stages))
         for stage in stages:
             progress.update(bar, description=f"{stage.name} ({stage.tasks} task{'s' if stage.tasks > 1 else ''})")
