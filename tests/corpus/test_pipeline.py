@@ -175,6 +175,30 @@ def test_sigkill_midway_then_rerun_gives_the_same_shards(first_run, corpus):
 
 
 @pytest.mark.slow
+def test_two_local_workers_give_the_same_shards_as_one(first_run, corpus):
+    """``meditron corpus run`` with a pool of 2 local workers (forkserver preloaded with the steps' modules, tokenizer
+    threads capped per worker) writes byte-identical shards and ledger to the in-process run."""
+    from meditron.corpus.pipeline import _preload_in_the_worker_pool, build_stages, corpus_paths, input_files
+
+    tmp_path, _, tok, bench = corpus
+    _, reference = first_run
+    config = write_config(tmp_path / "data", tmp_path / "pool", tok, bench, tasks=2,
+                          executor={"kind": "local", "tasks": 2, "workers": 2})
+    proc = _cli(config)
+    assert proc.wait(timeout=300) == 0
+    pool_run = tmp_path / "pool" / "t"
+    assert shard_bytes(pool_run / "shards") == shard_bytes(reference.shards)
+    assert (pool_run / "corpus" / "ledger.jsonl").read_bytes() == (reference.corpus / "ledger.jsonl").read_bytes()
+    cfg = load_config(config)
+    readers = [s.build() for s in cfg.corpus.sources]
+    run_dir = RunDir.from_config(cfg)
+    stages = build_stages(cfg, run_dir, corpus_paths(cfg, run_dir, input_files(readers)), readers)
+    preloaded = _preload_in_the_worker_pool(stages)
+    assert {"meditron.corpus.readers.guideline", "meditron.corpus.writers.shards", "meditron.corpus.filters.quality",
+            "datatrove.executor.local"} <= set(preloaded)
+
+
+@pytest.mark.slow
 def test_ray_executor_gives_the_same_shards_as_local(first_run, corpus):
     pytest.importorskip("ray", reason="ray is not installed (pip install 'meditron[ray]')")
     import ray

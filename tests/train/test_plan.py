@@ -291,3 +291,22 @@ def test_pipeline_stages_hold_embeddings_first_and_head_last(tmp_path, shards):
     assert (last["layers"], last["embedding"], last["head"]) == (1, False, True)
     # 1F1B: the first stage holds 2 micro-batches in flight, the last one
     assert [s["activation_detail"]["micro_batches_in_flight"] for s in plan["stages"]] == [2, 1]
+
+
+def test_the_papers_3d_layout_keeps_each_stages_layers_gathered_between_micro_batches():
+    """MEDITRON-70B as the paper ran it (TP 8 × PP 8 × DP 2 on 128 GPUs): torch's pipeline schedule leaves every layer
+    of a stage gathered after each micro-batch's backward (``set_reshard_after_backward(False)``), so with gradient
+    accumulation a stage of 10 layers holds 10 gathered layers; with one micro-batch per step, FSDP's window of 2."""
+    cluster = Cluster(nodes=16, gpus_per_node=8, overhead_gb=0)
+    accumulating = make_plan(load_config("configs/meditron-70b.yaml", ["train.parallel.pp=8"]), cluster)
+    single = make_plan(load_config("configs/meditron-70b.yaml", ["train.parallel.pp=8", "train.global_batch_size=2"]),
+                       cluster)
+    assert accumulating["layout"]["dp"] == single["layout"]["dp"] == 2
+    assert (accumulating["workload"]["accumulation"], single["workload"]["accumulation"]) == (256, 1)
+    assert accumulating["stages"][0]["stage"]["layers"] == 10
+    # one Llama-2-70B layer on one of 8 TP ranks: q, o 8192², k, v 8192×1024, MLP 3 × 8192 × 28672 split 8 ways, the
+    # two RMSNorm weights (8192 each) whole; bf16 (2 B) when gathered
+    layer = (2 * 8192 * 8192 + 2 * 8192 * 1024 + 3 * 8192 * 28672) // 8 + 2 * 8192
+    extra = (accumulating["stages"][0]["bytes"]["gathered_parameters"]
+             - single["stages"][0]["bytes"]["gathered_parameters"])
+    assert extra == (10 - 2) * layer * 2

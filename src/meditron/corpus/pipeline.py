@@ -216,12 +216,28 @@ def _tokenizer_threads_per_worker(workers: int) -> Iterator[None]:
         os.environ.pop(RAYON_THREADS, None)
 
 
+def _preload_in_the_worker_pool(stages: list[Stage]) -> list[str]:
+    """Have the forkserver of datatrove's local pool import the modules of every step before it forks a worker.
+
+    Each stage starts a new pool; without this, every worker of every stage imports the steps' modules (datatrove,
+    numpy, the tokenizer, the filters) while unpickling its first task. The forkserver imports them once and the workers
+    fork with them loaded. Only effective before this process's first pool starts the forkserver.
+    """
+    import multiprocess
+
+    modules = sorted({type(step).__module__ for stage in stages for step in stage.steps} | {"datatrove.executor.local"})
+    multiprocess.get_context("forkserver").set_forkserver_preload(modules)
+    return modules
+
+
 def _run_stages(cfg: RunConfig, paths: CorpusPaths, stages: list[Stage]) -> None:
     """Local and Ray: one stage after the other, each blocking, with a progress bar."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     columns = (TextColumn("corpus: {task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     local_workers = cfg.corpus.executor.workers if cfg.corpus.executor.kind == "local" else 1
+    if local_workers > 1:
+        _preload_in_the_worker_pool(stages)
     with Progress(*columns, transient=False) as progress, _tokenizer_threads_per_worker(local_workers):
         bar = progress.add_task("starting", total=len(stages))
         for stage in stages:

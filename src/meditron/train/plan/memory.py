@@ -7,7 +7,9 @@ two decoder layers are all-gathered at a time (the one computing and the one pre
 gradient exists in the compute dtype and, for the reduce-scatter, in the reduce dtype. With gradient accumulation
 the trainer turns the reduce-scatter off on all but the last micro-batch (``set_requires_gradient_sync``), and FSDP2
 then keeps every parameter's *unsharded* gradient in the reduce dtype until the step (``unsharded_accumulated_grad``);
-with ``parallel.reduce_grads: per_micro_batch`` it reduce-scatters every micro-batch and keeps none.
+with ``parallel.reduce_grads: per_micro_batch`` it reduce-scatters every micro-batch and keeps none. Under pipeline
+parallelism torch's schedule also keeps every layer of the stage gathered after each micro-batch's backward
+(``set_reshard_after_backward(False)``), so the stage's layers count as gathered, not two.
 
 Activations per decoder layer and micro-batch (bytes; ``b`` micro-batch, ``s`` sequence, ``h`` hidden, ``h_kv`` the
 K/V width, ``f`` MLP width, ``a`` heads, ``t`` tensor-parallel degree, ``e`` bytes of the compute dtype), after the
@@ -124,7 +126,10 @@ def stage_memory(arch: Architecture, shards: ShardReport, stage: StageSplit, wor
     sharded = shards.dp > 1 or shards.tp > 1
     pb, cb, rb = shards.param_bytes, shards.compute_bytes, shards.reduce_bytes
     layer_full = shards.layer.unsharded
-    gathered = (root_unsharded + 2 * layer_full) * cb + layer_full * (cb + (rb if rb != cb else 0))
+    # torch's pipeline schedule backs every micro-batch but the step's last with set_reshard_after_backward(False)
+    # (pipelining/stage.py, backward_maybe_with_nosync): after a backward every layer of the stage stays gathered
+    gathered_layers = stage.layers if work.pp > 1 and work.micro_batches > 1 else min(2, stage.layers)
+    gathered = (root_unsharded + gathered_layers * layer_full) * cb + layer_full * (cb + (rb if rb != cb else 0))
     act = activation_bytes(arch, stage, work, shards.tp, cb, shards.activation_checkpointing)
     memory = {
         "parameters": local * pb,
