@@ -39,7 +39,7 @@ from corpus_scale_input import build_inputs
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
 TOKENIZER = SHARED / "tokenizers" / "tokenizer.model.v1"
-STAGES = ["prepare", "filter", "dedup-buckets", "dedup-clusters", "shards", "replay", "finalize"]
+STAGES = ["medline-scan", "prepare", "filter", "dedup-buckets", "dedup-clusters", "shards", "replay", "finalize"]
 _LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+)")
 
 
@@ -321,17 +321,24 @@ def project(run: dict, prescan_s: float, cores: int) -> dict:
     (``dedup-clusters``, ``replay``, ``finalize``; their wall time, an overestimate of their CPU) run on one core
     whatever the cluster. Parallel work scales by the paper's tokens over the measured tokens (cost per token is the
     right unit: the paper's documents average 2,200 tokens, MEDLINE abstracts far fewer); the single-task stages work
-    per ledger line or duplicate, so they scale by documents. The MEDLINE pre-scan (once, in
-    ``prepare``) scales with the MEDLINE part only (abstract tokens × baseline citations per abstract); the rest of
-    ``prepare`` (tokenizer, benchmark index) is a fixed cost.
+    per ledger line or duplicate, so they scale by documents. The MEDLINE pre-scan scales with the MEDLINE part only
+    (abstract tokens × baseline citations per abstract): since the ``medline-scan`` stage it is parallel (its stage
+    wall × workers of CPU, over the cores); runs from before it scanned in one process in ``prepare`` (``prescan_s``,
+    serial). ``prepare`` (tokenizer, benchmark index, the merge of the scans) is a fixed cost.
     """
     scale = PAPER_TOKENS / max(1, run["tokens"])
     stage_s = run["stage_s"]
     serial_s = sum(stage_s.get(k, 0) for k in ("dedup-clusters", "replay", "finalize"))
     buckets_cpu = stage_s.get("dedup-buckets", 0) * min(run["workers"], run["tasks"])
-    parallel_cpu = max(0.0, run["cpu_s"] - serial_s - stage_s.get("prepare", 0) - buckets_cpu)
-    prescan_scaled = prescan_s * PAPER_ABSTRACT_TOKENS * BASELINE_PER_ABSTRACT / max(1, run["tokens"])
-    fixed = max(0.0, stage_s.get("prepare", 0) - prescan_s)
+    medline_scale = PAPER_ABSTRACT_TOKENS * BASELINE_PER_ABSTRACT / max(1, run["tokens"])
+    if "medline-scan" in stage_s:  # parallel pre-scan
+        scan_cpu = stage_s["medline-scan"] * min(run["workers"], run["tasks"])
+        prescan_scaled = scan_cpu * medline_scale / cores
+        fixed = stage_s.get("prepare", 0)
+    else:  # one process, inside prepare
+        scan_cpu, prescan_scaled = 0.0, prescan_s * medline_scale
+        fixed = max(0.0, stage_s.get("prepare", 0) - prescan_s)
+    parallel_cpu = max(0.0, run["cpu_s"] - serial_s - stage_s.get("prepare", 0) - buckets_cpu - scan_cpu)
     doc_scale = PAPER_DOCS / max(1, run["docs"])
     buckets = buckets_cpu * scale / min(cores, BUCKET_TASKS)  # one task per bucket: no more cores than buckets
     seconds = parallel_cpu * scale / cores + buckets + serial_s * doc_scale + prescan_scaled + fixed

@@ -52,7 +52,7 @@ def test_tiny_run_finds_every_planted_duplicate(tmp_path):
     assert run["pipeline"] == "ours" and (run["tasks"], run["workers"]) == (2, 1)
     assert run["docs"] == size["records"]
     assert run["planted"] == {"planted": size["planted_pairs"], "found": size["planted_pairs"], "failures": []}
-    assert set(run["stage_s"]) == {"prepare", "filter", "dedup-buckets", "dedup-clusters", "shards", "replay",
+    assert set(run["stage_s"]) == {"medline-scan", "prepare", "filter", "dedup-buckets", "dedup-clusters", "shards", "replay",
                                    "finalize"}
     assert run["peak_rss_mb_by_role"]["main"] > 0 and run["tokens"] > 0
     assert [p["cores"] for p in result["projection"]] == [16, 512]

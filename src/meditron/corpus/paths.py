@@ -127,6 +127,11 @@ class CorpusPaths:
         """The MEDLINE pre-scan of the ``reader_position``-th source, saved by ``prepare`` for every filter task."""
         return self.work / "medline_index" / str(reader_position)
 
+    def medline_events(self, reader_position: int) -> Path:
+        """Per-file pre-scan events of that source (``medline-scan`` stage), merged into ``medline_index`` by
+        ``prepare``."""
+        return self.work / "medline_events" / str(reader_position)
+
     @property
     def replay_candidates(self) -> Path:
         return self.work / "replay_candidates"

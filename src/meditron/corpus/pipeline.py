@@ -138,12 +138,16 @@ def _shard_steps(c: CorpusConfig, paths: CorpusPaths, seed: int) -> list[Pipelin
     ]
 
 
-def _medline_prescans(paths: CorpusPaths, readers: list[PipelineStep]) -> list[PipelineStep]:
-    """One pre-scan per MEDLINE source, run once in ``prepare``; its reader then loads it instead of re-scanning."""
+def _medline_prescans(paths: CorpusPaths, readers: list[PipelineStep]) -> tuple[list[PipelineStep], list[PipelineStep]]:
+    """Per MEDLINE source: the per-file scans (the ``medline-scan`` stage, files split over its tasks) and the merge
+    into the index (in ``prepare``); the source's reader then loads the index instead of re-scanning."""
     from meditron.corpus.readers.medline import MedlineReader
-    from meditron.corpus.readers.medline_prescan import MedlineIndexWriter
+    from meditron.corpus.readers.medline_prescan import MedlineEventScanner, MedlineIndexWriter
 
-    return [MedlineIndexWriter(r, paths.medline_index(i)) for i, r in enumerate(readers) if isinstance(r, MedlineReader)]
+    medline = [(i, r) for i, r in enumerate(readers) if isinstance(r, MedlineReader)]
+    scans = [MedlineEventScanner(r, paths.medline_events(i)) for i, r in medline]
+    merges = [MedlineIndexWriter(r, paths.medline_index(i), paths.medline_events(i)) for i, r in medline]
+    return scans, merges
 
 
 def build_stages(cfg: RunConfig, run: RunDir, paths: CorpusPaths, readers: list[PipelineStep]) -> list[Stage]:
@@ -154,9 +158,11 @@ def build_stages(cfg: RunConfig, run: RunDir, paths: CorpusPaths, readers: list[
     from meditron.corpus.report.writer import RunFacts
 
     c, tasks = cfg.corpus, cfg.corpus.executor.tasks
+    scans, merges = _medline_prescans(paths, readers)
     prepare = [c.tokenization.build(source=c.tokenizer, paths=paths, markers=c.markup.special_tokens),
-               c.decontamination.build_index(paths=paths), *_medline_prescans(paths, readers)]
-    stages = [Stage("prepare", prepare, 1), Stage("filter", _filter_steps(c, paths, readers, cfg.seed), tasks)]
+               c.decontamination.build_index(paths=paths), *merges]
+    stages = [Stage("medline-scan", scans, tasks)] if scans else []
+    stages += [Stage("prepare", prepare, 1), Stage("filter", _filter_steps(c, paths, readers, cfg.seed), tasks)]
     if c.dedup.enabled:
         stages += [
             Stage("dedup-buckets", [c.dedup.build_buckets(paths=paths, seed=cfg.seed)],

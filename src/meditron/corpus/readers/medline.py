@@ -16,6 +16,7 @@ import shutil
 from array import array
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from datatrove.data import Document
@@ -73,6 +74,54 @@ def scan_events(stream: BoundedStream, max_record_bytes: int) -> Iterator[re.Mat
     yield from _EVENTS.finditer(carry)
 
 
+class FileEvents(NamedTuple):
+    """One file's pre-scan events in file order: a record (``is_delete`` 0, ``occurrences`` = how many earlier
+    records of that PMID this file holds) or a deletion (1, occurrence -1)."""
+
+    pmids: np.ndarray  # int64
+    occurrences: np.ndarray  # int32
+    is_delete: np.ndarray  # int8
+
+    _FIELDS = ("pmids", "occurrences", "is_delete")
+
+    def save(self, path: Path) -> None:
+        """As ``.npz`` (no pickle), atomically."""
+        tmp = path.with_name(path.name + ".tmp.npz")
+        np.savez(tmp, **{k: getattr(self, k) for k in self._FIELDS})
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path) -> FileEvents:
+        with np.load(path, allow_pickle=False) as data:
+            return cls(*(data[k] for k in cls._FIELDS))
+
+
+def scan_file(path: Path, limits: ReadLimitsConfig | None = None) -> FileEvents:
+    """The pre-scan of one file. A file unreadable, truncated or over a cap keeps the events before the fault: the main
+    pass quarantines the file where it stops."""
+    limits = limits or ReadLimitsConfig()
+    pmids, occurrences, is_delete = array("q"), array("i"), array("b")
+    seen: dict[int, int] = {}
+    try:
+        with open_xml(path, limits.max_file_bytes) as handle:
+            for match in scan_events(handle, limits.max_record_bytes):
+                if match.group(1) is not None:
+                    found = [(int(match.group(1)), 0)]
+                else:
+                    found = [(int(p), 1) for p in _PMID.findall(match.group(2))]
+                for pmid, deletion in found:
+                    occ = seen.get(pmid, 0) if not deletion else -1
+                    if not deletion:
+                        seen[pmid] = occ + 1
+                    pmids.append(pmid)
+                    occurrences.append(occ)
+                    is_delete.append(deletion)
+    except (OSError, EOFError, ReadLimitExceeded):
+        pass
+    return FileEvents(np.array(pmids, dtype=np.int64), np.array(occurrences, dtype=np.int32),
+                      np.array(is_delete, dtype=np.int8))
+
+
 class MedlineIndex:
     """Per PMID: the file and the occurrence (within that file) of its latest version, and whether it was deleted.
 
@@ -81,32 +130,22 @@ class MedlineIndex:
     """
 
     def __init__(self, files: Sequence[Path], limits: ReadLimitsConfig | None = None):
-        limits = limits or ReadLimitsConfig()
-        pmids, file_idx, occurrences, is_delete = array("q"), array("i"), array("i"), array("b")
-        for i, path in enumerate(files):
-            seen: dict[int, int] = {}
-            try:
-                with open_xml(path, limits.max_file_bytes) as handle:
-                    for match in scan_events(handle, limits.max_record_bytes):
-                        if match.group(1) is not None:
-                            found = [(int(match.group(1)), 0)]
-                        else:
-                            found = [(int(p), 1) for p in _PMID.findall(match.group(2))]
-                        for pmid, deletion in found:
-                            occ = seen.get(pmid, 0) if not deletion else -1
-                            if not deletion:
-                                seen[pmid] = occ + 1
-                            pmids.append(pmid)
-                            file_idx.append(i)
-                            occurrences.append(occ)
-                            is_delete.append(deletion)
-            except (OSError, EOFError, ReadLimitExceeded):
-                pass  # unreadable, truncated or over a cap: the main pass quarantines it where it stops
-        self.num_events = len(pmids)
-        p = np.frombuffer(pmids, dtype=np.int64) if pmids else np.zeros(0, np.int64)
-        d = np.frombuffer(is_delete, dtype=np.int8).astype(bool) if is_delete else np.zeros(0, bool)
-        f = np.frombuffer(file_idx, dtype=np.int32) if file_idx else np.zeros(0, np.int32)
-        o = np.frombuffer(occurrences, dtype=np.int32) if occurrences else np.zeros(0, np.int32)
+        self._merge([scan_file(path, limits) for path in files])
+
+    @classmethod
+    def from_events(cls, events: Sequence[FileEvents]) -> MedlineIndex:
+        """The index of files whose events were scanned separately (``scan_file``, one per file, in file order)."""
+        index = cls.__new__(cls)
+        index._merge(events)
+        return index
+
+    def _merge(self, events: Sequence[FileEvents]) -> None:
+        self.num_events = sum(len(e.pmids) for e in events)
+        p = np.concatenate([e.pmids for e in events]) if events else np.zeros(0, np.int64)
+        d = np.concatenate([e.is_delete for e in events]).astype(bool) if events else np.zeros(0, bool)
+        o = np.concatenate([e.occurrences for e in events]) if events else np.zeros(0, np.int32)
+        f = (np.concatenate([np.full(len(e.pmids), i, np.int32) for i, e in enumerate(events)]) if events
+             else np.zeros(0, np.int32))
         order = np.arange(len(p))
         rec = ~d
         # latest record per PMID: stable sort by PMID keeps event order inside a PMID, so the last one wins
