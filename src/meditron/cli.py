@@ -314,7 +314,8 @@ def download_hf_cmd(
 def download_guidelines_cmd(
     out: OutOpt,
     sources: Annotated[list[str] | None, typer.Option(help="Guideline sources (comma list), e.g. cdc,who; default all")] = None,
-    base_url: Annotated[list[str] | None, typer.Option(help="NAME=URL: crawl a source from another root (repeatable)")] = None,
+    base_url: Annotated[list[str] | None, typer.Option(help="NAME=URL: crawl a source from another root; NAME+pdf=URL: "
+                                                        "its PDFs from another root (repeatable)")] = None,
     max_pages: Annotated[int | None, typer.Option(min=1, help="Page budget per source")] = None,
     max_bytes: Annotated[int | None, typer.Option(min=1, help="Byte budget per source")] = None,
 ) -> None:

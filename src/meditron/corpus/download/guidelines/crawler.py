@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from meditron.corpus.cleaners.encoding import decode_bytes
+from meditron.corpus.cleaners.guideline import clean_guideline_text
+from meditron.corpus.cleaners.pdf import PdfError, pdf_to_text
 from meditron.corpus.download.guidelines.budget import Budget
 from meditron.corpus.download.guidelines.definition import SourceDefinition
 from meditron.corpus.download.guidelines.extract import extract_page, row_id, site_rules_for
@@ -156,18 +158,60 @@ class SourceCrawler:
 
     def handle(self, entry: Entry, response) -> None:
         ctype = response.headers.get("content-type", "text/html").split(";")[0].strip().lower()
+        if ctype == "application/pdf" or self.scope.is_pdf(entry.url):
+            self.handle_pdf(entry, response, ctype)
+            return
         if ctype not in ("text/html", "application/xhtml+xml"):
-            self.frontier.mark(entry.url, SKIPPED, error=f"not HTML ({ctype}); PDFs are not extracted")
+            self.frontier.mark(entry.url, SKIPPED, error=f"neither HTML nor a guideline PDF ({ctype})")
             self.summary.num_skipped += 1
             return
         page, _ = decode_bytes(response.content)
-        if entry.depth < self.definition.max_depth:
-            for link in page_links(page, str(response.url)):
-                if self.scope.in_scope(link):
-                    self.frontier.add(link, entry.depth + 1, self.scope.is_guideline(link))
+        for link in page_links(page, str(response.url)):
+            if self.scope.is_pdf(link):  # guideline PDFs: taken from guideline pages only, whatever the depth
+                if entry.is_guideline and self.scope.in_scope(link):
+                    self.frontier.add(link, entry.depth + 1, True)
+            elif entry.depth < self.definition.max_depth and self.scope.in_scope(link):
+                self.frontier.add(link, entry.depth + 1, self.scope.is_guideline(link))
         row = self.make_row(entry.url, page) if entry.is_guideline else None
         if entry.is_guideline and row is None:
             return
+        self.frontier.mark(entry.url, DONE, etag=response.headers.get("etag"),
+                           last_modified=response.headers.get("last-modified"), row=row)
+
+    def handle_pdf(self, entry: Entry, response, ctype: str) -> None:
+        """A guideline PDF → a row; anything else under a PDF URL is said, never dropped quietly."""
+        data = response.content
+        if not entry.is_guideline:
+            self.frontier.mark(entry.url, SKIPPED, error="a PDF that no pdfs.follow pattern names")
+            self.summary.num_skipped += 1
+            return
+        if not data.lstrip(b"\x00\t\n\r ")[:5].startswith(b"%PDF-"):
+            patterns = ", ".join(self.definition.pdfs.follow) or "(none)"
+            self.frontier.mark(entry.url, FAILED, error=f"expected a PDF (pdfs.follow: {patterns}), got {ctype}")
+            self.summary.num_missed += 1  # counts against the layout check: the site changed what it links
+            return
+        if len(data) > self.definition.pdfs.max_bytes:
+            self.frontier.mark(entry.url, SKIPPED,
+                               error=f"PDF of {len(data):,} bytes is over pdfs.max_bytes={self.definition.pdfs.max_bytes:,}")
+            self.summary.num_skipped += 1
+            return
+        try:
+            pdf = pdf_to_text(data, name=entry.url)
+        except PdfError as err:
+            self.frontier.mark(entry.url, FAILED, error=str(err))
+            self.summary.num_failed += 1
+            return
+        self.summary.num_matched += 1
+        clean = clean_guideline_text(pdf.text, self.rules)
+        if not clean:
+            self.frontier.mark(entry.url, FAILED, error=f"the PDF's {pdf.num_pages} page(s) hold no text (a scan? "
+                                                        "OCR is not done)")
+            self.summary.num_failed += 1
+            return
+        if pdf.title and not clean.lstrip("# ").startswith(pdf.title[:40]):
+            clean = clean_guideline_text(f"# {pdf.title}\n\n{clean}", self.rules)
+        row = self.row(entry.url, pdf.title, pdf.raw_text, clean, format="pdf", pages=pdf.num_pages,
+                       pages_read=pdf.pages_read)
         self.frontier.mark(entry.url, DONE, etag=response.headers.get("etag"),
                            last_modified=response.headers.get("last-modified"), row=row)
 
@@ -182,15 +226,20 @@ class SourceCrawler:
             self.frontier.mark(url, FAILED, error="content node found but empty after cleaning")
             self.summary.num_failed += 1
             return None
+        return self.row(url, extracted.title, extracted.raw_text, extracted.clean_text)
+
+    def row(self, url: str, title: str, raw_text: str, clean_text: str, **extra) -> dict:
+        """A MEDITRON guideline row (+ when and under which licence it was retrieved)."""
         self.summary.num_rows_new += 1
         rel = self.scope.relative(url) or url
         return {
             "id": row_id(self.definition.name, rel),
             "source": self.definition.name,
-            "title": extracted.title,
+            "title": title,
             "url": url,
-            "raw_text": extracted.raw_text,
-            "clean_text": extracted.clean_text,
+            "raw_text": raw_text,
+            "clean_text": clean_text,
             "retrieved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "licence": self.definition.licence,
+            **extra,
         }

@@ -87,6 +87,33 @@ class MediaWikiMode(_Strict):
     page_url: str = "index.php/{title}"
 
 
+class PdfRules(_Strict):
+    """Guideline documents published as PDF files, linked from the source's guideline pages.
+
+    A link on a guideline page that matches ``follow`` (relative to the base URL or to one of ``roots``, the other
+    hosts the files live on, e.g. WHO's IRIS repository) is fetched as a guideline document; its response must be a
+    PDF (by content type or by its ``%PDF-`` header), whose text becomes a row. Links are taken from guideline pages
+    only, so brochures and forms linked from listings are not downloaded.
+    """
+
+    follow: list[str] = Field(default_factory=list, description="regexes of guideline PDF URLs (relative)")
+    roots: list[str] = Field(default_factory=list, description="other URL roots the PDFs are served from")
+    max_bytes: int = Field(100_000_000, ge=1, description="larger files are skipped (and said so)")
+
+    @field_validator("follow")
+    @classmethod
+    def _regexes(cls, value: list[str]) -> list[str]:
+        return _check_regexes(value)
+
+    @field_validator("roots")
+    @classmethod
+    def _roots(cls, value: list[str]) -> list[str]:
+        for root in value:
+            if not re.match(r"^https?://.+/$", root):
+                raise ValueError(f"a PDF root is an absolute URL ending in '/': {root!r}")
+        return value
+
+
 class SourceDefinition(_Strict):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     title: str
@@ -104,6 +131,7 @@ class SourceDefinition(_Strict):
                                      description="fail when a smaller share of guideline pages has the content node")
     content: ContentRules = Field(default_factory=ContentRules)
     mediawiki: MediaWikiMode | None = None
+    pdfs: PdfRules = Field(default_factory=PdfRules)
     notes: str = ""
 
     @field_validator("allow", "deny", "extract")
@@ -114,6 +142,11 @@ class SourceDefinition(_Strict):
     def with_base_url(self, base_url: str) -> SourceDefinition:
         """The same source served from another root (a mirror, or a test server)."""
         return self.model_copy(update={"base_url": base_url if base_url.endswith("/") else base_url + "/"})
+
+    def with_pdf_roots(self, roots: list[str]) -> SourceDefinition:
+        """The same source with its PDFs served from other roots (``--base-url who+pdf=URL``)."""
+        roots = [r if r.endswith("/") else r + "/" for r in roots]
+        return self.model_copy(update={"pdfs": self.pdfs.model_copy(update={"roots": roots})})
 
 
 def load_source(path: Path) -> SourceDefinition:

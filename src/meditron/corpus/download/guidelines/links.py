@@ -18,22 +18,37 @@ class UrlScope:
 
     def __init__(self, definition: SourceDefinition):
         self.base = definition.base_url
+        self.pdf_roots = list(definition.pdfs.roots)
         self.allow = [re.compile(p) for p in definition.allow]
         self.deny = [re.compile(p) for p in definition.deny]
         self.extract = [re.compile(p) for p in definition.extract]
+        self.pdf_follow = [re.compile(p) for p in definition.pdfs.follow]
 
     def relative(self, url: str) -> str | None:
         return url[len(self.base):] if url.startswith(self.base) else None
 
+    def _relative_to_pdf_root(self, url: str) -> str | None:
+        for root in [self.base, *self.pdf_roots]:
+            if url.startswith(root):
+                return url[len(root):]
+        return None
+
     def in_scope(self, url: str) -> bool:
         rel = self.relative(url)
-        if rel is None or any(p.search(rel) for p in self.deny):
+        if rel is None:
+            return self.is_pdf(url)
+        if any(p.search(rel) for p in self.deny):
             return False
-        return any(p.search(rel) for p in self.allow) or self.is_guideline(url)
+        return any(p.search(rel) for p in self.allow) or self.is_guideline(url) or self.is_pdf(url)
 
     def is_guideline(self, url: str) -> bool:
         rel = self.relative(url)
-        return rel is not None and any(p.search(rel) for p in self.extract)
+        return (rel is not None and any(p.search(rel) for p in self.extract)) or self.is_pdf(url)
+
+    def is_pdf(self, url: str) -> bool:
+        """A guideline PDF per ``pdfs.follow`` (relative to the base URL or a PDF root)."""
+        rel = self._relative_to_pdf_root(url)
+        return rel is not None and any(p.search(rel) for p in self.pdf_follow)
 
 
 def page_links(page: str, url: str) -> list[str]:

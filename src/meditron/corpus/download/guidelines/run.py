@@ -98,10 +98,13 @@ def cli_download(sources: list[str] | None, base_urls: dict[str, str], out: Path
                  echo: Callable[[str], None] = print) -> int:
     """Exit code 0 when every source gave rows its content rules matched, 1 otherwise (each failure printed)."""
     definitions = load_sources(sources or ["all"])
-    unknown = sorted(set(base_urls) - {d.name for d in definitions})
+    pdf_roots = {key.removesuffix("+pdf"): url for key, url in base_urls.items() if key.endswith("+pdf")}
+    base_urls = {key: url for key, url in base_urls.items() if not key.endswith("+pdf")}
+    unknown = sorted((set(base_urls) | set(pdf_roots)) - {d.name for d in definitions})
     if unknown:
         raise ConfigError(f"--base-url names source(s) not being downloaded: {', '.join(unknown)}")
     definitions = [d.with_base_url(base_urls[d.name]) if d.name in base_urls else d for d in definitions]
+    definitions = [d.with_pdf_roots([pdf_roots[d.name]]) if d.name in pdf_roots else d for d in definitions]
     out.mkdir(parents=True, exist_ok=True)
     pacer = pacer or Pacer()
     problems, num_pages, num_bytes = [], 0, 0
