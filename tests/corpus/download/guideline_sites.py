@@ -6,7 +6,7 @@ navigation, share bars, footers. The text is our own. Every junk string the test
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tests.corpus.download.server import Resource
 
@@ -16,6 +16,8 @@ class Site:
     routes: dict[str, str]  # path → HTML
     body: dict[str, list[str]]  # guideline path (relative, no leading /) → strings its clean_text must hold
     junk: list[str]  # strings no clean_text may hold
+    files: dict[str, tuple[bytes, str]] = field(default_factory=dict)  # path → (body, content type): the PDFs
+    pdf_root: str | None = None  # path served as the source's PDF root (``--base-url NAME+pdf=``)
 
 
 # Own prose every guideline page carries, so rows are long enough for the corpus stage's quality filters.
@@ -35,6 +37,8 @@ def routes_of(site: Site) -> dict:
     routes: dict = {"/robots.txt": Resource(b"User-agent: *\nAllow: /\n", content_type="text/plain")}
     for path, html in site.routes.items():
         routes[path] = Resource(html.encode(), content_type="text/html; charset=utf-8")
+    for path, (body, content_type) in site.files.items():
+        routes[path] = Resource(body, content_type=content_type, etag=f'"{len(body)}"')
     return routes
 
 
@@ -214,17 +218,44 @@ _GEN_BOTTOM = '<footer><p>Copyright 2026. Privacy policy.</p><a href="/contact">
 _GEN_JUNK = ["uses cookies", "Skip to main", "About us", "Publications", "Share on", "Privacy policy", "Contact"]
 
 
-def _generic_site(listing_path: str, pages: dict[str, tuple[str, str]], wrap: str) -> Site:
+def _generic_site(listing_path: str, pages: dict[str, tuple[str, str]], wrap: str,
+                  pdfs: dict[str, tuple[str, str, str]] | None = None, pdf_type: str = "application/pdf",
+                  pdf_root: str | None = None) -> Site:
+    """A listing linking guideline pages; ``pdfs``: guideline page → (PDF path, title, sentence) of the full text it
+    links (a real PDF with a running header and page footers), served as ``pdf_type``."""
     links = "".join(f'<li><a href="/{path}">{title}</a></li>' for path, (title, _) in pages.items())
     routes = {f"/{listing_path}": _page("Listing", _GEN_TOP, f"<main><h1>Guidelines</h1><ul>{links}</ul></main>",
                                         _GEN_BOTTOM)}
-    body = {}
+    body, files = {}, {}
     for path, (title, text) in pages.items():
         share = '<div class="share-buttons">Share on social media</div>'
-        routes[f"/{path}"] = _page(title, _GEN_TOP, wrap.format(f"<h1>{title}</h1><p>{text}</p>{RATIONALE}{share}"),
-                                   _GEN_BOTTOM)
+        download = ""
+        if pdfs and path in pdfs:
+            pdf_path, pdf_title, pdf_text = pdfs[path]
+            download = f'<p><a class="download-url" href="/{pdf_path}">Download (PDF)</a></p>'
+            files[f"/{pdf_path}"] = (_pdf(pdf_title, pdf_text), pdf_type)
+            body[pdf_path] = [pdf_title, pdf_text]
+        routes[f"/{path}"] = _page(title, _GEN_TOP, wrap.format(f"<h1>{title}</h1><p>{text}</p>{RATIONALE}{download}"
+                                                                f"{share}"), _GEN_BOTTOM)
         body[path] = [text]
-    return Site(routes, body, _GEN_JUNK)
+    return Site(routes, body, _GEN_JUNK, files, pdf_root)
+
+
+def _pdf(title: str, sentence: str) -> bytes:
+    """A three-page guideline PDF: running header and "Page N of 3" footers, which no row may keep."""
+    from tests.corpus.pdf_fixtures import Section, guideline_pdf
+
+    rationale = RATIONALE.removeprefix("<p>").removesuffix("</p>")
+    sections = [Section("1. Recommendations", [sentence, rationale]),
+                Section("2. Evidence", [f"The evidence for this guideline ({title.lower()}) was graded by the panel."
+                                        " " + rationale]),
+                Section("3. Implementation", ["Services should audit adherence to these recommendations every year"
+                                              " and report the results to the guideline committee."])]
+    return guideline_pdf(title, sections, running_header=PDF_HEADER)
+
+
+PDF_HEADER = "Guideline document - version for public consultation"
+_GEN_JUNK = [*_GEN_JUNK, PDF_HEADER, "Page 1 of 3", "Page 2 of 3"]
 
 
 def who_site() -> Site:
@@ -236,7 +267,16 @@ def who_site() -> Site:
             "WHO guideline on tuberculosis preventive treatment",
             "Household contacts of people with bacteriologically confirmed tuberculosis should receive preventive"
             " treatment."),
-    }, "<main>{}</main>")
+    }, "<main>{}</main>", pdfs={
+        "publications/i/item/9789240000011": (
+            "iris/server/api/core/bitstreams/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b/content",
+            "Guidelines on hand hygiene in outpatient care",
+            "Alcohol-based hand rub is the preferred method of hand hygiene when hands are not visibly soiled."),
+        "publications/i/item/WHO-UCN-2026-1": (
+            "iris/server/api/core/bitstreams/1a2b3c4d-5e6f-7081-92a3-b4c5d6e7f809/content",
+            "Tuberculosis preventive treatment: consolidated guidelines",
+            "Six months of daily isoniazid is a recommended regimen of tuberculosis preventive treatment."),
+    }, pdf_type="application/octet-stream", pdf_root="/iris/")
 
 
 def cco_site() -> Site:
@@ -247,9 +287,16 @@ def cco_site() -> Site:
         "en/guidelines-advice/types/guideline/38102": (
             "Management of febrile neutropenia",
             "Give empiric broad-spectrum antibiotics within one hour of the onset of fever."),
-    }, '<main><div class="field field--name-body field--type-text-with-summary">{}'
-       '<span class="file"><a class="btn purple icon pdfBTN" href="/sites/default/files/gl.pdf">Download PDF</a>'
-       "</span></div></main>")
+    }, '<main><div class="field field--name-body field--type-text-with-summary">{}</div></main>', pdfs={
+        "en/guidelines-advice/types/guideline/38101": (
+            "sites/ccocancercare/files/guidelines/full/pebc2-3f.pdf",
+            "Follow-up care for survivors of colorectal cancer: full report",
+            "Offer a computed tomography scan of the chest and abdomen every year for three years."),
+        "en/guidelines-advice/types/guideline/38102": (
+            "sites/ccocancercare/files/guidelines/full/pebc12-9f.pdf",
+            "Management of febrile neutropenia: full report",
+            "Assess the risk of complications with a validated score before choosing outpatient treatment."),
+    })
 
 
 def icrc_site() -> Site:
@@ -260,7 +307,16 @@ def icrc_site() -> Site:
         "en/publication/war-surgery-field-manual": (
             "War surgery field manual",
             "Leave contaminated war wounds open after debridement and close them after five days."),
-    }, "<main><article>{}</article></main>")
+    }, "<main><article>{}</article></main>", pdfs={
+        "en/publication/4261-first-aid-in-armed-conflicts": (
+            "sites/default/files/document/file_list/4261-first-aid.pdf",
+            "First aid in armed conflicts and other situations of violence",
+            "Place an unconscious casualty who is breathing in the recovery position and keep checking breathing."),
+        "en/publication/war-surgery-field-manual": (
+            "sites/default/files/document/file_list/war-surgery-vol1.pdf",
+            "War surgery: working with limited resources",
+            "Excise all dead muscle at the first operation, since it is the medium in which infection develops."),
+    })
 
 
 SITES = {"nice": nice_site, "cma": cma_site, "spor": spor_site, "who": who_site, "cco": cco_site, "icrc": icrc_site}

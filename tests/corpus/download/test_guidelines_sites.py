@@ -21,10 +21,13 @@ def crawl(name: str, out: Path) -> tuple[int, list[str], list[dict], str]:
     lines: list[str] = []
     sleep = Recorder()  # the sources' 1–2 s politeness intervals are recorded, not slept
     client = PoliteClient(backoff_s=0.01, sleep=sleep)
-    with LoopbackServer(routes_of(SITES[name]())) as server:
+    site = SITES[name]()
+    with LoopbackServer(routes_of(site)) as server:
+        base_urls = {name: server.url("/")}
+        if site.pdf_root:
+            base_urls[f"{name}+pdf"] = server.url(site.pdf_root)
         try:
-            code = cli_download([name], {name: server.url("/")}, out, client=client, pacer=Pacer(sleep=sleep),
-                                echo=lines.append)
+            code = cli_download([name], base_urls, out, client=client, pacer=Pacer(sleep=sleep), echo=lines.append)
         finally:
             client.close()
         base = server.url("/")
@@ -56,7 +59,7 @@ def test_every_source_row_passes_the_corpus_filters(tmp_path):
         assert code == 0, lines
         ids += [f"guidelines-{r['id']}" for r in rows]
     ledger = _corpus_ledger(tmp_path, out)
-    assert sorted(r["id"] for r in ledger) == sorted(ids) and len(ids) == 12
+    assert sorted(r["id"] for r in ledger) == sorted(ids) and len(ids) == 12 + 6  # 6 pages are WHO/CCO/ICRC PDFs
     # every page shares the fixtures' RATIONALE paragraph, so dedup may fold pages together: no other step drops
     dropped = [r for r in ledger if r["state"] != "kept"]
     assert {r["step"] for r in dropped} <= {"dedup"}, dropped

@@ -221,7 +221,7 @@ def reflow(pages: list[list[Line]]) -> str:
     ended_full = False  # ... and whether it ran to the full text width
     for lines in pages:
         widths = [line.right - line.left for line in lines]
-        width = statistics.quantiles(widths, n=10)[-1] if len(widths) >= 2 else (widths[0] if widths else 0.0)
+        width = statistics.quantiles(widths, n=10, method="inclusive")[-1] if len(widths) >= 2 else sum(widths)
         open_paragraph = False
         for i, line in enumerate(lines):
             text = line.text

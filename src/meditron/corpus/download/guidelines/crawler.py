@@ -36,6 +36,9 @@ class CrawlSummary:
     num_failed: int = 0
     num_robots_blocked: int = 0
     num_skipped: int = 0
+    num_pdf_links: int = 0  # links matching pdfs.follow found on guideline pages
+    num_pdf_rows: int = 0
+    num_pdf_not_pdf: int = 0  # pdfs.follow URLs that answered with something else (a bot check, a landing page)
     stopped: str | None = None
     resumed: bool = False
     errors: list[str] = field(default_factory=list)
@@ -169,6 +172,7 @@ class SourceCrawler:
         for link in page_links(page, str(response.url)):
             if self.scope.is_pdf(link):  # guideline PDFs: taken from guideline pages only, whatever the depth
                 if entry.is_guideline and self.scope.in_scope(link):
+                    self.summary.num_pdf_links += 1
                     self.frontier.add(link, entry.depth + 1, True)
             elif entry.depth < self.definition.max_depth and self.scope.in_scope(link):
                 self.frontier.add(link, entry.depth + 1, self.scope.is_guideline(link))
@@ -189,6 +193,7 @@ class SourceCrawler:
             patterns = ", ".join(self.definition.pdfs.follow) or "(none)"
             self.frontier.mark(entry.url, FAILED, error=f"expected a PDF (pdfs.follow: {patterns}), got {ctype}")
             self.summary.num_missed += 1  # counts against the layout check: the site changed what it links
+            self.summary.num_pdf_not_pdf += 1
             return
         if len(data) > self.definition.pdfs.max_bytes:
             self.frontier.mark(entry.url, SKIPPED,
@@ -208,10 +213,13 @@ class SourceCrawler:
                                                         "OCR is not done)")
             self.summary.num_failed += 1
             return
-        if pdf.title and not clean.lstrip("# ").startswith(pdf.title[:40]):
+        if pdf.title and clean.startswith(pdf.title):  # the title line: a heading, as on HTML pages
+            clean = clean_guideline_text(f"# {clean}", self.rules)
+        elif pdf.title and not clean.lstrip("# ").startswith(pdf.title[:40]):
             clean = clean_guideline_text(f"# {pdf.title}\n\n{clean}", self.rules)
         row = self.row(entry.url, pdf.title, pdf.raw_text, clean, format="pdf", pages=pdf.num_pages,
                        pages_read=pdf.pages_read)
+        self.summary.num_pdf_rows += 1
         self.frontier.mark(entry.url, DONE, etag=response.headers.get("etag"),
                            last_modified=response.headers.get("last-modified"), row=row)
 

@@ -27,11 +27,6 @@ class UrlScope:
     def relative(self, url: str) -> str | None:
         return url[len(self.base):] if url.startswith(self.base) else None
 
-    def _relative_to_pdf_root(self, url: str) -> str | None:
-        for root in [self.base, *self.pdf_roots]:
-            if url.startswith(root):
-                return url[len(root):]
-        return None
 
     def in_scope(self, url: str) -> bool:
         rel = self.relative(url)
@@ -47,8 +42,10 @@ class UrlScope:
 
     def is_pdf(self, url: str) -> bool:
         """A guideline PDF per ``pdfs.follow`` (relative to the base URL or a PDF root)."""
-        rel = self._relative_to_pdf_root(url)
-        return rel is not None and any(p.search(rel) for p in self.pdf_follow)
+        for root in [self.base, *self.pdf_roots]:  # roots may nest (a test serves the PDF root under the base)
+            if url.startswith(root) and any(p.search(url[len(root):]) for p in self.pdf_follow):
+                return True
+        return False
 
 
 def page_links(page: str, url: str) -> list[str]:

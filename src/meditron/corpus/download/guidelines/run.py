@@ -32,6 +32,14 @@ def layout_problem(definition: SourceDefinition, summary: CrawlSummary, last_mat
         what = definition.content.describe()
         return (f"{name}: {summary.num_matched} of {seen} pages had the content selector {what}; the layout "
                 f"changed? — last matched on {last_matched or 'never'}")
+    pdfs = ", ".join(definition.pdfs.follow)
+    if pdfs and summary.num_matched and summary.stopped is None:
+        if not summary.num_pdf_links:
+            return (f"{name}: {summary.num_matched} guideline page(s) matched but none linked a PDF matching "
+                    f"pdfs.follow ({pdfs}); the site's download links changed?")
+        if summary.num_pdf_not_pdf and not summary.num_pdf_rows:
+            return (f"{name}: {summary.num_pdf_not_pdf} link(s) matching pdfs.follow ({pdfs}) answered with something "
+                    f"other than a PDF (a landing page or a bot check?) and none gave a PDF")
     if not seen and summary.stopped is None:
         if definition.mediawiki:
             return f"{name}: the MediaWiki API listed no page ({'; '.join(summary.errors) or 'empty listing'})"
@@ -67,6 +75,8 @@ def _summary_line(s: CrawlSummary, num_rows: int) -> str:
     parts = [f"{num_rows} rows", f"{s.num_fetched} fetched", f"{s.num_unchanged} unchanged (304)",
              f"{s.num_rows_new} new/updated", f"{s.num_failed + s.num_missed} failed",
              f"{s.num_robots_blocked} blocked by robots.txt", f"{s.num_skipped} skipped"]
+    if s.num_pdf_links or s.num_pdf_rows:
+        parts.insert(4, f"{s.num_pdf_rows} PDFs read")
     line = f"{s.source}: " + ", ".join(parts) + (" (resumed)" if s.resumed else "")
     return line + (f"; stopped: {s.stopped} — rerun the same command to continue" if s.stopped else "")
 

@@ -1,0 +1,182 @@
+"""Guideline PDFs through the crawler (``pdfs:`` of a source definition): PDFs linked from guideline pages become
+rows, on the base host or another root (WHO's IRIS); every PDF that cannot become a row is named with its reason;
+a site that stopped linking PDFs, or answers PDF links with something else, fails the source loudly."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import meditron.corpus.download.guidelines.run as run_module
+from meditron.corpus.download.guidelines import cli_download
+from meditron.corpus.download.guidelines.crawler import Pacer
+from meditron.corpus.download.http import PoliteClient
+from tests.corpus.download.guideline_sites import _GEN_JUNK, PDF_HEADER, cco_site, routes_of, who_site
+from tests.corpus.download.server import LoopbackServer, Resource
+from tests.corpus.download.test_guidelines import Recorder
+
+CHALLENGE = b"<html><body><h1>Access Denied</h1><p>You don't have permission to access this resource.</p></body></html>"
+
+
+def crawl(name: str, routes: dict, out: Path, pdf_root: str | None = None) -> tuple[int, list[str], dict, list]:
+    """(exit code, printed lines, rows by URL path, the server's request log)."""
+    lines: list[str] = []
+    sleep = Recorder()
+    client = PoliteClient(backoff_s=0.01, sleep=sleep, retries=1)
+    with LoopbackServer(routes) as server:
+        base_urls = {name: server.url("/")}
+        if pdf_root:
+            base_urls[f"{name}+pdf"] = server.url(pdf_root)
+        try:
+            code = cli_download([name], base_urls, out, client=client, pacer=Pacer(sleep=sleep), echo=lines.append)
+        finally:
+            client.close()
+        base, log = server.url("/"), list(server.log)
+    rows = [json.loads(line) for line in (out / f"{name}.jsonl").read_text().splitlines()]
+    return code, lines, {r["url"][len(base):]: r for r in rows}, log
+
+
+def test_who_pdfs_on_iris_become_rows_without_page_furniture(tmp_path):
+    site = who_site()
+    routes = routes_of(site)
+    # a brochure PDF linked from the *listing* matches pdfs.follow too, but only guideline pages' PDFs are taken
+    brochure = "/iris/server/api/core/bitstreams/99999999-0000-0000-0000-000000000000/content"
+    listing = "/publications/who-guidelines"
+    routes[listing] = Resource(routes[listing].body.replace(b"</ul>", f'</ul><a href="{brochure}">Brochure</a>'.encode()),
+                               content_type="text/html")
+    routes[brochure] = Resource(b"%PDF-1.4 never fetched", content_type="application/pdf")
+    code, lines, rows, log = crawl("who", routes, tmp_path, pdf_root="/iris/")
+    assert code == 0, lines
+    assert lines[0] == ("who: 4 rows, 5 fetched, 0 unchanged (304), 4 new/updated, 2 PDFs read, 0 failed, "
+                        "0 blocked by robots.txt, 0 skipped")
+    assert brochure not in [r.route for r in log]
+    pdf_rows = {path: row for path, row in rows.items() if row.get("format") == "pdf"}
+    assert sorted(pdf_rows) == sorted(p for p in site.body if p.startswith("iris/"))
+    for path, row in pdf_rows.items():
+        title, sentence = site.body[path]
+        assert (row["title"], row["pages"], row["pages_read"], row["source"]) == (title, 3, 3, "who")
+        assert row["clean_text"].startswith(f"# {title}\n\n1. Recommendations\n\n{sentence}")
+        assert "3. Implementation" in row["clean_text"]
+        for junk in _GEN_JUNK:
+            assert junk not in row["clean_text"], junk
+        # raw_text is what PDFium read, furniture included: the cleaning can be audited
+        assert PDF_HEADER in row["raw_text"] and "Page 3 of 3" in row["raw_text"]
+
+
+def _locked_pdf() -> bytes:
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_encryption(owner_password="owner", user_password="secret")
+    pdf.add_page()
+    pdf.set_font("helvetica", size=11)
+    pdf.cell(0, 6, "Confidential")
+    return bytes(pdf.output())
+
+
+def _scanned_pdf() -> bytes:
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.rect(20, 20, 100, 60, style="F")
+    return bytes(pdf.output())
+
+
+def test_every_pdf_that_cannot_become_a_row_is_named_with_its_reason(tmp_path, monkeypatch):
+    site = cco_site()
+    routes = routes_of(site)
+    good, other = sorted(p for p in site.body if p.endswith(".pdf"))
+    page = "/en/guidelines-advice/types/guideline/38101"
+    faults = {
+        "damaged.pdf": Resource(b"%PDF-1.7\n" + b"\x00garbage" * 50, content_type="application/pdf"),
+        "locked.pdf": Resource(_locked_pdf(), content_type="application/pdf"),
+        "scan.pdf": Resource(_scanned_pdf(), content_type="application/pdf"),
+        "challenge.pdf": Resource(CHALLENGE, content_type="text/html"),
+        "huge.pdf": Resource(routes[f"/{other}"].body, content_type="application/pdf"),
+    }
+    links = "".join(f'<a href="/sites/ccocancercare/files/guidelines/full/{name}">{name}</a>' for name in faults)
+    routes[page] = Resource(routes[page].body.replace(b"</main>", links.encode() + b"</main>"),
+                            content_type="text/html")
+    for name, resource in faults.items():
+        routes[f"/sites/ccocancercare/files/guidelines/full/{name}"] = resource
+    real_load = run_module.load_sources
+
+    def small_pdfs(names):  # pdfs.max_bytes below the size of huge.pdf (and of the other real PDF)
+        return [d.model_copy(update={"pdfs": d.pdfs.model_copy(update={"max_bytes": len(routes[f"/{good}"].body)})})
+                for d in real_load(names)]
+
+    monkeypatch.setattr(run_module, "load_sources", small_pdfs)
+    code, lines, rows, _ = crawl("cco", routes, tmp_path)
+    assert code == 0, lines  # 2 pages and 1 PDF gave rows; the failures are listed, not fatal
+    assert sorted(p for p, r in rows.items() if r.get("format") == "pdf") == [good]
+    base = "http://127.0.0.1"
+    failed = {line.split(": ", 1)[0].rsplit("/", 1)[1]: line.split(": ", 1)[1] for line in lines
+              if line.startswith("  failed " + base)}
+    assert set(failed) == {"damaged.pdf", "locked.pdf", "scan.pdf", "challenge.pdf"}, lines
+    assert "damaged or unreadable PDF" in failed["damaged.pdf"]
+    assert "the PDF is encrypted (a password is required to read it)" in failed["locked.pdf"]
+    assert failed["scan.pdf"] == "the PDF's 1 page(s) hold no text (a scan? OCR is not done)"
+    assert failed["challenge.pdf"] == (r"expected a PDF (pdfs.follow: ^sites/ccocancercare/files/guidelines/.+\.pdf$),"
+                                       " got text/html")
+    # too large: skipped (counted), not failed — the other two over the limit as well
+    assert "2 skipped" in lines[0], lines[0]
+
+
+def test_a_site_whose_pdf_links_answer_with_a_bot_check_fails_loudly(tmp_path):
+    site = cco_site()
+    routes = routes_of(site)
+    for path in site.body:
+        if path.endswith(".pdf"):
+            routes[f"/{path}"] = Resource(CHALLENGE, content_type="text/html")
+    code, lines, _, _ = crawl("cco", routes, tmp_path)
+    assert code == 1
+    assert lines[-2] == (r"error: cco: 2 link(s) matching pdfs.follow (^sites/ccocancercare/files/guidelines/.+\.pdf$)"
+                         " answered with something other than a PDF (a landing page or a bot check?) and none gave"
+                         " a PDF")
+
+
+def test_pages_that_stopped_linking_pdfs_fail_loudly(tmp_path):
+    site = who_site()
+    routes = routes_of(site)
+    code, lines, rows, _ = crawl("who", routes, tmp_path)  # PDF root not served: the links now point elsewhere
+    assert code == 1 and len(rows) == 2  # the item pages' own rows are still written
+    assert lines[-2] == ("error: who: 2 guideline page(s) matched but none linked a PDF matching pdfs.follow "
+                         r"(^server/api/core/bitstreams/[0-9a-f-]+/content$, ^media/docs/.+\.pdf$); the site's"
+                         " download links changed?")
+
+
+def test_a_rerun_gets_304s_and_keeps_the_pdf_rows_byte_identical(tmp_path):
+    sleep = Recorder()
+    with LoopbackServer(routes_of(cco_site())) as server:
+        for run in (1, 2):
+            lines: list[str] = []
+            with PoliteClient(backoff_s=0.01, sleep=sleep) as client:
+                code = cli_download(["cco"], {"cco": server.url("/")}, tmp_path, client=client,
+                                    pacer=Pacer(sleep=sleep), echo=lines.append)
+            assert code == 0, lines
+            if run == 1:
+                before = (tmp_path / "cco.jsonl").read_bytes()
+                server.log.clear()
+        pdf_requests = [r for r in server.log if r.route.endswith(".pdf")]
+    assert len(pdf_requests) == 2 and all(r.headers.get("if-none-match") for r in pdf_requests)
+    assert lines[0].startswith("cco: 4 rows, 5 fetched, 2 unchanged (304), 2 new/updated, 0 PDFs read"), lines[0]
+    assert (tmp_path / "cco.jsonl").read_bytes() == before
+
+
+@pytest.mark.slow  # the real command paces at WHO's 2 s interval
+def test_the_real_command_with_a_pdf_root(tmp_path):
+    from typer.testing import CliRunner
+
+    from meditron.cli import app
+
+    site = who_site()
+    with LoopbackServer(routes_of(site)) as server:
+        args = ["corpus", "download", "guidelines", "--sources", "who", "--base-url", f"who={server.url('/')}",
+                "--base-url", f"who+pdf={server.url('/iris/')}", "--out", str(tmp_path)]
+        result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in (tmp_path / "who.jsonl").read_text().splitlines()]
+    assert sorted(r.get("format", "html") for r in rows) == ["html", "html", "pdf", "pdf"]
