@@ -153,3 +153,74 @@ def test_rerunning_a_reader_gives_the_same_documents():
     copied = [(d.id, d.text, d.metadata) for d in pickle.loads(pickle.dumps(reader))()]  # as executors ship steps
     assert first == again == copied
     assert [m.get("drop_reason") for _, _, m in first].count(DUPLICATE) == 1
+
+
+def test_pdf_folder_one_document_per_file_with_every_failure_named(tmp_path):
+    """``kind: guideline_pdf`` on a team's own folder of guideline PDFs (or a downloaded set such as ICRC's)."""
+    from fpdf import FPDF
+
+    from meditron.corpus.readers.guideline import NO_TEXT_LAYER
+    from tests.corpus.pdf_fixtures import Section, guideline_pdf
+
+    sentence = ("Give oral rehydration solution to children with some dehydration, 75 ml/kg over four hours, and"
+                " reassess their hydration status every hour until the deficit is corrected.")
+    (tmp_path / "ors.pdf").write_bytes(guideline_pdf("Management of diarrhoea in children",
+                                                     [Section("1. Rehydration", [sentence]),
+                                                      Section("2. Zinc", ["Give zinc for 10 to 14 days."])],
+                                                     running_header="Ministry of Health - clinical guideline"))
+    scan = FPDF()
+    scan.add_page()
+    scan.rect(20, 20, 100, 60, style="F")
+    (tmp_path / "scan.pdf").write_bytes(bytes(scan.output()))
+    (tmp_path / "cut.pdf").write_bytes(b"%PDF-1.7\n" + b"\x00garbage" * 50)
+    (tmp_path / "notes.txt").write_text("not a PDF: not read by this kind")
+    reader = build_reader(SourceConfig(name="own", kind="guideline_pdf", paths=[str(tmp_path)]))
+    docs = {d.id: d for d in reader()}
+    assert sorted(docs) == [f"{tmp_path / 'cut.pdf'}#0", "own-ors", "own-scan"]
+    ors = docs["own-ors"]
+    assert ors.text == (f"# Management of diarrhoea in children\n\n1. Rehydration\n\n{sentence}\n\n2. Zinc\n\n"
+                        "Give zinc for 10 to 14 days.")
+    assert (ors.metadata["title"], ors.metadata["pages"], ors.metadata["kind"]) == (
+        "Management of diarrhoea in children", 2, "guideline_pdf")
+    assert "drop_reason" not in ors.metadata
+    assert (docs["own-scan"].text, docs["own-scan"].metadata["drop_reason"]) == ("", NO_TEXT_LAYER)
+    assert "damaged or unreadable PDF" in docs[f"{tmp_path / 'cut.pdf'}#0"].metadata["quarantined"]["error"]
+
+
+def test_corpus_run_accounts_for_every_pdf(tmp_path):
+    """``meditron corpus run`` with a ``guideline_pdf`` source: kept, dropped (scan) and quarantined (damaged)."""
+    import json
+
+    import yaml
+    from fpdf import FPDF
+    from typer.testing import CliRunner
+
+    from meditron.cli import app
+    from tests.corpus.download.guideline_sites import _pdf
+
+    pdfs = tmp_path / "pdfs"
+    pdfs.mkdir()
+    (pdfs / "hand-hygiene.pdf").write_bytes(_pdf("Hand hygiene in outpatient care", "Alcohol-based hand rub is the"
+                                                 " preferred method of hand hygiene when hands are not visibly soiled."))
+    (pdfs / "tpt.pdf").write_bytes(_pdf("Tuberculosis preventive treatment", "Six months of daily isoniazid is a"
+                                        " recommended regimen of tuberculosis preventive treatment."))
+    scan = FPDF()
+    scan.add_page()
+    scan.rect(20, 20, 100, 60, style="F")
+    (pdfs / "scan.pdf").write_bytes(bytes(scan.output()))
+    (pdfs / "cut.pdf").write_bytes(b"%PDF-1.7\n" + b"\x00garbage" * 50)
+    config = tmp_path / "corpus.yaml"
+    config.write_text(yaml.safe_dump({
+        "name": "pdfs", "out_dir": str(tmp_path / "runs"),
+        "corpus": {"tokenizer": "sample:tokenizer", "decontamination": {"benchmarks_dir": "sample:benchmarks"},
+                   "sources": [{"name": "own", "kind": "guideline_pdf", "paths": [str(pdfs)],
+                                "validation_share": 0.0}]},
+    }))
+    result = CliRunner().invoke(app, ["corpus", "run", "-c", str(config)])
+    assert result.exit_code == 0, result.output
+    (ledger,) = (tmp_path / "runs").rglob("ledger.jsonl")
+    states = {r["id"]: (r["state"], r.get("reason")) for r in map(json.loads, ledger.read_text().splitlines())}
+    assert states["own-hand-hygiene"][0] == "kept" and states["own-tpt"][0] == "kept"
+    assert states["own-scan"] == ("dropped", "pdf-without-text")
+    assert states[f"{pdfs / 'cut.pdf'}#0"][0] == "quarantined"
+    assert len(states) == 4

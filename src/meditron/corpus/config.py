@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     from meditron.corpus.paths import CorpusPaths
 
 #: the kinds ``meditron.corpus.readers.READERS`` maps to a reader class (a test keeps the two equal)
-SourceKind = Literal["jats", "medline", "guideline_jsonl", "guideline_html", "guideline_markdown", "jsonl", "parquet"]
+SourceKind = Literal["jats", "medline", "guideline_jsonl", "guideline_html", "guideline_markdown", "guideline_pdf", "jsonl",
+                     "parquet"]
 
 
 class SourceConfig(StrictModel):

@@ -20,6 +20,7 @@ from meditron.errors import ConfigError
 _GUIDELINE_KIND_BY_SUFFIX = (
     ((".jsonl", ".jsonl.gz", ".json", ".ndjson"), "guideline_jsonl"),
     ((".md", ".markdown", ".txt", ".md.gz", ".txt.gz"), "guideline_markdown"),
+    ((".pdf",), "guideline_pdf"),
 )
 
 

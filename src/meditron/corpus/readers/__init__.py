@@ -18,6 +18,7 @@ READERS: dict[str, str] = {
     "guideline_jsonl": "meditron.corpus.readers.guideline:GuidelineJsonlReader",
     "guideline_html": "meditron.corpus.readers.guideline:GuidelineFileReader",
     "guideline_markdown": "meditron.corpus.readers.guideline:GuidelineFileReader",
+    "guideline_pdf": "meditron.corpus.readers.guideline:GuidelineFileReader",
     "jsonl": "meditron.corpus.mixing.readers:ReplayJsonlReader",  # general-domain replay data
     "parquet": "meditron.corpus.mixing.readers:ReplayParquetReader",
 }
@@ -47,7 +48,7 @@ def build_reader(source: SourceConfig, limit: int = -1, limits: ReadLimitsConfig
     if source.kind.startswith("guideline"):
         kwargs["site"] = source.site
         if source.kind != "guideline_jsonl":
-            kwargs["fmt"] = "html" if source.kind == "guideline_html" else "markdown"
+            kwargs["fmt"] = source.kind.removeprefix("guideline_")
     return cls(**kwargs)
 
 

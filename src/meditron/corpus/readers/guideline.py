@@ -1,4 +1,4 @@
-"""Guideline readers: MEDITRON's released JSONL layout, and raw HTML / Markdown pages with a site's rules.
+"""Guideline readers: MEDITRON's released JSONL layout, and raw HTML / Markdown / PDF files with a site's rules.
 
 Both run the same cleaning: bytes → text (declared/detected encoding, ftfy mojibake repair) → for HTML, the site's
 content cut and HTML→Markdown → MEDITRON's common cleaning with the site's start/boilerplate/stop rules. Near-identical
@@ -29,6 +29,7 @@ from meditron.corpus.readers.bounded import iter_lines, open_bounded, read_recor
 PREFIX_CHARS = 500
 DUPLICATE = "duplicate-guideline-prefix"
 EMPTY = "empty-after-cleaning"
+NO_TEXT_LAYER = "pdf-without-text"  # a scanned PDF: no text to read (OCR is not done)
 _NON_ALNUM = re.compile(r"[\W_]+")
 _SAFE_ID = re.compile(r"[^A-Za-z0-9._-]+")
 _SETEXT = re.compile(r"^([^\n]*\S[^\n]*)\n(=+|-{2,})[ \t]*$", re.MULTILINE)
@@ -59,7 +60,7 @@ class _GuidelineReader(CorpusReader):
     def _finish(self, text: str, doc_id: str, metadata: dict) -> Document:
         metadata.update(source=self.source, kind=self.kind)
         if not text.strip():
-            metadata["drop_reason"] = EMPTY
+            metadata.setdefault("drop_reason", EMPTY)
         else:
             key = prefix_key(text)
             if key in self._seen:
@@ -128,25 +129,37 @@ class GuidelineJsonlReader(_GuidelineReader):
         return self._finish(cleaned, f"{self.source}-{_SAFE_ID.sub('_', row_id)}", metadata)
 
 
-class GuidelineFileReader(_GuidelineReader):
-    """One guideline per HTML or Markdown file (optionally gzipped); the site's rules decide what is guideline."""
+_SUFFIXES = {
+    "html": (".html", ".htm", ".xhtml", ".html.gz", ".htm.gz"),
+    "markdown": (".md", ".markdown", ".txt", ".md.gz", ".txt.gz"),
+    "pdf": (".pdf",),
+}
 
-    name = "guidelines (HTML/Markdown files)"
+
+class GuidelineFileReader(_GuidelineReader):
+    """One guideline per HTML, Markdown (optionally gzipped) or PDF file; the site's rules decide what is guideline.
+
+    PDFs — a team's own guideline documents, or a downloaded set such as MEDITRON's ICRC tarball — are read by
+    :func:`meditron.corpus.cleaners.pdf.pdf_to_text` (running headers/footers and page numbers removed, lines
+    reflowed); a damaged or encrypted file is quarantined with the reason, a scan without a text layer dropped as
+    ``pdf-without-text``.
+    """
+
+    name = "guidelines (HTML/Markdown/PDF files)"
 
     def __init__(self, paths, source: str, site: str | None = None, fmt: str = "html", limit: int = -1,
                  limits: ReadLimitsConfig | None = None):
-        if fmt not in ("html", "markdown"):
-            raise ValueError(f"fmt must be 'html' or 'markdown', not {fmt!r}")
+        if fmt not in _SUFFIXES:
+            raise ValueError(f"fmt must be one of {', '.join(_SUFFIXES)}, not {fmt!r}")
         self.fmt = fmt
-        self.kind = "guideline_html" if fmt == "html" else "guideline_markdown"
-        self.suffixes = (
-            (".html", ".htm", ".xhtml", ".html.gz", ".htm.gz")
-            if fmt == "html"
-            else (".md", ".markdown", ".txt", ".md.gz", ".txt.gz")
-        )
+        self.kind = f"guideline_{fmt}"
+        self.suffixes = _SUFFIXES[fmt]
         super().__init__(paths, source, site=site, limit=limit, limits=limits)
 
     def read_file(self, path: Path) -> Iterator[Document]:
+        if self.fmt == "pdf":
+            yield from self._read_pdf(path)
+            return
         try:
             with open_bounded(path, self.limits.max_file_bytes) as handle:  # one page = one record
                 data = read_record(handle, self.limits.max_record_bytes, "page")
@@ -174,3 +187,28 @@ class GuidelineFileReader(_GuidelineReader):
             "position": 0,
         }
         yield self._finish(cleaned, f"{self.source}-{_SAFE_ID.sub('_', stem)}", metadata)
+
+    def _read_pdf(self, path: Path) -> Iterator[Document]:
+        from meditron.corpus.cleaners.pdf import pdf_to_text
+
+        try:
+            with open_bounded(path, self.limits.max_file_bytes) as handle:  # one document = one record
+                data = read_record(handle, self.limits.max_record_bytes, "PDF")
+            pdf = pdf_to_text(data, name=str(path))
+        except Exception as err:  # damaged, encrypted, over the limit: quarantined with the reason
+            yield self.quarantine(path, 0, err)
+            return
+        cleaned = clean_guideline_text(pdf.text, self.rules)
+        if cleaned.startswith(pdf.title):  # its title line: a heading, as the crawler writes PDF rows
+            cleaned = clean_guideline_text(f"# {cleaned}", self.rules)
+        metadata = {
+            "title": pdf.title,
+            "site_rules": self.rules.name,
+            "pages": pdf.num_pages,
+            "pages_read": pdf.pages_read,
+            "file_path": str(path),
+            "position": 0,
+        }
+        if not pdf.text:
+            metadata["drop_reason"] = NO_TEXT_LAYER
+        yield self._finish(cleaned, f"{self.source}-{_SAFE_ID.sub('_', path.stem)}", metadata)
