@@ -178,3 +178,51 @@ def test_binary_and_empty_files_are_quarantined(tmp_path):
     (tmp_path / "noise.jsonl").write_bytes(bytes(b for b in noise[:2000] if b != 0x0A) + b"\n")  # one line
     (replay,) = ReplayJsonlReader([str(tmp_path / "noise.jsonl")], "replay")()
     assert "UnicodeDecodeError" in replay.metadata["quarantined"]["error"]
+
+
+def pdf_bomb(path: Path, gib: int = 1) -> Path:
+    """A one-page PDF (~1 MB) whose content stream inflates to ``gib`` GiB of spaces."""
+    import zlib
+
+    deflate = zlib.compressobj(9)
+    spaces = b" " * (1 << 20)
+    stream = b"".join(deflate.compress(spaces) for _ in range(1024 * gib)) + deflate.flush()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R >>",
+        b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream + b"\nendstream",
+    ]
+    out, offsets = b"%PDF-1.4\n", []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    path.write_bytes(out)
+    return path
+
+
+def test_pdf_inflating_to_one_gib_is_quarantined_by_the_capped_reader_process(tmp_path):
+    """A 1 MB guideline PDF whose stream inflates to 1 GiB (read in-process: 2.1 GB RSS, 4.5 s). PDFium runs in a
+    child process capped at 1 GiB of address space: the file is quarantined naming the cap, the run goes on, and
+    no process of the run goes past the cap."""
+    bomb = pdf_bomb(tmp_path / "bomb.pdf")
+    assert bomb.stat().st_size < 1_200_000
+    code, peak_mb, stderr = peak_rss_mb(["corpus", "inspect", "--kind", "guideline_pdf", str(bomb)])
+    (record,) = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+    assert code == 1 and record["file"] == str(bomb)
+    assert "needs more than the 1024 MB allowed, or PDFium crashed on it" in record["error"], record
+    assert peak_mb < 1024, f"peak RSS {peak_mb:.0f} MB"
+
+
+def test_pdf_extraction_that_runs_too_long_is_stopped(tmp_path):
+    from meditron.corpus.cleaners.pdf import PdfError, pdf_to_text_isolated
+    from tests.corpus.pdf_fixtures import Section, guideline_pdf
+
+    data = guideline_pdf("Title of a guideline", [Section("1. Scope", ["Text of the scope section."])])
+    with pytest.raises(PdfError, match=r"^slow\.pdf: reading the PDF took over 0\.001 s; stopped$"):
+        pdf_to_text_isolated(data, name="slow.pdf", timeout_s=0.001)
+    assert pdf_to_text_isolated(data, name="ok.pdf").title == "Title of a guideline"

@@ -140,7 +140,7 @@ class GuidelineFileReader(_GuidelineReader):
     """One guideline per HTML, Markdown (optionally gzipped) or PDF file; the site's rules decide what is guideline.
 
     PDFs — a team's own guideline documents, or a downloaded set such as MEDITRON's ICRC tarball — are read by
-    :func:`meditron.corpus.cleaners.pdf.pdf_to_text` (running headers/footers and page numbers removed, lines
+    :func:`meditron.corpus.cleaners.pdf.pdf_to_text_isolated` (running headers/footers and page numbers removed, lines
     reflowed); a damaged or encrypted file is quarantined with the reason, a scan without a text layer dropped as
     ``pdf-without-text``.
     """
@@ -189,12 +189,12 @@ class GuidelineFileReader(_GuidelineReader):
         yield self._finish(cleaned, f"{self.source}-{_SAFE_ID.sub('_', stem)}", metadata)
 
     def _read_pdf(self, path: Path) -> Iterator[Document]:
-        from meditron.corpus.cleaners.pdf import pdf_to_text
+        from meditron.corpus.cleaners.pdf import pdf_to_text_isolated
 
         try:
             with open_bounded(path, self.limits.max_file_bytes) as handle:  # one document = one record
                 data = read_record(handle, self.limits.max_record_bytes, "PDF")
-            pdf = pdf_to_text(data, name=str(path))
+            pdf = pdf_to_text_isolated(data, name=str(path))
         except Exception as err:  # damaged, encrypted, over the limit: quarantined with the reason
             yield self.quarantine(path, 0, err)
             return

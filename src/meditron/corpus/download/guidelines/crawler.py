@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 
 from meditron.corpus.cleaners.encoding import decode_bytes
 from meditron.corpus.cleaners.guideline import clean_guideline_text
-from meditron.corpus.cleaners.pdf import PdfError, pdf_to_text
+from meditron.corpus.cleaners.pdf import PdfError, pdf_to_text_isolated
 from meditron.corpus.download.guidelines.budget import Budget
 from meditron.corpus.download.guidelines.definition import SourceDefinition
 from meditron.corpus.download.guidelines.extract import extract_page, row_id, site_rules_for
@@ -201,7 +201,7 @@ class SourceCrawler:
             self.summary.num_skipped += 1
             return
         try:
-            pdf = pdf_to_text(data, name=entry.url)
+            pdf = pdf_to_text_isolated(data, name=entry.url)
         except PdfError as err:
             self.frontier.mark(entry.url, FAILED, error=str(err))
             self.summary.num_failed += 1
