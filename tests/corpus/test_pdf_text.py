@@ -96,3 +96,25 @@ def test_a_scan_without_a_text_layer_gives_empty_text():
     scan.rect(20, 20, 100, 60, style="F")  # drawn, no text: what a scanned page looks like to a text extractor
     pdf = pdf_to_text(bytes(scan.output()), name="scan.pdf")
     assert (pdf.num_pages, pdf.text, pdf.title) == (1, "", "scan.pdf")
+
+
+def test_two_columns_are_read_column_by_column_and_a_column_break_joins_its_paragraph():
+    from fpdf import FPDF
+
+    first, second = " ".join([MEASURE, TREAT, MEASURE]), " ".join([TREAT, MEASURE] * 10)
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("helvetica", size=10)
+    with pdf.text_columns(ncols=2, gutter=8) as columns:  # the second paragraph runs from column 1 into column 2
+        columns.write(text=first)
+        columns.ln()
+        columns.ln()
+        columns.write(text=second)
+    data = bytes(pdf.output())
+    import pypdfium2 as pdfium
+
+    from meditron.corpus.cleaners.pdf import page_lines
+
+    lines = page_lines(pdfium.PdfDocument(data)[0].get_textpage())
+    assert sum(line.new_column for line in lines) == 1 and lines[-1].left > 100  # it did reach column 2
+    assert pdf_to_text(data, name="cols.pdf").text.split("\n\n") == [first, second]

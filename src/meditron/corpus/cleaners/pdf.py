@@ -189,7 +189,8 @@ class Line:
     left: float
     right: float
     size: float = 0.0  # font size of its first character (0 when PDFium cannot tell)
-    gap_before: bool = False  # more space above it than the page's usual line pitch, or a change of column/size
+    gap_before: bool = False  # more space above it than the page's usual line pitch, or another font size
+    new_column: bool = False  # it starts higher than the line before: the next column (or a block beside it)
 
 
 def page_lines(textpage) -> list[Line]:
@@ -214,27 +215,34 @@ def page_lines(textpage) -> list[Line]:
                      and min(top, prev.top) - max(bottom, prev.bottom) > 0.5 * min(top - bottom, prev.top - prev.bottom))
         if same_line:
             assert prev is not None
+            prev.size = max(prev.size, _font_size(textpage, pdfium_c, left, right, top, bottom))
             prev.text = prev.text + ("" if left - prev.right < 1.0 and not prev.text.endswith(" ") else " ") + text
             prev.right, prev.top, prev.bottom = right, max(top, prev.top), min(bottom, prev.bottom)
         else:
-            first_char = textpage.get_index(left + 0.5, (top + bottom) / 2, 2.0, 2.0)
-            size = pdfium_c.FPDFText_GetFontSize(textpage.raw, first_char) if first_char is not None else 0.0
-            lines.append(Line(text, top, bottom, left, right, size))
+            lines.append(Line(text, top, bottom, left, right, _font_size(textpage, pdfium_c, left, right, top, bottom)))
     pitches = [a.top - b.top for a, b in zip(lines, lines[1:], strict=False) if a.top > b.top]
     # the usual line pitch: low in the distribution, since headings and paragraph gaps only ever add space
     usual = sorted(pitches)[len(pitches) // 5] if pitches else 0.0
     for a, b in zip(lines, lines[1:], strict=False):
-        b.gap_before = (
-            b.top >= a.top  # went up: the next column or a new block
-            or (usual > 0 and a.top - b.top > 1.4 * usual)
-            or not _same_size(a, b)  # another font size: a heading
-        )
+        b.new_column = b.top >= a.top
+        b.gap_before = (usual > 0 and a.top - b.top > 1.4 * usual) or not _same_size(a, b)  # a heading: another size
     return lines
 
 
 def _key(line: str) -> str:
     """A line's identity across pages: case, spacing and numbers (page numbers, dates) ignored."""
     return _DIGITS.sub("#", _SPACES.sub(" ", line.lower())).strip()
+
+
+def _font_size(textpage, pdfium_c, left: float, right: float, top: float, bottom: float) -> float:
+    """The font size of a text run: the largest of its first and middle characters' (a line that opens with a
+    smaller code font is still body text; a heading is large throughout); 0 when PDFium cannot tell."""
+    sizes = [0.0]
+    for x in (left + 0.5, (left + right) / 2):
+        index = textpage.get_index(x, (top + bottom) / 2, 2.0, 2.0)
+        if index is not None and index >= 0:
+            sizes.append(pdfium_c.FPDFText_GetFontSize(textpage.raw, index))
+    return max(sizes)
 
 
 def strip_running_lines(pages: list[Page]) -> list[list[Line]]:
@@ -279,37 +287,46 @@ def _join(paragraph: str, line: str) -> str:
 
 def reflow(pages: list[list[Line]]) -> str:
     """Lines → paragraphs. A new paragraph starts where the page leaves more space than its usual line pitch (or the
-    font size changes: a heading), at a list item, and after a line that ends well short of the page's text width
-    (the last line of a paragraph); otherwise a line continues the paragraph. Across a page break the paragraph goes
-    on when the page ended on a full-width line, or mid-sentence with the next page going on in lowercase, and the
-    font size is the same."""
+    font size changes: a heading), at a list item, and after a line that had room for the next line's first word
+    (so it ended the paragraph rather than being wrapped); otherwise a line continues the paragraph. Across a page or
+    column break the paragraph goes on when the last line was wrapped, or ended mid-sentence with the next line going
+    on in lowercase, and the font size is the same."""
     paragraphs: list[str] = []
     last: Line | None = None  # the previous page's last line
-    ended_full = False  # ... and whether it ran to the full text width
+    last_width = 0.0  # ... and that page's text width
     for lines in pages:
         widths = [line.right - line.left for line in lines]
         width = statistics.quantiles(widths, n=10, method="inclusive")[-1] if len(widths) >= 2 else sum(widths)
-        open_paragraph = False
         for i, line in enumerate(lines):
             text = line.text
             bullet = _BULLET_GLYPH.match(text)
             if bullet:
                 text = "- " + text[bullet.end():]
-            if i == 0:
-                continues = last is not None and _same_size(last, line) and (
-                    ended_full or (not _SENTENCE_END.search(paragraphs[-1]) and text[:1].islower())
+            before, before_width = (last, last_width) if i == 0 else (lines[i - 1], width)
+            if before is None or not paragraphs or _is_list_item(text) or not _same_size(before, line):
+                continues = False
+            elif i == 0 or line.new_column:  # a page or column break: no spacing to go by
+                continues = _wrapped(before, text, before_width) or (
+                    not _SENTENCE_END.search(paragraphs[-1]) and text[:1].islower()
                 )
             else:
                 split_word = _WORD_SPLIT.search(paragraphs[-1]) is not None and text[:1].islower()
-                continues = (open_paragraph or split_word) and not line.gap_before
-            if continues and paragraphs and not _is_list_item(text):
+                continues = not line.gap_before and (split_word or _wrapped(before, text, width))
+            if continues:
                 paragraphs[-1] = _join(paragraphs[-1], text)
             else:
                 paragraphs.append(text)
-            open_paragraph = line.right - line.left >= 0.8 * width
         if lines:
-            last, ended_full = lines[-1], open_paragraph
+            last, last_width = lines[-1], width
     return "\n\n".join(paragraphs).strip()
+
+
+def _wrapped(line: Line, next_text: str, width: float) -> bool:
+    """Whether ``line`` was cut by the line width: the next line's first word would not have fitted after it."""
+    used = line.right - line.left
+    per_char = used / max(len(line.text), 1)
+    first_word = next_text.split(" ", 1)[0]
+    return used + per_char * (len(first_word) + 1) > width * 0.95  # 5% slack: per_char counts spaces too
 
 
 def _same_size(a: Line, b: Line) -> bool:
