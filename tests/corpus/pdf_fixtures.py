@@ -59,3 +59,28 @@ def guideline_pdf(title: str, sections: list[Section], *, running_header: str | 
             pdf.cell(0, 6, f"Patients who need long-term {start}-", new_x="LMARGIN", new_y="NEXT")
             pdf.cell(0, 6, f"{end} should be reviewed every year.", new_x="LMARGIN", new_y="NEXT")
     return bytes(pdf.output())
+
+
+def scanned_pdf() -> bytes:
+    """A page with a drawn shape and no text: what a scanned page looks like to a text extractor."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.rect(20, 20, 100, 60, style="F")
+    return bytes(pdf.output())
+
+
+def locked_pdf() -> bytes:
+    """A PDF encrypted with a user password: it cannot be opened without it."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_encryption(owner_password="owner", user_password="secret")
+    pdf.add_page()
+    pdf.set_font("helvetica", size=11)
+    pdf.cell(0, 6, "Confidential")
+    return bytes(pdf.output())
+
+
+DAMAGED_PDF = b"%PDF-1.7\n" + b"\x00garbage" * 50  # a PDF header and nothing PDFium can repair

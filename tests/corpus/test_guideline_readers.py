@@ -157,10 +157,8 @@ def test_rerunning_a_reader_gives_the_same_documents():
 
 def test_pdf_folder_one_document_per_file_with_every_failure_named(tmp_path):
     """``kind: guideline_pdf`` on a team's own folder of guideline PDFs (or a downloaded set such as ICRC's)."""
-    from fpdf import FPDF
-
     from meditron.corpus.readers.guideline import NO_TEXT_LAYER
-    from tests.corpus.pdf_fixtures import Section, guideline_pdf
+    from tests.corpus.pdf_fixtures import DAMAGED_PDF, Section, guideline_pdf, scanned_pdf
 
     sentence = ("Give oral rehydration solution to children with some dehydration, 75 ml/kg over four hours, and"
                 " reassess their hydration status every hour until the deficit is corrected.")
@@ -168,11 +166,8 @@ def test_pdf_folder_one_document_per_file_with_every_failure_named(tmp_path):
                                                      [Section("1. Rehydration", [sentence]),
                                                       Section("2. Zinc", ["Give zinc for 10 to 14 days."])],
                                                      running_header="Ministry of Health - clinical guideline"))
-    scan = FPDF()
-    scan.add_page()
-    scan.rect(20, 20, 100, 60, style="F")
-    (tmp_path / "scan.pdf").write_bytes(bytes(scan.output()))
-    (tmp_path / "cut.pdf").write_bytes(b"%PDF-1.7\n" + b"\x00garbage" * 50)
+    (tmp_path / "scan.pdf").write_bytes(scanned_pdf())
+    (tmp_path / "cut.pdf").write_bytes(DAMAGED_PDF)
     (tmp_path / "notes.txt").write_text("not a PDF: not read by this kind")
     reader = build_reader(SourceConfig(name="own", kind="guideline_pdf", paths=[str(tmp_path)]))
     docs = {d.id: d for d in reader()}
@@ -192,11 +187,11 @@ def test_corpus_run_accounts_for_every_pdf(tmp_path):
     import json
 
     import yaml
-    from fpdf import FPDF
     from typer.testing import CliRunner
 
     from meditron.cli import app
     from tests.corpus.download.guideline_sites import _pdf
+    from tests.corpus.pdf_fixtures import DAMAGED_PDF, scanned_pdf
 
     pdfs = tmp_path / "pdfs"
     pdfs.mkdir()
@@ -204,11 +199,8 @@ def test_corpus_run_accounts_for_every_pdf(tmp_path):
                                                  " preferred method of hand hygiene when hands are not visibly soiled."))
     (pdfs / "tpt.pdf").write_bytes(_pdf("Tuberculosis preventive treatment", "Six months of daily isoniazid is a"
                                         " recommended regimen of tuberculosis preventive treatment."))
-    scan = FPDF()
-    scan.add_page()
-    scan.rect(20, 20, 100, 60, style="F")
-    (pdfs / "scan.pdf").write_bytes(bytes(scan.output()))
-    (pdfs / "cut.pdf").write_bytes(b"%PDF-1.7\n" + b"\x00garbage" * 50)
+    (pdfs / "scan.pdf").write_bytes(scanned_pdf())
+    (pdfs / "cut.pdf").write_bytes(DAMAGED_PDF)
     config = tmp_path / "corpus.yaml"
     config.write_text(yaml.safe_dump({
         "name": "pdfs", "out_dir": str(tmp_path / "runs"),

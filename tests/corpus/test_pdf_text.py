@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from meditron.corpus.cleaners.pdf import PdfError, pdf_to_text
-from tests.corpus.pdf_fixtures import Section, guideline_pdf
+from tests.corpus.pdf_fixtures import DAMAGED_PDF, Section, guideline_pdf, locked_pdf, scanned_pdf
 
 MEASURE = ("Clinicians should measure blood pressure in every adult at each visit using a validated device, and they "
            "should repeat the measurement when the first reading is high, before any diagnosis is made or recorded.")
@@ -76,25 +76,13 @@ def test_not_a_pdf_damaged_and_encrypted_files_are_named_errors():
     with pytest.raises(PdfError, match=r"^https://x/a\.pdf: not a PDF \(no %PDF- header; first bytes b'<html>"):
         pdf_to_text(b"<html>Access denied</html>", name="https://x/a.pdf")
     with pytest.raises(PdfError, match=r"^cut\.pdf: damaged or unreadable PDF"):
-        pdf_to_text(b"%PDF-1.7\n" + b"\x00garbage" * 20, name="cut.pdf")
-    from fpdf import FPDF
-
-    locked = FPDF()
-    locked.set_encryption(owner_password="owner", user_password="secret")
-    locked.add_page()
-    locked.set_font("helvetica", size=11)
-    locked.cell(0, 6, "Confidential")
+        pdf_to_text(DAMAGED_PDF, name="cut.pdf")
     with pytest.raises(PdfError, match=r"^locked\.pdf: the PDF is encrypted \(a password is required"):
-        pdf_to_text(bytes(locked.output()), name="locked.pdf")
+        pdf_to_text(locked_pdf(), name="locked.pdf")
 
 
 def test_a_scan_without_a_text_layer_gives_empty_text():
-    from fpdf import FPDF
-
-    scan = FPDF()
-    scan.add_page()
-    scan.rect(20, 20, 100, 60, style="F")  # drawn, no text: what a scanned page looks like to a text extractor
-    pdf = pdf_to_text(bytes(scan.output()), name="scan.pdf")
+    pdf = pdf_to_text(scanned_pdf(), name="scan.pdf")
     assert (pdf.num_pages, pdf.text, pdf.title) == (1, "", "scan.pdf")
 
 

@@ -16,6 +16,7 @@ from meditron.corpus.download.http import PoliteClient
 from tests.corpus.download.guideline_sites import _GEN_JUNK, PDF_HEADER, cco_site, routes_of, who_site
 from tests.corpus.download.server import LoopbackServer, Resource
 from tests.corpus.download.test_guidelines import Recorder
+from tests.corpus.pdf_fixtures import DAMAGED_PDF, locked_pdf, scanned_pdf
 
 CHALLENGE = b"<html><body><h1>Access Denied</h1><p>You don't have permission to access this resource.</p></body></html>"
 
@@ -65,35 +66,15 @@ def test_who_pdfs_on_iris_become_rows_without_page_furniture(tmp_path):
         assert PDF_HEADER in row["raw_text"] and "Page 3 of 3" in row["raw_text"]
 
 
-def _locked_pdf() -> bytes:
-    from fpdf import FPDF
-
-    pdf = FPDF()
-    pdf.set_encryption(owner_password="owner", user_password="secret")
-    pdf.add_page()
-    pdf.set_font("helvetica", size=11)
-    pdf.cell(0, 6, "Confidential")
-    return bytes(pdf.output())
-
-
-def _scanned_pdf() -> bytes:
-    from fpdf import FPDF
-
-    pdf = FPDF()
-    pdf.add_page()
-    pdf.rect(20, 20, 100, 60, style="F")
-    return bytes(pdf.output())
-
-
 def test_every_pdf_that_cannot_become_a_row_is_named_with_its_reason(tmp_path, monkeypatch):
     site = cco_site()
     routes = routes_of(site)
     good, other = sorted(p for p in site.body if p.endswith(".pdf"))
     page = "/en/guidelines-advice/types/guideline/38101"
     faults = {
-        "damaged.pdf": Resource(b"%PDF-1.7\n" + b"\x00garbage" * 50, content_type="application/pdf"),
-        "locked.pdf": Resource(_locked_pdf(), content_type="application/pdf"),
-        "scan.pdf": Resource(_scanned_pdf(), content_type="application/pdf"),
+        "damaged.pdf": Resource(DAMAGED_PDF, content_type="application/pdf"),
+        "locked.pdf": Resource(locked_pdf(), content_type="application/pdf"),
+        "scan.pdf": Resource(scanned_pdf(), content_type="application/pdf"),
         "challenge.pdf": Resource(CHALLENGE, content_type="text/html"),
         "huge.pdf": Resource(routes[f"/{other}"].body, content_type="application/pdf"),
     }
