@@ -288,45 +288,54 @@ def _join(paragraph: str, line: str) -> str:
 def reflow(pages: list[list[Line]]) -> str:
     """Lines → paragraphs. A new paragraph starts where the page leaves more space than its usual line pitch (or the
     font size changes: a heading), at a list item, and after a line that had room for the next line's first word
-    (so it ended the paragraph rather than being wrapped); otherwise a line continues the paragraph. Across a page or
-    column break the paragraph goes on when the last line was wrapped, or ended mid-sentence with the next line going
-    on in lowercase, and the font size is the same."""
+    before its column's right margin (so it ended the paragraph rather than being wrapped); otherwise a line
+    continues the paragraph. Across a page or column break the paragraph goes on when the last line was wrapped, or
+    ended mid-sentence with the next line going on in lowercase, and the font size is the same."""
     paragraphs: list[str] = []
     last: Line | None = None  # the previous page's last line
-    last_width = 0.0  # ... and that page's text width
+    last_margin = 0.0  # ... and its column's right margin
     for lines in pages:
-        widths = [line.right - line.left for line in lines]
-        width = statistics.quantiles(widths, n=10, method="inclusive")[-1] if len(widths) >= 2 else sum(widths)
+        margins = _right_margins(lines)
         for i, line in enumerate(lines):
             text = line.text
             bullet = _BULLET_GLYPH.match(text)
             if bullet:
                 text = "- " + text[bullet.end():]
-            before, before_width = (last, last_width) if i == 0 else (lines[i - 1], width)
+            before, margin = (last, last_margin) if i == 0 else (lines[i - 1], margins[i - 1])
             if before is None or not paragraphs or _is_list_item(text) or not _same_size(before, line):
                 continues = False
             elif i == 0 or line.new_column:  # a page or column break: no spacing to go by
-                continues = _wrapped(before, text, before_width) or (
+                continues = _wrapped(before, text, margin) or (
                     not _SENTENCE_END.search(paragraphs[-1]) and text[:1].islower()
                 )
             else:
                 split_word = _WORD_SPLIT.search(paragraphs[-1]) is not None and text[:1].islower()
-                continues = not line.gap_before and (split_word or _wrapped(before, text, width))
+                continues = not line.gap_before and (split_word or _wrapped(before, text, margin))
             if continues:
                 paragraphs[-1] = _join(paragraphs[-1], text)
             else:
                 paragraphs.append(text)
         if lines:
-            last, last_width = lines[-1], width
+            last, last_margin = lines[-1], margins[-1]
     return "\n\n".join(paragraphs).strip()
 
 
-def _wrapped(line: Line, next_text: str, width: float) -> bool:
-    """Whether ``line`` was cut by the line width: the next line's first word would not have fitted after it."""
-    used = line.right - line.left
-    per_char = used / max(len(line.text), 1)
+def _right_margins(lines: list[Line]) -> list[float]:
+    """Each line's column right margin: the 90th percentile of the right edges of the lines beside or under it
+    (horizontally overlapping: the same column), so indented list items and two-column pages get their own."""
+    margins = []
+    for line in lines:
+        rights = [other.right for other in lines if other.left < line.right and other.right > line.left]
+        margins.append(statistics.quantiles(rights, n=10, method="inclusive")[-1] if len(rights) >= 2 else line.right)
+    return margins
+
+
+def _wrapped(line: Line, next_text: str, margin: float) -> bool:
+    """Whether ``line`` was cut by its column's width: the next line's first word would not have fitted after it
+    before the right margin (5% slack: the per-character width is an estimate that counts spaces too)."""
+    per_char = (line.right - line.left) / max(len(line.text), 1)
     first_word = next_text.split(" ", 1)[0]
-    return used + per_char * (len(first_word) + 1) > width * 0.95  # 5% slack: per_char counts spaces too
+    return line.right + per_char * (len(first_word) + 1) > margin - 0.05 * (margin - line.left)
 
 
 def _same_size(a: Line, b: Line) -> bool:
