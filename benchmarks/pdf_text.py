@@ -80,7 +80,7 @@ def ours(path: Path) -> tuple[str, int]:
 
 
 def ours_isolated(path: Path) -> tuple[str, int]:
-    from meditron.corpus.cleaners.pdf import pdf_to_text_isolated
+    from meditron.corpus.cleaners.pdf_worker import pdf_to_text_isolated
 
     pdf = pdf_to_text_isolated(path.read_bytes(), name=str(path))
     return pdf.text, pdf.num_pages

@@ -84,3 +84,27 @@ def locked_pdf() -> bytes:
 
 
 DAMAGED_PDF = b"%PDF-1.7\n" + b"\x00garbage" * 50  # a PDF header and nothing PDFium can repair
+
+
+def pdf_bomb(gib: int = 1) -> bytes:
+    """A one-page PDF (~1 MB) whose content stream inflates to ``gib`` GiB of spaces."""
+    import zlib
+
+    deflate = zlib.compressobj(9)
+    spaces = b" " * (1 << 20)
+    stream = b"".join(deflate.compress(spaces) for _ in range(1024 * gib)) + deflate.flush()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R >>",
+        b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream + b"\nendstream",
+    ]
+    out, offsets = b"%PDF-1.4\n", []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return out

@@ -20,6 +20,7 @@ from meditron.corpus.mixing.readers import ReplayJsonlReader
 from meditron.corpus.readers.guideline import GuidelineFileReader, GuidelineJsonlReader
 from meditron.corpus.readers.jats import JatsReader
 from meditron.corpus.readers.medline import MedlineReader
+from tests.corpus.pdf_fixtures import pdf_bomb
 from tests.reliability.helpers import peak_rss_mb
 
 pytestmark = pytest.mark.reliability
@@ -180,36 +181,12 @@ def test_binary_and_empty_files_are_quarantined(tmp_path):
     assert "UnicodeDecodeError" in replay.metadata["quarantined"]["error"]
 
 
-def pdf_bomb(path: Path, gib: int = 1) -> Path:
-    """A one-page PDF (~1 MB) whose content stream inflates to ``gib`` GiB of spaces."""
-    import zlib
-
-    deflate = zlib.compressobj(9)
-    spaces = b" " * (1 << 20)
-    stream = b"".join(deflate.compress(spaces) for _ in range(1024 * gib)) + deflate.flush()
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R >>",
-        b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream + b"\nendstream",
-    ]
-    out, offsets = b"%PDF-1.4\n", []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    path.write_bytes(out)
-    return path
-
-
 def test_pdf_inflating_to_one_gib_is_quarantined_by_the_capped_reader_process(tmp_path):
     """A 1 MB guideline PDF whose stream inflates to 1 GiB (read in-process: 2.1 GB RSS, 4.5 s). PDFium runs in a
     child process capped at 1 GiB of address space: the file is quarantined naming the cap, the run goes on, and
     no process of the run goes past the cap."""
-    bomb = pdf_bomb(tmp_path / "bomb.pdf")
+    bomb = tmp_path / "bomb.pdf"
+    bomb.write_bytes(pdf_bomb())
     assert bomb.stat().st_size < 1_200_000
     code, peak_mb, stderr = peak_rss_mb(["corpus", "inspect", "--kind", "guideline_pdf", str(bomb)])
     (record,) = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
@@ -219,7 +196,8 @@ def test_pdf_inflating_to_one_gib_is_quarantined_by_the_capped_reader_process(tm
 
 
 def test_pdf_extraction_that_runs_too_long_is_stopped(tmp_path):
-    from meditron.corpus.cleaners.pdf import PdfError, pdf_to_text_isolated
+    from meditron.corpus.cleaners.pdf import PdfError
+    from meditron.corpus.cleaners.pdf_worker import pdf_to_text_isolated
     from tests.corpus.pdf_fixtures import Section, guideline_pdf
 
     data = guideline_pdf("Title of a guideline", [Section("1. Scope", ["Text of the scope section."])])

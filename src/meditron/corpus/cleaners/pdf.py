@@ -13,19 +13,12 @@ bullet glyphs); the guideline cleaner (``clean_guideline_text``) runs on it afte
 
 from __future__ import annotations
 
-import json
 import re
 import statistics
-import subprocess
-import sys
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 #: Pages read at most: a guideline is rarely over a few hundred pages; a larger file is cut and says so.
 MAX_PAGES = 1500
-#: Limits of the child process that reads a PDF (``pdf_to_text_isolated``): a 1 MB PDF can hold a stream that
-#: inflates to gigabytes (measured: 2.1 GB RSS and 4.5 s in-process for a 1 GiB content stream).
-MEMORY_MB = 1024
-TIMEOUT_S = 120.0
 #: Share of pages on which a line must repeat, at the same height, to be a running header/footer.
 RUNNING_SHARE = 0.5
 #: Headers and footers live in the page's top and bottom margins: this share of the page height at each edge.
@@ -61,68 +54,9 @@ class PdfText:
         return self.pages_read < self.num_pages
 
 
-def pdf_to_text_isolated(data: bytes, *, name: str, max_pages: int = MAX_PAGES, memory_mb: int = MEMORY_MB,
-                         timeout_s: float = TIMEOUT_S) -> PdfText:
-    """:func:`pdf_to_text` in a child process under a memory cap and a time limit, for PDFs from the web or anyone.
-
-    Why a process: PDFium is C++; a hostile or broken file can inflate a stream to gigabytes, loop, or crash the
-    interpreter — in the crawler or a corpus worker that would take every other document down with it. The child
-    gets the bytes on stdin and answers JSON on stdout (never pickle: nothing the child says is executed); its
-    address space is capped at ``memory_mb`` MB (``RLIMIT_AS``), and it is killed after ``timeout_s``. Any failure is
-    a :class:`PdfError` naming the file.
-    """
-    command = [sys.executable, "-m", "meditron.corpus.cleaners.pdf", "--name", name, "--max-pages", str(max_pages),
-               "--memory-mb", str(memory_mb)]
-    try:
-        done = subprocess.run(command, input=data, capture_output=True, timeout=timeout_s, check=False)
-    except subprocess.TimeoutExpired:
-        raise PdfError(f"{name}: reading the PDF took over {timeout_s:g} s; stopped") from None
-    answer = None
-    if done.stdout:
-        try:
-            answer = json.loads(done.stdout)
-        except ValueError:
-            answer = None
-    if done.returncode == 0 and isinstance(answer, dict) and "text" in answer:
-        return PdfText(**answer)
-    if isinstance(answer, dict) and "error" in answer:
-        raise PdfError(str(answer["error"]))
-    if done.returncode < 0 or b"MemoryError" in done.stderr or b"bad_alloc" in done.stderr:
-        raise PdfError(f"{name}: reading the PDF failed (exit {done.returncode}): it needs more than the "
-                       f"{memory_mb} MB allowed, or PDFium crashed on it")
-    tail = done.stderr.decode(errors="replace").strip().splitlines()[-1:] or [""]
-    raise PdfError(f"{name}: reading the PDF failed (exit {done.returncode}): {tail[0]}")
-
-
-def _child(argv: list[str]) -> int:
-    """The process behind :func:`pdf_to_text_isolated`: limits first, then PDF bytes from stdin → JSON on stdout."""
-    import argparse
-    import resource
-
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--name", required=True)
-    ap.add_argument("--max-pages", type=int, default=MAX_PAGES)
-    ap.add_argument("--memory-mb", type=int, default=MEMORY_MB)
-    args = ap.parse_args(argv)
-    limit = args.memory_mb * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    data = sys.stdin.buffer.read()
-    try:
-        result = asdict(pdf_to_text(data, name=args.name, max_pages=args.max_pages))
-    except PdfError as err:
-        sys.stdout.write(json.dumps({"error": str(err)}))
-        return 3
-    except MemoryError:
-        sys.stdout.write(json.dumps({"error": f"{args.name}: reading the PDF needs more than the {args.memory_mb} MB "
-                                              "allowed"}))
-        return 4
-    sys.stdout.write(json.dumps(result))
-    return 0
-
-
 def pdf_to_text(data: bytes, *, name: str, max_pages: int = MAX_PAGES) -> PdfText:
     """The text of a PDF given as bytes; ``name`` (URL or path) is what errors are about. In-process: for files of
-    unknown origin use :func:`pdf_to_text_isolated`."""
+    unknown origin use :func:`meditron.corpus.cleaners.pdf_worker.pdf_to_text_isolated`."""
     import pypdfium2 as pdfium  # imported here: only PDF sources need it
 
     if not data.lstrip(b"\x00\t\n\r ")[:5].startswith(b"%PDF-"):
@@ -355,7 +289,3 @@ def _title(metadata_title: str, pages: list[list[str]], name: str) -> str:
             if sum(c.isalpha() for c in line) >= 3:
                 return line[:200]
     return name.rstrip("/").rsplit("/", 1)[-1]
-
-
-if __name__ == "__main__":
-    sys.exit(_child(sys.argv[1:]))

@@ -140,7 +140,7 @@ class GuidelineFileReader(_GuidelineReader):
     """One guideline per HTML, Markdown (optionally gzipped) or PDF file; the site's rules decide what is guideline.
 
     PDFs — a team's own guideline documents, or a downloaded set such as MEDITRON's ICRC tarball — are read by
-    :func:`meditron.corpus.cleaners.pdf.pdf_to_text_isolated` (running headers/footers and page numbers removed, lines
+    :func:`meditron.corpus.cleaners.pdf_worker.pdf_to_text_isolated` (running headers/footers and page numbers removed, lines
     reflowed); a damaged or encrypted file is quarantined with the reason, a scan without a text layer dropped as
     ``pdf-without-text``.
     """
@@ -189,7 +189,7 @@ class GuidelineFileReader(_GuidelineReader):
         yield self._finish(cleaned, f"{self.source}-{_SAFE_ID.sub('_', stem)}", metadata)
 
     def _read_pdf(self, path: Path) -> Iterator[Document]:
-        from meditron.corpus.cleaners.pdf import pdf_to_text_isolated
+        from meditron.corpus.cleaners.pdf_worker import pdf_to_text_isolated
 
         try:
             with open_bounded(path, self.limits.max_file_bytes) as handle:  # one document = one record

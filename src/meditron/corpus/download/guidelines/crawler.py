@@ -15,7 +15,8 @@ from datetime import datetime, timezone
 
 from meditron.corpus.cleaners.encoding import decode_bytes
 from meditron.corpus.cleaners.guideline import clean_guideline_text
-from meditron.corpus.cleaners.pdf import PdfError, pdf_to_text_isolated
+from meditron.corpus.cleaners.pdf import PdfError
+from meditron.corpus.cleaners.pdf_worker import pdf_to_text_isolated
 from meditron.corpus.download.guidelines.budget import Budget
 from meditron.corpus.download.guidelines.definition import SourceDefinition
 from meditron.corpus.download.guidelines.extract import extract_page, row_id, site_rules_for
