@@ -122,7 +122,7 @@ class Line:
     bottom: float
     left: float
     right: float
-    size: float = 0.0  # font size of its first character (0 when PDFium cannot tell)
+    size: float = 0.0  # font size (largest of its runs' first and middle characters; 0 when PDFium cannot tell)
     gap_before: bool = False  # more space above it than the page's usual line pitch, or another font size
     new_column: bool = False  # it starts higher than the line before: the next column (or a block beside it)
 

@@ -160,6 +160,8 @@ def _serve(memory_mb: int) -> int:
             answer = {"error": str(err)}
         except MemoryError:
             answer = {"error": f"{name}: reading the PDF needs more than the {memory_mb} MB allowed"}
+        except Exception as err:  # anything else this file triggers is its error, not the end of the child
+            answer = {"error": f"{name}: cannot read the PDF ({type(err).__name__}: {err})"}
         stdout.write(json.dumps(answer).encode() + b"\n")
         stdout.flush()
     return 0
