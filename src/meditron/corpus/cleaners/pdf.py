@@ -16,6 +16,10 @@ from __future__ import annotations
 import re
 import statistics
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from meditron.corpus.guidelines.rules import SiteRules
 
 #: Pages read at most: a guideline is rarely over a few hundred pages; a larger file is cut and says so.
 MAX_PAGES = 1500
@@ -53,13 +57,32 @@ class PdfText:
     def truncated(self) -> bool:
         return self.pages_read < self.num_pages
 
+    def guideline_text(self, rules: SiteRules | None = None) -> str:
+        """The text through the guideline cleaning, opening with the title as a ``#`` heading (as HTML rows do);
+        empty when the PDF has no text."""
+        from meditron.corpus.cleaners.guideline import clean_guideline_text
+
+        clean = clean_guideline_text(self.text, rules)
+        if not clean or not self.title:
+            return clean
+        if clean.startswith(self.title):  # the title is the first line: make it the heading
+            return clean_guideline_text(f"# {clean}", rules)
+        if not clean.lstrip("# ").startswith(self.title[:40]):
+            return clean_guideline_text(f"# {self.title}\n\n{clean}", rules)
+        return clean
+
+
+def looks_like_pdf(data: bytes) -> bool:
+    """A PDF starts with ``%PDF-`` (after at most some whitespace): what a server's content type cannot promise."""
+    return data.lstrip(b"\x00\t\n\r ")[:5].startswith(b"%PDF-")
+
 
 def pdf_to_text(data: bytes, *, name: str, max_pages: int = MAX_PAGES) -> PdfText:
     """The text of a PDF given as bytes; ``name`` (URL or path) is what errors are about. In-process: for files of
     unknown origin use :func:`meditron.corpus.cleaners.pdf_worker.pdf_to_text_isolated`."""
     import pypdfium2 as pdfium  # imported here: only PDF sources need it
 
-    if not data.lstrip(b"\x00\t\n\r ")[:5].startswith(b"%PDF-"):
+    if not looks_like_pdf(data):
         raise PdfError(f"{name}: not a PDF (no %PDF- header; first bytes {data[:16]!r})")
     try:
         doc = pdfium.PdfDocument(data)

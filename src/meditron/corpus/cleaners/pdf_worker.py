@@ -92,7 +92,12 @@ class PdfWorker:
 
     def _failed(self, name: str) -> PdfText:
         timed_out, self._timed_out = self._timed_out, False
-        code = self._proc.poll() if self._proc is not None else None
+        code = None
+        if self._proc is not None:  # it closed its end: it is exiting, wait for its status
+            try:
+                code = self._proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                code = None
         self.close()
         if timed_out:
             raise PdfError(f"{name}: reading the PDF took over {self.timeout_s:g} s; stopped")

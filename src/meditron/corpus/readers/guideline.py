@@ -198,9 +198,7 @@ class GuidelineFileReader(_GuidelineReader):
         except Exception as err:  # damaged, encrypted, over the limit: quarantined with the reason
             yield self.quarantine(path, 0, err)
             return
-        cleaned = clean_guideline_text(pdf.text, self.rules)
-        if cleaned.startswith(pdf.title):  # its title line: a heading, as the crawler writes PDF rows
-            cleaned = clean_guideline_text(f"# {cleaned}", self.rules)
+        cleaned = pdf.guideline_text(self.rules)
         metadata = {
             "title": pdf.title,
             "site_rules": self.rules.name,

@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from meditron.corpus.cleaners.encoding import decode_bytes
-from meditron.corpus.cleaners.guideline import clean_guideline_text
-from meditron.corpus.cleaners.pdf import PdfError
+from meditron.corpus.cleaners.pdf import PdfError, looks_like_pdf
 from meditron.corpus.cleaners.pdf_worker import pdf_to_text_isolated
 from meditron.corpus.download.guidelines.budget import Budget
 from meditron.corpus.download.guidelines.definition import SourceDefinition
@@ -190,7 +189,7 @@ class SourceCrawler:
             self.frontier.mark(entry.url, SKIPPED, error="a PDF that no pdfs.follow pattern names")
             self.summary.num_skipped += 1
             return
-        if not data.lstrip(b"\x00\t\n\r ")[:5].startswith(b"%PDF-"):
+        if not looks_like_pdf(data):
             patterns = ", ".join(self.definition.pdfs.follow) or "(none)"
             self.frontier.mark(entry.url, FAILED, error=f"expected a PDF (pdfs.follow: {patterns}), got {ctype}")
             self.summary.num_missed += 1  # counts against the layout check: the site changed what it links
@@ -208,16 +207,12 @@ class SourceCrawler:
             self.summary.num_failed += 1
             return
         self.summary.num_matched += 1
-        clean = clean_guideline_text(pdf.text, self.rules)
+        clean = pdf.guideline_text(self.rules)
         if not clean:
             self.frontier.mark(entry.url, FAILED, error=f"the PDF's {pdf.num_pages} page(s) hold no text (a scan? "
                                                         "OCR is not done)")
             self.summary.num_failed += 1
             return
-        if pdf.title and clean.startswith(pdf.title):  # the title line: a heading, as on HTML pages
-            clean = clean_guideline_text(f"# {clean}", self.rules)
-        elif pdf.title and not clean.lstrip("# ").startswith(pdf.title[:40]):
-            clean = clean_guideline_text(f"# {pdf.title}\n\n{clean}", self.rules)
         row = self.row(entry.url, pdf.title, pdf.raw_text, clean, format="pdf", pages=pdf.num_pages,
                        pages_read=pdf.pages_read)
         self.summary.num_pdf_rows += 1
