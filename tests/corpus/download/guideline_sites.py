@@ -6,7 +6,10 @@ navigation, share bars, footers. The text is our own. Every junk string the test
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from urllib.parse import parse_qs, urlsplit
 
 from tests.corpus.download.server import Resource
 
@@ -18,6 +21,7 @@ class Site:
     junk: list[str]  # strings no clean_text may hold
     files: dict[str, tuple[bytes, str]] = field(default_factory=dict)  # path → (body, content type): the PDFs
     pdf_root: str | None = None  # path served as the source's PDF root (``--base-url NAME+pdf=``)
+    handlers: dict[str, Callable] = field(default_factory=dict)  # path → request handler (a JSON listing API)
 
 
 # Own prose every guideline page carries, so rows are long enough for the corpus stage's quality filters.
@@ -39,6 +43,7 @@ def routes_of(site: Site) -> dict:
         routes[path] = Resource(html.encode(), content_type="text/html; charset=utf-8")
     for path, (body, content_type) in site.files.items():
         routes[path] = Resource(body, content_type=content_type, etag=f'"{len(body)}"')
+    routes.update(site.handlers)
     return routes
 
 
@@ -259,7 +264,9 @@ _GEN_JUNK = [*_GEN_JUNK, PDF_HEADER, "Page 1 of 3", "Page 2 of 3"]
 
 
 def who_site() -> Site:
-    return _generic_site("publications/who-guidelines", {
+    """WHO: no static listing — the grid's OData API (``api/hubs/publications``, ``$skip``/``$top``, items under
+    ``value`` with ``ItemDefaultUrl`` and ``DownloadUrl``) names the item pages and their PDFs on IRIS."""
+    site = _generic_site("publications/who-guidelines", {
         "publications/i/item/9789240000011": (
             "WHO guidelines on hand hygiene in outpatient care",
             "Health workers should perform hand hygiene before and after every patient contact."),
@@ -277,6 +284,29 @@ def who_site() -> Site:
             "Tuberculosis preventive treatment: consolidated guidelines",
             "Six months of daily isoniazid is a recommended regimen of tuberculosis preventive treatment."),
     }, pdf_type="application/octet-stream", pdf_root="/iris/")
+    items = [{"Title": title, "ItemDefaultUrl": "/" + path.rsplit("/", 1)[1], "FormatedDate": "4 December 2026",
+              "DownloadUrl": pdf} for path, title, pdf in [
+        ("publications/i/item/9789240000011", "Hand hygiene", "iris/server/api/core/bitstreams/"
+         "0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b/content"),
+        ("publications/i/item/WHO-UCN-2026-1", "TB preventive treatment", "iris/server/api/core/bitstreams/"
+         "1a2b3c4d-5e6f-7081-92a3-b4c5d6e7f809/content")]]
+    site.handlers["/api/hubs/publications"] = odata_listing(items)
+    return site
+
+
+def odata_listing(items: list[dict]) -> Callable:
+    """An OData listing endpoint over ``items`` (``$skip``/``$top``); ``DownloadUrl`` paths become absolute URLs on
+    the server that answers, as WHO's API gives absolute IRIS URLs."""
+
+    def answer(request) -> Resource:
+        query = parse_qs(urlsplit(request.path).query)
+        skip, top = int(query.get("$skip", ["0"])[0]), int(query.get("$top", ["20"])[0])
+        host = request.headers["host"]
+        page = [{**item, "DownloadUrl": f"http://{host}/{item['DownloadUrl']}"} for item in items[skip:skip + top]]
+        return Resource(json.dumps({"@odata.count": len(items), "value": page}).encode(),
+                        content_type="application/json; charset=utf-8")
+
+    return answer
 
 
 def cco_site() -> Site:

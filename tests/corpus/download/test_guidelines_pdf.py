@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -41,18 +42,14 @@ def crawl(name: str, routes: dict, out: Path, pdf_root: str | None = None) -> tu
 
 def test_who_pdfs_on_iris_become_rows_without_page_furniture(tmp_path):
     site = who_site()
-    routes = routes_of(site)
-    # a brochure PDF linked from the *listing* matches pdfs.follow too, but only guideline pages' PDFs are taken
-    brochure = "/iris/server/api/core/bitstreams/99999999-0000-0000-0000-000000000000/content"
-    listing = "/publications/who-guidelines"
-    routes[listing] = Resource(routes[listing].body.replace(b"</ul>", f'</ul><a href="{brochure}">Brochure</a>'.encode()),
-                               content_type="text/html")
-    routes[brochure] = Resource(b"%PDF-1.4 never fetched", content_type="application/pdf")
-    code, lines, rows, log = crawl("who", routes, tmp_path, pdf_root="/iris/")
+    code, lines, rows, log = crawl("who", routes_of(site), tmp_path, pdf_root="/iris/")
     assert code == 0, lines
-    assert lines[0] == ("who: 4 rows, 5 fetched, 0 unchanged (304), 4 new/updated, 2 PDFs read, 0 failed, "
+    assert lines[0] == ("who: 4 rows, 4 fetched, 0 unchanged (304), 4 new/updated, 2 PDFs read, 0 failed, "
                         "0 blocked by robots.txt, 0 skipped")
-    assert brochure not in [r.route for r in log]
+    # the listing comes from the grid's OData API, paged until a page adds nothing
+    api = [parse_qs(urlsplit(r.path).query) for r in log if r.route == "/api/hubs/publications"]
+    assert [(q["$skip"], q["$top"]) for q in api] == [(["0"], ["20"]), (["20"], ["20"])]
+    assert api[0]["$filter"] == ["publishingoffices/any(x:x eq c09761c0-ab8e-4cfa-9744-99509c4d306b)"]
     pdf_rows = {path: row for path, row in rows.items() if row.get("format") == "pdf"}
     assert sorted(pdf_rows) == sorted(p for p in site.body if p.startswith("iris/"))
     for path, row in pdf_rows.items():
@@ -64,6 +61,32 @@ def test_who_pdfs_on_iris_become_rows_without_page_furniture(tmp_path):
             assert junk not in row["clean_text"], junk
         # raw_text is what PDFium read, furniture included: the cleaning can be audited
         assert PDF_HEADER in row["raw_text"] and "Page 3 of 3" in row["raw_text"]
+
+
+def test_a_listing_api_that_changed_fails_loudly(tmp_path):
+    routes = routes_of(who_site())
+    routes["/api/hubs/publications"] = Resource(b"<html><body>Publications</body></html>", content_type="text/html")
+    code, lines, rows, _ = crawl("who", routes, tmp_path, pdf_root="/iris/")
+    assert code == 1 and rows == {}
+    assert lines[-2].startswith("error: who: the listing API api/hubs/publications listed no guideline page (listing "
+                                "API http://127.0.0.1:")
+    assert lines[-2].endswith("no 'value' list in the answer (JSONDecodeError: Expecting value: line 1 column 1 "
+                              "(char 0)); the API changed?)")
+
+
+def test_pdfs_linked_from_listings_are_not_downloaded(tmp_path):
+    site = cco_site()
+    routes = routes_of(site)
+    # a leaflet PDF on the listing matches pdfs.follow too; only guideline pages' PDFs are taken
+    leaflet = "/sites/ccocancercare/files/guidelines/full/leaflet.pdf"
+    listing = "/en/guidelines-advice/types/clinical-practice-guidelines"
+    routes[listing] = Resource(routes[listing].body.replace(b"</ul>", f'</ul><a href="{leaflet}">Leaflet</a>'.encode()),
+                               content_type="text/html")
+    routes[leaflet] = Resource(b"%PDF-1.4 never fetched", content_type="application/pdf")
+    code, lines, rows, log = crawl("cco", routes, tmp_path)
+    assert code == 0, lines
+    assert leaflet not in [r.route for r in log]
+    assert len([r for r in rows.values() if r.get("format") == "pdf"]) == 2
 
 
 def test_every_pdf_that_cannot_become_a_row_is_named_with_its_reason(tmp_path, monkeypatch):

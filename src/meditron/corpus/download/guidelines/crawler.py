@@ -8,10 +8,12 @@ killed crawl resumes where it stopped; the JSONL is rewritten from the frontier 
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from urllib.parse import urlencode
 
 from meditron.corpus.cleaners.encoding import decode_bytes
 from meditron.corpus.cleaners.pdf import PdfError, looks_like_pdf
@@ -109,6 +111,61 @@ class SourceCrawler:
             self.frontier.add(url, 0, self.scope.is_guideline(url))
         for sitemap in self.definition.sitemaps:
             self._read_sitemap(base + sitemap, depth=0)
+        if self.definition.listing_api is not None:
+            self._read_listing_api()
+
+    def _read_listing_api(self) -> None:
+        """Queue the guideline pages (and PDFs) a JSON listing API names, page by page, until a page adds nothing.
+
+        An answer that is not JSON, or has no ``items_key`` list, stops the listing with an error naming the key:
+        the API changed, and the source then fails loudly for want of guideline pages.
+        """
+        api, base = self.definition.listing_api, self.definition.base_url
+        assert api is not None
+        seen: set[str] = set()
+        for number in range(api.max_pages):
+            if self.budget.exhausted():
+                return
+            params = {**api.params, api.skip_param: str(number * api.page_size), api.top_param: str(api.page_size)}
+            url = f"{base}{api.path}?{urlencode(params)}"
+            if not self.robots.allowed(url):
+                self.summary.errors.append(f"listing API {url}: robots.txt disallows it")
+                return
+            self.pacer.wait(url.split("/")[2], max(self.definition.min_interval_s, self.robots.crawl_delay(url)))
+            try:
+                response = self.client.get(url, headers={"Accept": "application/json"})
+            except DownloadError as err:
+                self.summary.errors.append(f"listing API {url}: {err}")
+                return
+            self.budget.spend(len(response.content))
+            if response.status_code != 200:
+                self.summary.errors.append(f"listing API {url}: HTTP {response.status_code}")
+                return
+            try:
+                items = json.loads(response.content)[api.items_key]
+                if not isinstance(items, list):
+                    raise TypeError(type(items).__name__)
+            except (ValueError, KeyError, TypeError) as err:
+                self.summary.errors.append(f"listing API {url}: no {api.items_key!r} list in the answer "
+                                           f"({type(err).__name__}: {err}); the API changed?")
+                return
+            new = 0
+            for item in items:
+                value = item.get(api.page_field) if isinstance(item, dict) else None
+                if not isinstance(value, str) or not value.strip():
+                    self.summary.errors.append(f"listing API item without {api.page_field!r}: {str(item)[:120]}")
+                    continue
+                if value in seen:
+                    continue
+                seen.add(value)
+                new += 1
+                self.frontier.add(base + api.page_url.format(value.strip().lstrip("/")), 1, True)
+                pdf = item.get(api.pdf_field) if api.pdf_field else None
+                if isinstance(pdf, str) and self.scope.is_pdf(pdf.strip()) and self.scope.in_scope(pdf.strip()):
+                    self.summary.num_pdf_links += 1
+                    self.frontier.add(pdf.strip(), 2, True)
+            if not new:  # an empty page, or the same items again: the end of the listing
+                return
 
     def _read_sitemap(self, url: str, depth: int) -> None:
         if depth > 3 or not self.robots.allowed(url) or self.budget.exhausted():

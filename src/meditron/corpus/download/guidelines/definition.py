@@ -87,6 +87,26 @@ class MediaWikiMode(_Strict):
     page_url: str = "index.php/{title}"
 
 
+class ListingApi(_Strict):
+    """A JSON listing API paged by offset, for sites whose listing is drawn by JavaScript.
+
+    WHO's publications grid is filled from an OData endpoint (``api/hubs/publications?$skip=&$top=``, answering
+    ``{"value": [{"Title", "ItemDefaultUrl", "DownloadUrl", ...}]}``); a static crawl of the grid page finds no item.
+    Each item gives a guideline page (``page_field`` through ``page_url``) and, with ``pdf_field``, its PDF.
+    """
+
+    path: str = Field(description="the API's path, relative to base_url")
+    params: dict[str, str] = Field(default_factory=dict, description="fixed query parameters (filters, fields)")
+    skip_param: str = "$skip"
+    top_param: str = "$top"
+    page_size: int = Field(20, ge=1, le=1000)
+    max_pages: int = Field(1000, ge=1, description="API pages read at most")
+    items_key: str = Field("value", description="the key of the answer's item list")
+    page_field: str = Field(description="the item field holding the guideline page's path or id")
+    page_url: str = Field("{}", description="the guideline page, relative to base_url; {} = page_field's value")
+    pdf_field: str | None = Field(None, description="the item field holding the URL of the guideline's PDF")
+
+
 class PdfRules(_Strict):
     """Guideline documents published as PDF files, linked from the source's guideline pages.
 
@@ -131,6 +151,7 @@ class SourceDefinition(_Strict):
                                      description="fail when a smaller share of guideline pages has the content node")
     content: ContentRules = Field(default_factory=ContentRules)
     mediawiki: MediaWikiMode | None = None
+    listing_api: ListingApi | None = None
     pdfs: PdfRules = Field(default_factory=PdfRules)
     notes: str = ""
 
@@ -165,8 +186,8 @@ def load_source(path: Path) -> SourceDefinition:
         raise ConfigError(f"{path}: {where}: {first['msg']} ({err.error_count()} error(s))") from None
     if definition.name != path.stem:
         raise ConfigError(f"{path}: name {definition.name!r} must equal the file name {path.stem!r}")
-    if not definition.mediawiki and not (definition.seeds or definition.sitemaps):
-        raise ConfigError(f"{path}: a crawled source needs seeds or sitemaps")
+    if not definition.mediawiki and not (definition.seeds or definition.sitemaps or definition.listing_api):
+        raise ConfigError(f"{path}: a crawled source needs seeds, sitemaps or a listing_api")
     return definition
 
 

@@ -43,6 +43,10 @@ def layout_problem(definition: SourceDefinition, summary: CrawlSummary, last_mat
     if not seen and summary.stopped is None:
         if definition.mediawiki:
             return f"{name}: the MediaWiki API listed no page ({'; '.join(summary.errors) or 'empty listing'})"
+        if definition.listing_api and not (definition.seeds or definition.sitemaps):
+            api = definition.listing_api
+            return (f"{name}: the listing API {api.path} listed no guideline page "
+                    f"({'; '.join(summary.errors) or 'empty listing'})")
         return (f"{name}: no guideline page found from {definition.seeds + definition.sitemaps}: no link matched "
                 f"the extract patterns {definition.extract}; the site's links changed?"
                 + (f" ({'; '.join(summary.errors)})" if summary.errors else ""))
