@@ -309,24 +309,57 @@ def odata_listing(items: list[dict]) -> Callable:
     return answer
 
 
+_CCO_TOP = ('<header><nav><a href="/en">Home</a> <a href="/en/types-of-cancer">Types of Cancer</a> <a href="/en/'
+            'cancer-treatments">Cancer Treatments</a></nav></header><nav class="breadcrumb">Home / Guidelines &amp; '
+            'Advice</nav>')
+_CCO_BOTTOM = ('<footer><p>Feedback</p><p>CCO tips</p><p>Disclaimer: the information is provided for informational '
+               'purposes only.</p></footer>')
+_CCO_GUIDELINES = {  # id → (title, objective sentence, report title, report sentence)
+    "38101": ("Follow-up care for survivors of colorectal cancer",
+              "Offer a CEA test every 6 months for 3 years to patients who had curative resection.",
+              "Follow-up care for survivors of colorectal cancer: full report",
+              "Offer a computed tomography scan of the chest and abdomen every year for three years."),
+    "38102": ("Management of febrile neutropenia",
+              "Give empiric broad-spectrum antibiotics within one hour of the onset of fever.",
+              "Management of febrile neutropenia: full report",
+              "Assess the risk of complications with a validated score before choosing outpatient treatment."),
+}
+
+
 def cco_site() -> Site:
-    return _generic_site("en/guidelines-advice/types/clinical-practice-guidelines", {
-        "en/guidelines-advice/types/guideline/38101": (
-            "Follow-up care for survivors of colorectal cancer",
-            "Offer a CEA test every 6 months for 3 years to patients who had curative resection."),
-        "en/guidelines-advice/types/guideline/38102": (
-            "Management of febrile neutropenia",
-            "Give empiric broad-spectrum antibiotics within one hour of the onset of fever."),
-    }, '<main><div class="field field--name-body field--type-text-with-summary">{}</div></main>', pdfs={
-        "en/guidelines-advice/types/guideline/38101": (
-            "sites/ccocancercare/files/guidelines/full/pebc2-3f.pdf",
-            "Follow-up care for survivors of colorectal cancer: full report",
-            "Offer a computed tomography scan of the chest and abdomen every year for three years."),
-        "en/guidelines-advice/types/guideline/38102": (
-            "sites/ccocancercare/files/guidelines/full/pebc12-9f.pdf",
-            "Management of febrile neutropenia: full report",
-            "Assess the risk of complications with a validated score before choosing outpatient treatment."),
-    })
+    """CCO as a 2026 third-party scraper's tests show it: the master listing ``types-of-cancer`` with a Drupal "Load
+    more" pager (``?page=1``), a category link that is not a guideline, guideline pages with an ``h1``, metadata
+    lines and ``h2`` sections in the ``role=main`` region, and the full report as ``/en/file/<id>/download``."""
+    routes, body, files = {}, {}, {}
+    for gid, (title, sentence, report_title, report_sentence) in _CCO_GUIDELINES.items():
+        page = (f'<div id="content" role="main"><h1>{title}</h1><div class="ts-p"><strong>Version:</strong> '
+                f'<span>2 Dec 2025</span></div><div class="ts-p"><strong>Type of Content: </strong><span>Guidelines '
+                f'&amp; Advice, Clinical</span></div><div class="ts-p"><strong>Document Status: </strong><span>'
+                f'Current</span></div><div class="ts-p"><strong>Authors: </strong><span>Program in Evidence-Based '
+                f'Care</span></div><h2>Guideline Objective</h2><p>{sentence}</p><h2>Patient Population</h2>'
+                f'{RATIONALE}<div class="guideline-file"><a href="/en/file/{gid}/download?token=Xy7">Full Report (PDF)'
+                f' (376.82 KB)</a></div><div class="share-buttons">Share on social media</div></div>')
+        routes[f"/en/guidelines-advice/types-of-cancer/{gid}"] = _page(title, _CCO_TOP, page, _CCO_BOTTOM)
+        body[f"en/guidelines-advice/types-of-cancer/{gid}"] = [sentence]
+        files[f"/en/file/{gid}/download"] = (_pdf(report_title, report_sentence), "application/pdf")
+        body[f"en/file/{gid}/download?token=Xy7"] = [report_title, report_sentence]
+    first, second = list(_CCO_GUIDELINES)
+    listing = {
+        "0": (f'<a href="/en/guidelines-advice/types-of-cancer/{first}">{_CCO_GUIDELINES[first][0]}</a>'
+              '<a href="/en/guidelines-advice/types-of-cancer/breast">Breast Cancer</a>'
+              '<ul class="pager pager-load-more"><li class="pager-next first last">'
+              '<a href="/en/guidelines-advice/types-of-cancer?page=1">Load more</a></li></ul>'),
+        "1": f'<a href="/en/guidelines-advice/types-of-cancer/{second}">{_CCO_GUIDELINES[second][0]}</a>',
+    }
+
+    def listing_page(request) -> Resource:
+        number = parse_qs(urlsplit(request.path).query).get("page", ["0"])[0]
+        html = _page("Guidelines & Advice", _CCO_TOP, f'<div role="main"><h1>Guidelines</h1>{listing[number]}</div>',
+                     _CCO_BOTTOM)
+        return Resource(html.encode(), content_type="text/html; charset=utf-8")
+
+    junk = [*_GEN_JUNK, "Types of Cancer", "Feedback", "CCO tips", "Disclaimer"]
+    return Site(routes, body, junk, files, handlers={"/en/guidelines-advice/types-of-cancer": listing_page})
 
 
 def icrc_site() -> Site:

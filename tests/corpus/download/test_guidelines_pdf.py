@@ -74,44 +74,57 @@ def test_a_listing_api_that_changed_fails_loudly(tmp_path):
                               "(char 0)); the API changed?)")
 
 
+def _with_links(resource: Resource, html: str) -> Resource:
+    """The page with ``html`` added at the end of its content."""
+    return Resource(resource.body.replace(b"</footer>", b"</footer>" + html.encode()), content_type="text/html")
+
+
 def test_pdfs_linked_from_listings_are_not_downloaded(tmp_path):
     site = cco_site()
     routes = routes_of(site)
     # a leaflet PDF on the listing matches pdfs.follow too; only guideline pages' PDFs are taken
     leaflet = "/sites/ccocancercare/files/guidelines/full/leaflet.pdf"
-    listing = "/en/guidelines-advice/types/clinical-practice-guidelines"
-    routes[listing] = Resource(routes[listing].body.replace(b"</ul>", f'</ul><a href="{leaflet}">Leaflet</a>'.encode()),
-                               content_type="text/html")
+    listing = routes["/en/guidelines-advice/types-of-cancer"]
+    routes["/en/guidelines-advice/types-of-cancer"] = lambda request: _with_links(listing(request),
+                                                                                 f'<a href="{leaflet}">Leaflet</a>')
     routes[leaflet] = Resource(b"%PDF-1.4 never fetched", content_type="application/pdf")
     code, lines, rows, log = crawl("cco", routes, tmp_path)
     assert code == 0, lines
     assert leaflet not in [r.route for r in log]
+    # the listing's second page (the "Load more" pager) was read, the category page was not
+    assert [r.path for r in log if r.route == "/en/guidelines-advice/types-of-cancer"] == [
+        "/en/guidelines-advice/types-of-cancer", "/en/guidelines-advice/types-of-cancer?page=1"]
+    assert "/en/guidelines-advice/types-of-cancer/breast" not in [r.route for r in log]
     assert len([r for r in rows.values() if r.get("format") == "pdf"]) == 2
+
+
+FOLLOW = r"^en/file/\d+/download, ^sites/ccocancercare/files/guidelines/.+\.pdf$"
 
 
 def test_every_pdf_that_cannot_become_a_row_is_named_with_its_reason(tmp_path, monkeypatch):
     site = cco_site()
     routes = routes_of(site)
-    good, other = sorted(p for p in site.body if p.endswith(".pdf"))
-    page = "/en/guidelines-advice/types/guideline/38101"
+    good, other = sorted((p for p in site.body if p.startswith("en/file/")),
+                         key=lambda p: len(routes["/" + p.split("?")[0]].body))
+    page = "/en/guidelines-advice/types-of-cancer/38101"
     faults = {
         "damaged.pdf": Resource(DAMAGED_PDF, content_type="application/pdf"),
         "locked.pdf": Resource(locked_pdf(), content_type="application/pdf"),
         "scan.pdf": Resource(scanned_pdf(), content_type="application/pdf"),
         "challenge.pdf": Resource(CHALLENGE, content_type="text/html"),
-        "huge.pdf": Resource(routes[f"/{other}"].body, content_type="application/pdf"),
+        "huge.pdf": Resource(routes["/" + other.split("?")[0]].body, content_type="application/pdf"),
     }
-    links = "".join(f'<a href="/sites/ccocancercare/files/guidelines/full/{name}">{name}</a>' for name in faults)
-    routes[page] = Resource(routes[page].body.replace(b"</main>", links.encode() + b"</main>"),
-                            content_type="text/html")
+    routes[page] = _with_links(routes[page], "".join(
+        f'<a href="/sites/ccocancercare/files/guidelines/full/{name}">{name}</a>' for name in faults))
     for name, resource in faults.items():
         routes[f"/sites/ccocancercare/files/guidelines/full/{name}"] = resource
     real_load = run_module.load_sources
+    limit = len(routes["/" + good.split("?")[0]].body)
 
-    def small_pdfs(names):  # pdfs.max_bytes below the size of huge.pdf (and of the other real PDF)
-        return [d.model_copy(update={"pdfs": d.pdfs.model_copy(update={"max_bytes": len(routes[f"/{good}"].body)})})
-                for d in real_load(names)]
+    def small_pdfs(names):  # pdfs.max_bytes: the good report fits, huge.pdf (and the other report) do not
+        return [d.model_copy(update={"pdfs": d.pdfs.model_copy(update={"max_bytes": limit})}) for d in real_load(names)]
 
+    assert len(routes["/" + other.split("?")[0]].body) > limit
     monkeypatch.setattr(run_module, "load_sources", small_pdfs)
     code, lines, rows, _ = crawl("cco", routes, tmp_path)
     assert code == 0, lines  # 2 pages and 1 PDF gave rows; the failures are listed, not fatal
@@ -123,9 +136,8 @@ def test_every_pdf_that_cannot_become_a_row_is_named_with_its_reason(tmp_path, m
     assert "damaged or unreadable PDF" in failed["damaged.pdf"]
     assert "the PDF is encrypted (a password is required to read it)" in failed["locked.pdf"]
     assert failed["scan.pdf"] == "the PDF's 1 page(s) hold no text (a scan? OCR is not done)"
-    assert failed["challenge.pdf"] == (r"expected a PDF (pdfs.follow: ^sites/ccocancercare/files/guidelines/.+\.pdf$),"
-                                       " got text/html")
-    # too large: skipped (counted), not failed — the other two over the limit as well
+    assert failed["challenge.pdf"] == f"expected a PDF (pdfs.follow: {FOLLOW}), got text/html"
+    # too large: skipped (counted), not failed — the other report and huge.pdf
     assert "2 skipped" in lines[0], lines[0]
 
 
@@ -133,13 +145,12 @@ def test_a_site_whose_pdf_links_answer_with_a_bot_check_fails_loudly(tmp_path):
     site = cco_site()
     routes = routes_of(site)
     for path in site.body:
-        if path.endswith(".pdf"):
-            routes[f"/{path}"] = Resource(CHALLENGE, content_type="text/html")
+        if path.startswith("en/file/"):
+            routes["/" + path.split("?")[0]] = Resource(CHALLENGE, content_type="text/html")
     code, lines, _, _ = crawl("cco", routes, tmp_path)
     assert code == 1
-    assert lines[-2] == (r"error: cco: 2 link(s) matching pdfs.follow (^sites/ccocancercare/files/guidelines/.+\.pdf$)"
-                         " answered with something other than a PDF (a landing page or a bot check?) and none gave"
-                         " a PDF")
+    assert lines[-2] == (f"error: cco: 2 link(s) matching pdfs.follow ({FOLLOW}) answered with something other than"
+                         " a PDF (a landing page or a bot check?) and none gave a PDF")
 
 
 def test_pages_that_stopped_linking_pdfs_fail_loudly(tmp_path):
@@ -165,9 +176,9 @@ def test_a_rerun_gets_304s_and_keeps_the_pdf_rows_byte_identical(tmp_path):
             if run == 1:
                 before = pdf_rows
                 server.log.clear()
-        pdf_requests = [r for r in server.log if r.route.endswith(".pdf")]
+        pdf_requests = [r for r in server.log if r.route.startswith("/en/file/")]
     assert len(pdf_requests) == 2 and all(r.headers.get("if-none-match") for r in pdf_requests)
-    assert lines[0].startswith("cco: 4 rows, 5 fetched, 2 unchanged (304), 2 new/updated, 0 PDFs read"), lines[0]
+    assert lines[0].startswith("cco: 4 rows, 6 fetched, 2 unchanged (304), 2 new/updated, 0 PDFs read"), lines[0]
     assert len(before) == 2 and pdf_rows == before  # the HTML pages (no ETag) were refetched; the PDF rows kept as is
 
 
