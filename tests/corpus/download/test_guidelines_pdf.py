@@ -14,7 +14,7 @@ import meditron.corpus.download.guidelines.run as run_module
 from meditron.corpus.download.guidelines import cli_download
 from meditron.corpus.download.guidelines.crawler import Pacer
 from meditron.corpus.download.http import PoliteClient
-from tests.corpus.download.guideline_sites import _GEN_JUNK, PDF_HEADER, cco_site, routes_of, who_site
+from tests.corpus.download.guideline_sites import _GEN_JUNK, PDF_HEADER, cco_site, icrc_site, routes_of, who_site
 from tests.corpus.download.server import LoopbackServer, Resource
 from tests.corpus.download.test_guidelines import Recorder
 from tests.corpus.pdf_fixtures import DAMAGED_PDF, locked_pdf, scanned_pdf
@@ -196,3 +196,22 @@ def test_the_real_command_with_a_pdf_root(tmp_path):
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in (tmp_path / "who.jsonl").read_text().splitlines()]
     assert sorted(r.get("format", "html") for r in rows) == ["html", "html", "pdf", "pdf"]
+
+
+def test_a_source_whose_pdfs_are_optional_passes_without_any(tmp_path):
+    """ICRC: many publications link a shop product page instead of a PDF (``pdfs.required: false``)."""
+    import re
+
+    site = icrc_site()
+    routes = {}
+    for path, target in routes_of(site).items():
+        if path.endswith(".pdf"):
+            continue
+        if isinstance(target, Resource) and b"download-url" in target.body:  # the PDF link becomes a shop link
+            body = re.sub(rb'href="/sites/default/files/[^"]+"', b'href="https://shop.icrc.org/p.html"', target.body)
+            target = Resource(body, content_type=target.content_type)
+        routes[path] = target
+    code, lines, rows, log = crawl("icrc", routes, tmp_path)
+    assert code == 0, lines
+    assert sorted(rows) == sorted(p for p in site.body if not p.endswith(".pdf"))
+    assert not [r for r in log if r.route.endswith(".pdf")]

@@ -119,6 +119,8 @@ class PdfRules(_Strict):
     follow: list[str] = Field(default_factory=list, description="regexes of guideline PDF URLs (relative)")
     roots: list[str] = Field(default_factory=list, description="other URL roots the PDFs are served from")
     max_bytes: int = Field(100_000_000, ge=1, description="larger files are skipped (and said so)")
+    required: bool = Field(True, description="fail the source when its guideline pages link no such PDF at all "
+                                             "(false where only some publications have a direct PDF)")
 
     @field_validator("follow")
     @classmethod

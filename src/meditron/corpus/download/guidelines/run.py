@@ -34,7 +34,7 @@ def layout_problem(definition: SourceDefinition, summary: CrawlSummary, last_mat
                 f"changed? — last matched on {last_matched or 'never'}")
     pdfs = ", ".join(definition.pdfs.follow)
     if pdfs and summary.num_matched and summary.stopped is None:
-        if not summary.num_pdf_links:
+        if not summary.num_pdf_links and definition.pdfs.required:
             return (f"{name}: {summary.num_matched} guideline page(s) matched but none linked a PDF matching "
                     f"pdfs.follow ({pdfs}); the site's download links changed?")
         if summary.num_pdf_not_pdf and not summary.num_pdf_rows:
