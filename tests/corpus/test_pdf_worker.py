@@ -63,3 +63,20 @@ def test_the_child_is_replaced_after_max_files():
         assert pids[0] == pids[1] != pids[2]
     finally:
         worker.close()
+
+
+def test_a_child_that_cannot_start_says_why(tmp_path, monkeypatch):
+    """A broken environment (here: a Python that cannot import meditron) is named, not taken for a PDF crash."""
+    import meditron.corpus.cleaners.pdf_worker as pdf_worker
+
+    fake = tmp_path / "python"
+    fake.write_text("#!/bin/sh\necho \"ModuleNotFoundError: No module named 'meditron'\" >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(pdf_worker.sys, "executable", str(fake))
+    worker = PdfWorker(timeout_s=60)
+    try:
+        with pytest.raises(PdfError, match=r"^g\.pdf: the PDF reader process failed \(exit 1\): ModuleNotFoundError: "
+                                           r"No module named 'meditron'$"):
+            worker.read(PDFS[0], name="g.pdf")
+    finally:
+        worker.close()

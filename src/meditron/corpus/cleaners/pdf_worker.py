@@ -21,9 +21,11 @@ import os
 import selectors
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import asdict
+from typing import IO
 
 from meditron.corpus.cleaners.pdf import MAX_PAGES, PdfError, PdfText, pdf_to_text
 
@@ -41,6 +43,7 @@ class PdfWorker:
     def __init__(self, memory_mb: int = MEMORY_MB, timeout_s: float = TIMEOUT_S, max_files: int = MAX_FILES):
         self.memory_mb, self.timeout_s, self.max_files = memory_mb, timeout_s, max_files
         self._proc: subprocess.Popen | None = None
+        self._stderr: IO[bytes] | None = None  # the child's stderr, kept in a file: its last line explains an exit
         self._served = 0
         self._timed_out = False
         self._lock = threading.Lock()
@@ -98,20 +101,34 @@ class PdfWorker:
                 code = self._proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 code = None
+        last_line = self._stderr_tail()
         self.close()
         if timed_out:
             raise PdfError(f"{name}: reading the PDF took over {self.timeout_s:g} s; stopped")
+        if code is not None and code > 0 and last_line:  # the child itself failed (e.g. it cannot import meditron)
+            raise PdfError(f"{name}: the PDF reader process failed (exit {code}): {last_line}")
         raise PdfError(f"{name}: reading the PDF failed (exit {code}): it needs more than the {self.memory_mb} MB "
                        "allowed, or PDFium crashed on it")
+
+    def _stderr_tail(self) -> str:
+        if self._stderr is None:
+            return ""
+        self._stderr.seek(0)
+        lines = self._stderr.read()[-4096:].decode(errors="replace").strip().splitlines()
+        return lines[-1] if lines else ""
 
     def _restart(self) -> None:
         self.close()
         command = [sys.executable, "-m", "meditron.corpus.cleaners.pdf_worker", "--memory-mb", str(self.memory_mb)]
-        self._proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                      stderr=subprocess.DEVNULL, bufsize=0)
+        self._stderr = tempfile.TemporaryFile()
+        self._proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
+                                      bufsize=0)
         self._served = 0
 
     def close(self) -> None:
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None
         proc, self._proc = self._proc, None
         if proc is None:
             return
