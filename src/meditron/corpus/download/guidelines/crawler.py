@@ -128,21 +128,11 @@ class SourceCrawler:
                 return
             params = {**api.params, api.skip_param: str(number * api.page_size), api.top_param: str(api.page_size)}
             url = f"{base}{api.path}?{urlencode(params)}"
-            if not self.robots.allowed(url):
-                self.summary.errors.append(f"listing API {url}: robots.txt disallows it")
-                return
-            self.pacer.wait(url.split("/")[2], max(self.definition.min_interval_s, self.robots.crawl_delay(url)))
-            try:
-                response = self.client.get(url, headers={"Accept": "application/json"})
-            except DownloadError as err:
-                self.summary.errors.append(f"listing API {url}: {err}")
-                return
-            self.budget.spend(len(response.content))
-            if response.status_code != 200:
-                self.summary.errors.append(f"listing API {url}: HTTP {response.status_code}")
+            content = self._fetch_listing(url, "listing API", {"Accept": "application/json"}, pace=True)
+            if content is None:
                 return
             try:
-                items = json.loads(response.content)[api.items_key]
+                items = json.loads(content)[api.items_key]
                 if not isinstance(items, list):
                     raise TypeError(type(items).__name__)
             except (ValueError, KeyError, TypeError) as err:
@@ -167,19 +157,32 @@ class SourceCrawler:
             if not new:  # an empty page, or the same items again: the end of the listing
                 return
 
-    def _read_sitemap(self, url: str, depth: int) -> None:
-        if depth > 3 or not self.robots.allowed(url) or self.budget.exhausted():
-            return
+    def _fetch_listing(self, url: str, what: str, headers: dict[str, str] | None = None,
+                       pace: bool = False) -> bytes | None:
+        """The body of a listing (a sitemap, a listing API page), or None with the reason in the summary's errors."""
+        if not self.robots.allowed(url):
+            self.summary.errors.append(f"{what} {url}: robots.txt disallows it")
+            return None
+        if pace:
+            self.pacer.wait(url.split("/")[2], max(self.definition.min_interval_s, self.robots.crawl_delay(url)))
         try:
-            response = self.client.get(url)
+            response = self.client.get(url, headers=headers)
         except DownloadError as err:
-            self.summary.errors.append(f"sitemap {url}: {err}")
-            return
+            self.summary.errors.append(f"{what} {url}: {err}")
+            return None
         self.budget.spend(len(response.content))
         if response.status_code != 200:
-            self.summary.errors.append(f"sitemap {url}: HTTP {response.status_code}")
+            self.summary.errors.append(f"{what} {url}: HTTP {response.status_code}")
+            return None
+        return response.content
+
+    def _read_sitemap(self, url: str, depth: int) -> None:
+        if depth > 3 or self.budget.exhausted():
             return
-        pages, nested = sitemap_locs(response.content)
+        content = self._fetch_listing(url, "sitemap")
+        if content is None:
+            return
+        pages, nested = sitemap_locs(content)
         for page in pages:
             if self.scope.in_scope(page):
                 self.frontier.add(page, 1, self.scope.is_guideline(page))
